@@ -1,0 +1,250 @@
+"""The partly observed curve: one run's metric over an axis.
+
+Non-finite policy (one rule, used everywhere in curvecast)
+----------------------------------------------------------
+A real run can diverge: its loss becomes NaN or inf, or overflows to values such as 1e18. curvecast
+treats the first ``y`` that is NaN, +-inf or larger in magnitude than :data:`DIVERGENCE_MAGNITUDE`
+as the point where the run **diverged**. The points before it are kept as the observed curve; that
+point and everything after it are dropped, since a diverged optimiser does not come back. A
+forecast of a diverged curve says so (``Forecast.diverged`` is True): every quantile is the worst
+value the metric can take (the lower bound when maximising, the upper bound when minimising, or
+-inf/+inf when that side is open) and ``prob_better`` is 0 for any threshold. A curve whose very
+first point diverged has no finite observations and is forecast the same way.
+
+Non-finite ``x`` is never accepted: the axis is under the user's control, so a bad ``x`` is an
+input error, not a diverged run.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from curvecast.exceptions import InvalidCurveError
+
+__all__ = ["DIVERGENCE_MAGNITUDE", "Curve", "Direction", "check_bounds", "check_direction"]
+
+Direction = Literal["maximize", "minimize"]
+
+#: A ``y`` larger than this in magnitude is taken as a diverged run (overflowed losses read 1e18+).
+DIVERGENCE_MAGNITUDE = 1e12
+
+
+def check_direction(direction: object, *, field_name: str = "direction") -> Direction:
+    """Return ``direction`` if it is "maximize" or "minimize", else raise InvalidCurveError."""
+    if direction == "maximize" or direction == "minimize":
+        return direction  # type: ignore[return-value]
+    raise InvalidCurveError(
+        f'The {field_name!r} field must be "maximize" or "minimize". Got {direction!r} instead.'
+    )
+
+
+def check_bounds(bounds: object, *, field_name: str = "bounds") -> tuple[float, float] | None:
+    """Validate ``bounds``: None, or a pair (lo, hi) with None/inf for an open side and lo < hi.
+
+    Returns ``None`` or ``(lo, hi)`` as floats with open sides as -inf/+inf.
+    """
+    if bounds is None:
+        return None
+    if isinstance(bounds, str | bytes) or not isinstance(bounds, Sequence | np.ndarray):
+        raise InvalidCurveError(
+            f"The {field_name!r} field must be a pair [lo, hi] (null for an open side) or null. "
+            f"Got {bounds!r} instead."
+        )
+    if len(bounds) != 2:
+        raise InvalidCurveError(
+            f"The {field_name!r} field must have exactly 2 entries [lo, hi]. Got {len(bounds)}."
+        )
+    out = []
+    for side, value, default in (("lo", bounds[0], -math.inf), ("hi", bounds[1], math.inf)):
+        if value is None:
+            out.append(default)
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+            raise InvalidCurveError(
+                f"The {field_name!r} field's {side} must be a number or null. Got {value!r}."
+            )
+        v = float(value)
+        if math.isnan(v):
+            raise InvalidCurveError(f"The {field_name!r} field's {side} must not be NaN.")
+        out.append(v)
+    lo, hi = out
+    if not lo < hi:
+        raise InvalidCurveError(
+            f"The {field_name!r} field must have lo < hi. Got [{lo}, {hi}]: swap or widen them."
+        )
+    return (lo, hi)
+
+
+def _as_float_array(values: ArrayLike, field_name: str) -> NDArray[np.float64]:
+    if isinstance(values, str | bytes):
+        raise InvalidCurveError(
+            f"The {field_name!r} field must be a list of numbers, not a string."
+        )
+    try:
+        arr = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        bad = _first_non_number(values)
+        where = f" (entry {bad[0]} is {bad[1]!r})" if bad else ""
+        raise InvalidCurveError(f"The {field_name!r} field must hold numbers only{where}.") from exc
+    if arr.ndim == 0:
+        arr = arr.reshape(1)
+    if arr.ndim != 1:
+        raise InvalidCurveError(
+            f"The {field_name!r} field must be one-dimensional. Got shape {arr.shape}."
+        )
+    return arr
+
+
+def _first_non_number(values: object) -> tuple[int, object] | None:
+    try:
+        for i, v in enumerate(values):  # type: ignore[call-overload]
+            if isinstance(v, bool) or (
+                not isinstance(v, int | float | np.number) and v is not None
+            ):
+                return i, v
+    except TypeError:
+        return None
+    return None
+
+
+def check_axis(x: ArrayLike, field_name: str = "x") -> NDArray[np.float64]:
+    """Validate an axis: finite, >= 0, strictly increasing. Returns a read-only float64 copy.
+
+    Shape: ``(n,)``. Raises InvalidCurveError naming ``field_name`` and the first bad index.
+    """
+    arr = _as_float_array(x, field_name).copy()
+    if arr.size == 0:
+        raise InvalidCurveError(f"The {field_name!r} field must hold at least one value.")
+    bad = np.flatnonzero(~np.isfinite(arr))
+    if bad.size:
+        raise InvalidCurveError(
+            f"The {field_name!r} field must be finite; entry {bad[0]} is {arr[bad[0]]}."
+        )
+    if arr[0] < 0 or np.any(arr < 0):
+        i = int(np.flatnonzero(arr < 0)[0])
+        raise InvalidCurveError(f"The {field_name!r} field must be >= 0; entry {i} is {arr[i]}.")
+    steps = np.diff(arr)
+    if np.any(steps <= 0):
+        i = int(np.flatnonzero(steps <= 0)[0]) + 1
+        raise InvalidCurveError(
+            f"The {field_name!r} field must be strictly increasing; entry {i} ({arr[i]}) does not "
+            f"exceed entry {i - 1} ({arr[i - 1]}). Sort the points and drop repeated x."
+        )
+    arr.setflags(write=False)
+    return arr
+
+
+@dataclass(frozen=True, eq=False)
+class Curve:
+    """A validated, immutable learning curve.
+
+    Attributes:
+        x: the axis, shape ``(n,)``: finite, >= 0, strictly increasing (epochs, steps, samples,
+            tokens; any scale).
+        y: the metric, shape ``(n,)``, as given (non-finite entries included).
+        direction: "maximize" (accuracy) or "minimize" (loss).
+        bounds: ``(lo, hi)`` the metric cannot leave (open sides are -inf/+inf), or None.
+        meta: free-form, JSON-serialisable annotations (dataset, learner, ...).
+
+    Derived:
+        observed_x, observed_y: the points before divergence, shape ``(k,)``, ``k <= n``.
+        diverged: whether some ``y`` was non-finite or beyond :data:`DIVERGENCE_MAGNITUDE`.
+
+    Raises:
+        InvalidCurveError: x and y differ in length, x is not finite/increasing/non-negative, y
+            holds something that is not a number, direction or bounds are invalid.
+
+    Example:
+        >>> c = Curve([1, 2, 3], [0.5, 0.6, float("nan")], direction="maximize", bounds=(0, 1))
+        >>> c.diverged, c.observed_y.tolist()
+        (True, [0.5, 0.6])
+    """
+
+    x: NDArray[np.float64]
+    y: NDArray[np.float64]
+    direction: Direction = "maximize"
+    bounds: tuple[float, float] | None = None
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+    def __init__(
+        self,
+        x: ArrayLike,
+        y: ArrayLike,
+        direction: str = "maximize",
+        bounds: Sequence[float | None] | None = None,
+        meta: Mapping[str, Any] | None = None,
+    ) -> None:
+        xa = check_axis(x, "x")
+        ya = _as_float_array(y, "y").copy()
+        if ya.shape != xa.shape:
+            raise InvalidCurveError(
+                f"The 'x' and 'y' fields must have the same length. Got {xa.size} and {ya.size}."
+            )
+        ya.setflags(write=False)
+        object.__setattr__(self, "x", xa)
+        object.__setattr__(self, "y", ya)
+        object.__setattr__(self, "direction", check_direction(direction))
+        object.__setattr__(self, "bounds", check_bounds(bounds))
+        object.__setattr__(self, "meta", dict(meta or {}))
+
+    @property
+    def n_observed(self) -> int:
+        """Number of points before divergence."""
+        bad = np.flatnonzero(~_finite_ok(self.y))
+        return int(bad[0]) if bad.size else int(self.y.size)
+
+    @property
+    def diverged(self) -> bool:
+        """True when some ``y`` is NaN, infinite or beyond :data:`DIVERGENCE_MAGNITUDE`."""
+        return self.n_observed < self.y.size
+
+    @property
+    def observed_x(self) -> NDArray[np.float64]:
+        """The axis of the points before divergence, shape ``(k,)``."""
+        return self.x[: self.n_observed]
+
+    @property
+    def observed_y(self) -> NDArray[np.float64]:
+        """The metric before divergence, shape ``(k,)``."""
+        return self.y[: self.n_observed]
+
+    @property
+    def worst(self) -> float:
+        """The worst value the metric can take: a bound, or -inf/+inf when that side is open."""
+        lo, hi = self.bounds if self.bounds is not None else (-math.inf, math.inf)
+        return lo if self.direction == "maximize" else hi
+
+    def truncate(self, n: int) -> Curve:
+        """The first ``n`` points as a new Curve (the same direction, bounds and meta)."""
+        if n < 1 or n > self.x.size:
+            raise InvalidCurveError(f"Cannot keep {n} points of a curve with {self.x.size}.")
+        return Curve(self.x[:n], self.y[:n], self.direction, self.bounds, self.meta)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict; non-finite ``y`` become None."""
+        return {
+            "x": self.x.tolist(),
+            "y": [float(v) if math.isfinite(v) else None for v in self.y],
+            "direction": self.direction,
+            "bounds": None
+            if self.bounds is None
+            else [v if math.isfinite(v) else None for v in self.bounds],
+            "meta": dict(self.meta),
+        }
+
+    def __repr__(self) -> str:
+        return (
+            f"Curve(n={self.x.size}, x=[{self.x[0]:g}..{self.x[-1]:g}], "
+            f"direction={self.direction!r}, bounds={self.bounds}, diverged={self.diverged})"
+        )
+
+
+def _finite_ok(y: NDArray[np.float64]) -> NDArray[np.bool_]:
+    with np.errstate(invalid="ignore"):
+        return np.isfinite(y) & (np.abs(y) <= DIVERGENCE_MAGNITUDE)

@@ -1,0 +1,100 @@
+"""The Forecaster protocol and the registry of forecasting methods by name."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Sequence
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+from numpy.typing import NDArray
+
+from curvecast.curves import Curve
+from curvecast.exceptions import UnknownMethodError
+from curvecast.forecast._result import Forecast
+
+__all__ = ["Forecaster", "available_methods", "get_forecaster", "register"]
+
+
+@runtime_checkable
+class Forecaster(Protocol):
+    """A method that extrapolates a partly observed curve.
+
+    Contract of :meth:`forecast`, checked for every registered method by
+    :func:`curvecast.testing.check_forecaster`:
+
+    - ``curve`` has at least one observed point and did not diverge (the caller,
+      :func:`curvecast.forecast`, answers diverged curves itself); it may have a single point.
+    - ``x_new`` is a strictly increasing float array of shape ``(m,)``, ``m >= 1``, with values
+      >= 0; points may lie inside the observed range as well as beyond it, and on any scale
+      (epochs 1..50 or tokens 1e6..1e12).
+    - Neither ``curve``, ``x_new`` nor ``context`` is mutated.
+    - All randomness comes from ``rng``: the same ``rng`` state gives the same Forecast.
+    - The result is a :class:`Forecast` for exactly ``x_new`` with finite, non-decreasing
+      quantiles, in the curve's own units and direction. Clipping to ``curve.bounds`` is done by
+      the caller, so a method need not (but may) respect them.
+    - ``context`` holds other curves of the same search (same metric and axis); a method that
+      cannot use them ignores them.
+    """
+
+    name: str
+
+    def forecast(
+        self,
+        curve: Curve,
+        x_new: NDArray[np.float64],
+        *,
+        rng: np.random.Generator,
+        context: Sequence[Curve] = (),
+    ) -> Forecast: ...
+
+
+# Built-in methods, imported on first use so that importing curvecast stays cheap.
+_BUILTIN: dict[str, str] = {
+    "last_value": "curvecast.forecast.last_value:LastValueForecaster",
+    "parametric": "curvecast.forecast.parametric:ParametricForecaster",
+    "domhan_mcmc": "curvecast.forecast.mcmc:DomhanMCMCForecaster",
+    "pow4": "curvecast.forecast.least_squares:Pow4Forecaster",
+    "mmf4": "curvecast.forecast.least_squares:MMF4Forecaster",
+    "lcpfn": "curvecast.forecast.lcpfn:LCPFNForecaster",
+}
+_AUTO_PREFERENCE: tuple[str, ...] = ("parametric", "last_value")
+_REGISTRY: dict[str, Callable[[], Forecaster]] = {}
+
+
+def register(name: str, factory: Callable[[], Forecaster], *, overwrite: bool = False) -> None:
+    """Register ``factory`` (a no-argument callable returning a Forecaster) under ``name``.
+
+    Raises:
+        ValueError: ``name`` is taken (pass ``overwrite=True`` to replace it) or is "auto".
+    """
+    if name == "auto":
+        raise ValueError("'auto' is reserved: it picks the best registered method")
+    if not overwrite and (name in _REGISTRY or name in _BUILTIN):
+        raise ValueError(f"a forecaster named {name!r} is already registered; pass overwrite=True")
+    _REGISTRY[name] = factory
+
+
+def available_methods() -> list[str]:
+    """Names accepted by ``method=``, sorted, "auto" included."""
+    return sorted({"auto", *_BUILTIN, *_REGISTRY})
+
+
+def get_forecaster(name: str) -> Forecaster:
+    """A new instance of the forecaster registered as ``name`` ("auto": the best available).
+
+    Raises:
+        UnknownMethodError: no such method; the message lists the known ones.
+    """
+    if name == "auto":
+        name = _AUTO_PREFERENCE[0]
+    if name in _REGISTRY:
+        return _REGISTRY[name]()
+    if name in _BUILTIN:
+        module_name, _, attr = _BUILTIN[name].partition(":")
+        cls = getattr(importlib.import_module(module_name), attr)
+        return cls()  # type: ignore[no-any-return]
+    raise UnknownMethodError(
+        f"The 'method' parameter must be one of {', '.join(available_methods())}. "
+        f"Got {name!r} instead."
+    )
