@@ -18,7 +18,7 @@ input error, not a diverged run.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -38,7 +38,7 @@ DIVERGENCE_MAGNITUDE = 1e12
 def check_direction(direction: object, *, field_name: str = "direction") -> Direction:
     """Return ``direction`` if it is "maximize" or "minimize", else raise InvalidCurveError."""
     if direction == "maximize" or direction == "minimize":
-        return direction  # type: ignore[return-value]
+        return direction
     raise InvalidCurveError(
         f'The {field_name!r} field must be "maximize" or "minimize". Got {direction!r} instead.'
     )
@@ -102,8 +102,10 @@ def _as_float_array(values: ArrayLike, field_name: str) -> NDArray[np.float64]:
 
 
 def _first_non_number(values: object) -> tuple[int, object] | None:
+    if not isinstance(values, Iterable):
+        return None
     try:
-        for i, v in enumerate(values):  # type: ignore[call-overload]
+        for i, v in enumerate(values):
             if isinstance(v, bool) or (
                 not isinstance(v, int | float | np.number) and v is not None
             ):

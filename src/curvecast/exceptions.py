@@ -3,11 +3,11 @@
 Every error curvecast raises on purpose derives from one root, so that callers can catch them all::
 
     CurvecastError
-    ├── InvalidCurveError        (also a ValueError) a curve's x, y, direction or bounds are unusable
-    ├── InvalidParameterError    (also a ValueError) an argument of a public function or class is wrong
-    ├── UnknownMethodError       (also a KeyError)   no forecaster is registered under that name
-    ├── MissingDependencyError   (also an ImportError) an optional extra is needed; the message names it
-    └── DataSourceError                               a benchmark source cannot be found or fetched
+    ├── InvalidCurveError       (ValueError)  a curve's x, y, direction or bounds are unusable
+    ├── InvalidParameterError   (ValueError)  an argument of a public function or class is wrong
+    ├── UnknownMethodError      (KeyError)    no forecaster is registered under that name
+    ├── MissingDependencyError  (ImportError) an optional extra is needed; the message names it
+    └── DataSourceError                       a benchmark source cannot be found or fetched
 
 Messages follow one template: they name the field, what it must be, and what was given, e.g.
 "The 'threshold' parameter of ForecastPruner must be a float in (0, 1). Got 1.5 instead."

@@ -93,7 +93,7 @@ def get_forecaster(name: str) -> Forecaster:
     if name in _BUILTIN:
         module_name, _, attr = _BUILTIN[name].partition(":")
         cls = getattr(importlib.import_module(module_name), attr)
-        return cls()  # type: ignore[no-any-return]
+        return cls()
     raise UnknownMethodError(
         f"The 'method' parameter must be one of {', '.join(available_methods())}. "
         f"Got {name!r} instead."

@@ -31,7 +31,7 @@ _TAIL_MASS = float(GRID[0])
 
 
 def as_rng(rng: np.random.Generator | int | None) -> np.random.Generator:
-    """An explicit Generator: ``None`` means seed 0, so that a call without ``rng`` is repeatable."""
+    """An explicit Generator; ``None`` means seed 0, so a call without ``rng`` is repeatable."""
     if rng is None:
         return np.random.default_rng(0)
     if isinstance(rng, np.random.Generator):
@@ -42,7 +42,7 @@ def as_rng(rng: np.random.Generator | int | None) -> np.random.Generator:
 
 
 def check_levels(levels: object, owner: str = "forecast") -> NDArray[np.float64]:
-    """Validate quantile levels: a non-empty, strictly increasing sequence in (0, 1). Shape ``(L,)``."""
+    """Validate quantile levels: non-empty, strictly increasing, in (0, 1). Shape ``(L,)``."""
     try:
         arr = np.asarray(levels, dtype=np.float64).reshape(-1)
     except (TypeError, ValueError):
@@ -168,7 +168,8 @@ class Forecast:
     # -- summaries --------------------------------------------------------------------------
     @property
     def quantiles(self) -> NDArray[np.float64]:
-        """Quantiles at :attr:`levels`, shape ``(len(x_new), len(levels))``, non-decreasing in level."""
+        """Quantiles at :attr:`levels`, shape ``(len(x_new), len(levels))``, non-decreasing
+        along the levels."""
         return self.quantile(self.levels)
 
     def quantile(self, levels: ArrayLike) -> NDArray[np.float64]:
