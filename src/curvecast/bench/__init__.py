@@ -1,0 +1,1 @@
+"""Benchmarks on real learning curves: suites, metrics, aggregation, reports."""
