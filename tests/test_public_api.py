@@ -10,7 +10,10 @@ def test_all_is_sorted_and_complete() -> None:
     names = curvecast.__all__
     assert list(names) == sorted(names)
     public = {n for n in vars(curvecast) if not n.startswith("_")} - {
-        "curves", "exceptions", "forecast", "testing",
+        "curves",
+        "exceptions",
+        "forecast",
+        "testing",
     }
     # submodules aside, everything public is exported and everything exported exists
     assert public <= set(names) | {"forecast"}

@@ -11,8 +11,9 @@ from curvecast import InvalidCurveError, InvalidParameterError, UnknownMethodErr
 
 
 def test_diverged_curve_is_forecast_as_lost() -> None:
-    f = curvecast.forecast([1, 2, 3], [2.0, 1.5, float("nan")], [10, 20], direction="minimize",
-                           method="last_value")
+    f = curvecast.forecast(
+        [1, 2, 3], [2.0, 1.5, float("nan")], [10, 20], direction="minimize", method="last_value"
+    )
     assert f.diverged
     assert np.all(f.quantiles == math.inf)
     assert f.prob_better(1e9) == 0.0
@@ -28,8 +29,7 @@ def test_diverged_bounded_curve_reports_the_bound() -> None:
 
 
 def test_bounds_clip_the_forecast() -> None:
-    f = curvecast.forecast([1, 2, 3], [0.95, 0.98, 0.99], [100], bounds=(0, 1),
-                           method="last_value")
+    f = curvecast.forecast([1, 2, 3], [0.95, 0.98, 0.99], [100], bounds=(0, 1), method="last_value")
     assert np.all(f.quantiles <= 1.0)
     assert f.quantiles[0, -1] == 1.0
 

@@ -3,7 +3,8 @@
 The median is exactly the last observed value, the strong baseline of the LCDB study. The band
 adds two Gaussian terms: observation noise (estimated from the curve's own second differences)
 and drift, which grows with the logarithm of how far beyond the last observed x a query lies, at
-the rate the curve moved over the second half of what was seen.
+the rate the curve moved over the second half of what was seen. Both have floors (0.5% and 1% of
+the metric's scale) so that a flat prefix does not read as certainty.
 """
 
 from __future__ import annotations
@@ -50,13 +51,15 @@ class LastValueForecaster:
         noise = noise_scale(y)
         if noise is None:
             noise = 0.05 * scale
-        noise = max(noise, 1e-6 * scale)
+        # Floors: a flat prefix (all zeros early in training, say) says little about the future.
+        noise = max(noise, 0.005 * scale)
         if y.size >= 2:
             half = y.size // 2
             lx0, lx1 = _log1(x[half - 1] if half else x[0]), _log1(x[-1])
             rate = abs(y[-1] - y[max(half - 1, 0)]) / max(lx1 - lx0, 1e-12)
         else:
             rate = 0.1 * scale
+        rate = max(rate, 0.01 * scale)
         ahead = np.maximum(_log1(x_new) - _log1(x[-1]), 0.0)
         sd = np.sqrt(noise**2 + (rate * ahead) ** 2)
         grid_values = y[-1] + sd[:, None] * _Z[None, :]

@@ -12,6 +12,7 @@ is test code; user input is never validated with it.)
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator
 
 import numpy as np
@@ -139,7 +140,7 @@ def check_prob_better(f: Forecaster) -> None:
     out = _run(f, curve, np.array([40.0]))
     ps = [out.prob_better(t) for t in (-1.0, 0.5, 0.8, 0.9, 2.0)]
     assert all(0.0 <= p <= 1.0 for p in ps), f"not probabilities: {ps}"
-    assert all(a >= b for a, b in zip(ps, ps[1:], strict=False)), f"not monotone: {ps}"
+    assert all(a >= b for a, b in itertools.pairwise(ps)), f"not monotone: {ps}"
     assert ps[0] == 1.0 and ps[-1] == 0.0, f"extremes wrong: {ps}"
 
 

@@ -1,0 +1,199 @@
+"""The ``curvecast`` command.
+
+Exit codes (all subcommands):
+    0  success
+    1  an unexpected internal error (please report it with the printed details)
+    2  invalid input or usage: the message names the line, the field and the fix
+    130  interrupted (Ctrl-C)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from typing import IO, Any
+
+from curvecast import __version__
+from curvecast.exceptions import CurvecastError
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_INTERNAL, EXIT_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+_EPILOG = """exit codes: 0 success, 1 internal error, 2 invalid input or usage, 130 interrupted"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with our exit code for usage errors (2, as argparse) and a hint to --help."""
+
+    def error(self, message: str) -> Any:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_INPUT, f"{self.prog}: error: {message}\nTry '{self.prog} --help'.\n")
+
+
+def _levels(text: str) -> tuple[float, ...]:
+    from curvecast.forecast._result import check_levels
+
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+        return tuple(check_levels(values, owner="--quantiles").tolist())
+    except (ValueError, CurvecastError) as exc:
+        raise argparse.ArgumentTypeError(
+            f"expected increasing levels in (0, 1) separated by commas, e.g. 0.05,0.5,0.95 ({exc})"
+        ) from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from curvecast.forecast import DEFAULT_LEVELS, available_methods
+
+    parser = _Parser(
+        prog="curvecast",
+        description="Calibrated forecasts of learning curves, and early stopping on them.",
+        epilog=_EPILOG,
+    )
+    parser.add_argument("--version", action="version", version=f"curvecast {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    fc = sub.add_parser(
+        "forecast",
+        help="forecast curves given as JSON Lines",
+        description="Read forecasting requests as JSON Lines from FILE (or stdin) and write one "
+        "answer per request to stdout, in the same order. Request: "
+        '{"id": ..., "x": [...], "y": [...], "x_new": [...], "direction": "maximize"|"minimize", '
+        '"bounds": [lo, hi], "threshold": best}. Answer: {"id", "x_new", "levels", "quantiles", '
+        '"mean", "method", "diverged", and "prob_better" when a threshold was given}.',
+        epilog=_EPILOG,
+    )
+    fc.add_argument("file", nargs="?", default="-", help="JSON Lines file (default: stdin)")
+    fc.add_argument(
+        "--quantiles",
+        type=_levels,
+        default=DEFAULT_LEVELS,
+        metavar="LEVELS",
+        help="comma-separated levels in (0, 1) (default: %(default)s)",
+    )
+    fc.add_argument(
+        "--method",
+        default="auto",
+        choices=available_methods(),
+        help="forecasting method (default: auto, the best available)",
+    )
+    fc.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    fc.add_argument(
+        "--skip-invalid",
+        action="store_true",
+        help='write {"id": ..., "error": "..."} for a bad line and go on, instead of stopping',
+    )
+
+    demo = sub.add_parser(
+        "demo",
+        help="forecast real curves shipped with curvecast against their truth",
+        description="Forecast the real curves that ship with curvecast from the first part of "
+        "each and print the forecast against what really happened.",
+        epilog=_EPILOG,
+    )
+    demo.add_argument("--method", default="auto", choices=available_methods())
+    demo.add_argument(
+        "--observed",
+        type=float,
+        default=0.2,
+        metavar="FRACTION",
+        help="fraction of each curve's points that is observed (default: %(default)s)",
+    )
+
+    try:
+        from curvecast.bench.cli import add_bench_parser
+    except ImportError:  # the bench package is optional in a trimmed install
+        pass
+    else:
+        add_bench_parser(sub)
+    return parser
+
+
+def _forecast(args: argparse.Namespace, out: IO[str]) -> int:
+    from curvecast.forecast import forecast_curve
+    from curvecast.forecast._result import as_rng
+    from curvecast.jsonl import RequestError, parse_line
+
+    rng = as_rng(args.seed)
+    try:
+        stream = sys.stdin if args.file == "-" else open(args.file, encoding="utf-8")
+    except OSError as exc:
+        print(
+            f"curvecast forecast: error: cannot read {args.file!r}: {exc.strerror}.",
+            file=sys.stderr,
+        )
+        return EXIT_INPUT
+    with stream:
+        for line_no, text in enumerate(stream, start=1):
+            try:
+                req = parse_line(text, line_no)
+            except RequestError as exc:
+                if not args.skip_invalid:
+                    print(f"curvecast forecast: error: {exc}", file=sys.stderr)
+                    return EXIT_INPUT
+                _write(out, {"id": exc.request_id, "error": str(exc)})
+                continue
+            if req is None:
+                continue
+            fc = forecast_curve(
+                req.curve, req.x_new, method=args.method, quantiles=args.quantiles, rng=rng
+            )
+            answer: dict[str, Any] = {"id": req.id, **fc.to_dict()}
+            if req.threshold is not None:
+                answer["prob_better"] = fc.prob_better(req.threshold)
+            _write(out, answer)
+    return EXIT_OK
+
+
+def _write(out: IO[str], obj: dict[str, Any]) -> None:
+    out.write(json.dumps(obj, allow_nan=False) + "\n")
+    out.flush()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code (the console script exits with it)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_INPUT
+    try:
+        if args.command == "forecast":
+            return _forecast(args, sys.stdout)
+        if args.command == "demo":
+            from curvecast.demo import run_demo
+
+            return run_demo(method=args.method, observed=args.observed, out=sys.stdout)
+        if args.command == "bench":
+            from curvecast.bench.cli import run_bench
+
+            return int(run_bench(args))
+    except CurvecastError as exc:
+        print(f"curvecast {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # e.g. `curvecast forecast big.jsonl | head`
+        sys.stderr.close()
+        return EXIT_OK
+    except Exception as exc:
+        if os.environ.get("CURVECAST_DEBUG"):
+            raise
+        print(
+            f"curvecast {args.command}: internal error: {type(exc).__name__}: {exc}\n"
+            "This is a bug in curvecast; please report it with the command you ran "
+            "(set CURVECAST_DEBUG=1 to see the traceback).",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
+    parser.error(f"unknown command {args.command!r}")
+    return EXIT_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())
