@@ -1,0 +1,324 @@
+"""``curvecast bench``: the forecast and speed benchmarks from the command line.
+
+The main CLI (:mod:`curvecast.cli`) calls :func:`add_bench_parser` with its subparsers and hands
+the parsed arguments to :func:`run_bench` (also set as the parser's ``func`` default)::
+
+    curvecast bench forecast --suite fixture --methods last_value,parametric --out bench-out
+    curvecast bench forecast --suite lcdb --data-dir ../shared/data --limit 50 --mcmc-limit 10
+    curvecast bench speed --methods last_value,domhan_mcmc --repeats 20
+
+Progress goes to stderr, the final markdown tables to stdout, and the report files to ``--out``.
+A bad flag exits with status 2 and a one-line message, never a traceback. This module can also
+run on its own: ``python -m curvecast.bench.cli forecast --suite fixture``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import shlex
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from curvecast.exceptions import DataSourceError, InvalidParameterError, MissingDependencyError
+
+__all__ = ["add_bench_parser", "main", "run_bench"]
+
+#: Suites of curvecast.bench.sources, listed here so that --help works before it is imported.
+_SOURCE_SUITES: tuple[str, ...] = ("lcdb", "lcbench-surrogate", "scanbench-vlm", "scanbench-llm")
+_DEFAULT_METHODS = "last_value,pow4,mmf4,parametric,domhan_mcmc,lcpfn"
+_DEFAULT_CUTOFFS = "0.1,0.2,0.4,0.6,0.8"
+
+
+def _known_suites() -> tuple[str, ...]:
+    try:
+        sources = importlib.import_module("curvecast.bench.sources")
+        names = tuple(getattr(sources, "SUITES", _SOURCE_SUITES))
+    except ImportError:
+        names = _SOURCE_SUITES
+    return (*names, "fixture")
+
+
+def _suites(text: str) -> tuple[str, ...]:
+    names = tuple(s.strip() for s in text.split(",") if s.strip())
+    known = _known_suites()
+    bad = [n for n in names if n not in known]
+    if not names or bad:
+        raise argparse.ArgumentTypeError(
+            f"must be a comma-separated list of {', '.join(known)}; got {text!r}"
+        )
+    return names
+
+
+def _methods(text: str) -> tuple[str, ...]:
+    names = tuple(s.strip() for s in text.split(",") if s.strip())
+    if not names:
+        raise argparse.ArgumentTypeError(f"must name at least one method; got {text!r}")
+    return names
+
+
+def _cutoffs(text: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(s) for s in text.split(","))
+    except ValueError:
+        values = ()
+    if not values or any(not 0 < v < 1 for v in values) or list(values) != sorted(set(values)):
+        raise argparse.ArgumentTypeError(
+            f"must be increasing fractions in (0, 1), e.g. {_DEFAULT_CUTOFFS}; got {text!r}"
+        )
+    return values
+
+
+def _int_at_least(low: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = low - 1
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {low}; got {text!r}")
+        return value
+
+    return parse
+
+
+def _sizes(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(s) for s in text.split(","))
+    except ValueError:
+        values = ()
+    if not values or any(v < 1 for v in values):
+        raise argparse.ArgumentTypeError(
+            f"must be positive integers, e.g. 10,100,1000; got {text!r}"
+        )
+    return values
+
+
+def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the ``bench`` command (with ``forecast`` and ``speed``) to ``subparsers``.
+
+    Args:
+        subparsers: what ``ArgumentParser.add_subparsers()`` returned.
+
+    Returns:
+        The ``bench`` parser; its ``func`` default is :func:`run_bench`.
+    """
+    bench = subparsers.add_parser(
+        "bench",
+        help="benchmark forecasts on real curves, or time the methods",
+        description="Benchmark the forecasting methods: accuracy (forecast) or speed (speed).",
+    )
+    bench.set_defaults(func=run_bench, bench_command=None)
+    sub = bench.add_subparsers(dest="bench_command", metavar="{forecast,speed}")
+
+    fc = sub.add_parser(
+        "forecast",
+        help="score every method's forecasts on benchmark suites",
+        description="Cut each curve at several fractions, forecast the rest with every method, "
+        "and report CRPS, error, log-likelihood, coverage and rank correlation with bootstrap "
+        "intervals.",
+    )
+    fc.add_argument(
+        "--suite",
+        type=_suites,
+        required=True,
+        metavar="NAME[,NAME]",
+        help=f"suites to run: {', '.join(_known_suites())}",
+    )
+    fc.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="folder with the suites' data (default: where sources.py looks)",
+    )
+    fc.add_argument(
+        "--limit",
+        type=_int_at_least(1),
+        default=None,
+        metavar="N",
+        help="at most N curves per suite, sampled across datasets",
+    )
+    fc.add_argument("--seed", type=_int_at_least(0), default=0, metavar="S")
+    fc.add_argument(
+        "--methods",
+        type=_methods,
+        default=_methods(_DEFAULT_METHODS),
+        metavar="M[,M]",
+        help=f"methods to compare (default {_DEFAULT_METHODS}); "
+        "those that cannot be imported are skipped with a note",
+    )
+    fc.add_argument(
+        "--cutoffs",
+        type=_cutoffs,
+        default=_cutoffs(_DEFAULT_CUTOFFS),
+        metavar="F[,F]",
+        help=f"observed fractions (default {_DEFAULT_CUTOFFS})",
+    )
+    fc.add_argument(
+        "--out",
+        type=Path,
+        default=Path("bench-out"),
+        metavar="DIR",
+        help="where report.md, results.json and the plots go (default bench-out/)",
+    )
+    fc.add_argument(
+        "--mcmc-limit",
+        type=_int_at_least(1),
+        default=None,
+        metavar="N",
+        help="run domhan_mcmc on a stratified subset of N curves per suite",
+    )
+    fc.add_argument(
+        "--jobs",
+        type=_int_at_least(1),
+        default=1,
+        metavar="K",
+        help="processes over curves (default 1)",
+    )
+    fc.add_argument(
+        "--n-boot",
+        type=_int_at_least(1),
+        default=2000,
+        metavar="B",
+        help="bootstrap replicates per interval (default 2000)",
+    )
+    fc.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+
+    sp = sub.add_parser(
+        "speed",
+        help="time each method on one CPU core",
+        description="Latency (p50, p95) of one forecast with 10, 100 and 1,000 observed points "
+        "and 50 query points, and batched throughput, relative to domhan_mcmc.",
+    )
+    sp.add_argument(
+        "--methods",
+        type=_methods,
+        default=_methods(_DEFAULT_METHODS),
+        metavar="M[,M]",
+        help=f"methods to time (default {_DEFAULT_METHODS})",
+    )
+    sp.add_argument(
+        "--repeats",
+        type=_int_at_least(1),
+        default=20,
+        metavar="R",
+        help="timed calls per method and size (default 20)",
+    )
+    sp.add_argument(
+        "--sizes",
+        type=_sizes,
+        default=(10, 100, 1000),
+        metavar="N[,N]",
+        help="observed points per latency curve (default 10,100,1000)",
+    )
+    sp.add_argument("--n-query", type=_int_at_least(1), default=50, metavar="M")
+    sp.add_argument(
+        "--batch",
+        type=_int_at_least(1),
+        default=32,
+        metavar="B",
+        help="curves per throughput batch (default 32)",
+    )
+    sp.add_argument("--seed", type=_int_at_least(0), default=0, metavar="S")
+    sp.add_argument("--out", type=Path, default=Path("bench-out"), metavar="DIR")
+    return bench
+
+
+def _stderr(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _command_line(args: argparse.Namespace) -> str:
+    given = getattr(args, "command_line", None)
+    return str(given) if given else shlex.join(["curvecast", *sys.argv[1:]])
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    """Run ``bench forecast`` or ``bench speed`` from parsed arguments.
+
+    Returns:
+        The exit status: 0 on success, 2 for unusable input (unknown suite data, no method
+        that can run), 1 for a missing optional dependency.
+    """
+    command = getattr(args, "bench_command", None)
+    if command not in ("forecast", "speed"):
+        _stderr("curvecast bench: error: choose a benchmark: forecast or speed (see --help)")
+        return 2
+    try:
+        if command == "forecast":
+            return _run_forecast(args)
+        return _run_speed(args)
+    except (DataSourceError, InvalidParameterError) as exc:
+        _stderr(f"curvecast bench {command}: error: {exc}")
+        return 2
+    except MissingDependencyError as exc:
+        _stderr(f"curvecast bench {command}: error: {exc}")
+        return 1
+
+
+def _run_forecast(args: argparse.Namespace) -> int:
+    from curvecast.bench.report import write_forecast_report
+    from curvecast.bench.runner import BenchConfig, run_forecast_bench
+
+    config = BenchConfig(
+        suites=tuple(args.suite),
+        methods=tuple(args.methods),
+        cutoffs=tuple(args.cutoffs),
+        seed=args.seed,
+        limit=args.limit,
+        data_dir=args.data_dir,
+        mcmc_limit=args.mcmc_limit,
+        jobs=args.jobs,
+        n_boot=args.n_boot,
+    )
+    result = run_forecast_bench(config, progress=_stderr)
+    if result.skipped:
+        _stderr("skipped methods: " + ", ".join(result.skipped))
+    tables, paths = write_forecast_report(
+        result, args.out, command_line=_command_line(args), plots=not args.no_plots
+    )
+    print(tables)
+    _stderr(f"wrote {', '.join(str(p) for p in paths.values())}")
+    return 0
+
+
+def _run_speed(args: argparse.Namespace) -> int:
+    from curvecast.bench.report import write_speed_report
+    from curvecast.bench.speed import run_speed
+
+    result = run_speed(
+        args.methods,
+        repeats=args.repeats,
+        sizes=args.sizes,
+        n_query=args.n_query,
+        batch=args.batch,
+        seed=args.seed,
+        progress=_stderr,
+    )
+    if result.skipped:
+        _stderr("skipped methods: " + ", ".join(result.skipped))
+    if not result.methods:
+        _stderr("curvecast bench speed: error: no requested method can run")
+        return 2
+    tables, paths = write_speed_report(result, args.out, command_line=_command_line(args))
+    print(tables)
+    _stderr(f"wrote {', '.join(str(p) for p in paths.values())}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``curvecast bench ...`` on its own: ``argv`` without the leading "bench"."""
+    parser = argparse.ArgumentParser(prog="curvecast")
+    subparsers = parser.add_subparsers(dest="command")
+    add_bench_parser(subparsers)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(["bench", *argv])
+    args.command_line = shlex.join(["curvecast", "bench", *argv])
+    return run_bench(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
