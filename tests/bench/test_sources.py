@@ -406,6 +406,11 @@ def test_lcdb_fetched_from_pypi_sdist_into_the_cache(
     # second load: served from the cache, no download
     load_suite("lcdb", cache_dir=cache)
     assert calls == ["lcdb==0.1.0"]
+    # a corrupt cached sdist is replaced, not trusted
+    (cache / "lcdb/lcdb-accuracy.parquet").unlink()
+    (cache / "downloads" / _fetch.LCDB_SDIST).write_bytes(b"truncated")
+    assert len(load_suite("lcdb", cache_dir=cache)) == 8
+    assert calls == ["lcdb==0.1.0", "lcdb==0.1.0"]
 
 
 def test_default_cache_is_the_environment_variable(

@@ -212,6 +212,7 @@ def _atomic_path(dest: Path) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; a cache file is ordinary data
         os.replace(tmp, dest)
     finally:
         tmp.unlink(missing_ok=True)
@@ -230,8 +231,9 @@ def _fetch_pypi(root: Path, requirement: str, filename: str, sha256: str) -> Pat
     """The verified PyPI file ``filename`` under ``root/downloads``, fetched when missing."""
     dest = root / "downloads" / filename
     if dest.is_file():
-        _check(dest, sha256, str(dest))
-        return dest
+        if sha256_file(dest) == sha256:
+            return dest
+        dest.unlink()  # a stale or tampered copy: fetch it again
     dest.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=dest.parent, prefix=".pip-") as tmp:
         try:
