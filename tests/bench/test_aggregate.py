@@ -136,3 +136,12 @@ def test_interval_formats_and_serialises() -> None:
     iv = Interval(0.12345, 0.1, 0.15, 4)
     assert iv.format() == "0.123 [0.1, 0.15]"
     assert Interval(math.nan, math.nan, math.nan).to_dict()["estimate"] is None
+
+
+def test_single_run_tasks_are_resampled_among_themselves() -> None:
+    groups = [np.array([float(v)]) for v in range(10)]  # ten tasks, one curve each
+    iv = stratified_bootstrap(groups, pooled_mean, rng=np.random.default_rng(0), n_boot=500)
+    assert iv.estimate == pytest.approx(4.5)
+    assert iv.low < 4.5 < iv.high  # not a point: the tasks themselves are resampled
+    same = stratified_bootstrap(groups, pooled_mean, rng=np.random.default_rng(0), n_boot=500)
+    assert same == iv

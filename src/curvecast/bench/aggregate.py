@@ -6,6 +6,11 @@ the mean, stratified bootstrap confidence intervals, and the probability of impr
 curves (configurations and seeds). The stratified bootstrap resamples curves with replacement
 within every task, keeping the number of curves per task, and recomputes the statistic.
 
+One departure: a task with a single run has nothing to resample within, and a benchmark limited
+to a few curves per suite (``--limit``) may give every task one curve. Such single-run tasks are
+resampled among themselves instead (a plain bootstrap over those tasks), so that an interval never
+collapses to a point because of how the curves were sampled.
+
 Unlike rliable, every random draw comes from an explicit :class:`numpy.random.Generator`, so a
 seed reproduces an interval exactly.
 
@@ -179,6 +184,13 @@ def stratified_bootstrap(
     n = sum(a.shape[0] for a in arrays)
     estimate = float(statistic([a[None, ...] for a in arrays])[0])
     resampled = [a[rng.integers(0, a.shape[0], size=(n_boot, a.shape[0]))] for a in arrays]
+    singles = [i for i, a in enumerate(arrays) if a.shape[0] == 1]
+    if len(singles) >= 2:
+        # a task with one run has nothing to resample within: resample those tasks among
+        # themselves (a plain bootstrap over them) so the interval does not collapse to a point
+        draw = rng.integers(0, len(singles), size=(n_boot, len(singles)))
+        for j, i in enumerate(singles):
+            resampled[i] = np.stack([arrays[singles[k]] for k in draw[:, j]])
     reps = np.asarray(statistic(resampled), dtype=np.float64)
     reps = reps[np.isfinite(reps)]
     if reps.size == 0:

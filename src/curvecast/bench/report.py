@@ -117,7 +117,8 @@ it saw); scores are of the forecast of the curve's final value. CRPS (lower is b
 absolute error of the median are in the suite's own metric units; suites are never pooled, and
 within a suite curves are pooled without normalisation (every task of a suite shares its metric).
 IQM is the mean of the middle 50% of curves; [lo, hi] are 95% stratified-bootstrap intervals
-(curves resampled within each task, Agarwal et al. 2021). Log-lik is the IQM of the forecast's log
+(curves resampled within each task, Agarwal et al. 2021; tasks holding a single curve are
+resampled among themselves). Log-lik is the IQM of the forecast's log
 density at the truth. cov50/cov90: share of true finals inside the central 50%/90% intervals
 (calibrated: 0.50/0.90). Spearman: rank correlation of forecast medians with true finals across
 the configurations of one task, averaged over the tasks with at least 3 (their count in
@@ -125,7 +126,8 @@ parentheses). P(> baseline): probability that the method's CRPS beats the baseli
 curve, averaged over tasks. "diverged": curves whose true final value is not finite, excluded from
 every score and counted here; "prefix div.": of those, curves whose observed prefix had already
 diverged (the forecast says so); "failed": forecasts that raised. ms: median forecast time per
-curve, including the method's construction."""
+curve, including the method's construction. "too short to cut" counts curves of fewer than 2
+points that reached the runner (a suite loader may drop shorter curves before, and says so)."""
 
 
 def forecast_tables(
