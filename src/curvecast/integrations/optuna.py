@@ -1,0 +1,245 @@
+"""``ForecastPruner``: forecast-driven pruning for Optuna.
+
+>>> import optuna
+>>> from curvecast.integrations.optuna import ForecastPruner
+>>> study = optuna.create_study(direction="maximize", pruner=ForecastPruner())
+
+Where the decisions live
+------------------------
+Each decision is stored on the trial as a system attribute (``trial.system_attrs``), under
+``"curvecast:step:<step>"`` (zero-padded so that keys sort by step), holding
+:meth:`curvecast.pruning.Verdict.to_dict`: the decision, the reason, the forecast quantiles of the
+final value, the probability of beating the incumbent, the incumbent and the horizon. Optuna has no
+field for a pruned trial's forecast final value; read it with :func:`final_forecast` (the verdict
+that stopped the trial) or every decision with :func:`verdicts`. This works with every storage
+(in-memory, SQLite, PostgreSQL, JournalStorage), since system attributes are part of the storage
+API, and every worker sees the same record.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Literal
+
+from curvecast.curves import Curve
+from curvecast.exceptions import MissingDependencyError, parameter_error
+from curvecast.pruning import ForecastRule, Verdict
+
+try:
+    import optuna
+    from optuna.pruners import BasePruner
+    from optuna.study import StudyDirection
+    from optuna.trial import FrozenTrial, TrialState
+except ImportError as exc:  # pragma: no cover - exercised only without optuna
+    raise MissingDependencyError(
+        "curvecast.integrations.optuna needs Optuna: pip install 'curvecast[optuna]'"
+    ) from exc
+
+if TYPE_CHECKING:
+    from optuna.study import Study
+
+__all__ = ["ATTR_PREFIX", "ForecastPruner", "final_forecast", "verdicts"]
+
+#: Prefix of the trial system attributes that hold curvecast's decisions.
+ATTR_PREFIX = "curvecast:step:"
+
+
+def _key(step: int) -> str:
+    return f"{ATTR_PREFIX}{step:010d}"
+
+
+def verdicts(trial: FrozenTrial) -> list[Verdict]:
+    """Every decision recorded on ``trial``, in step order."""
+    keys = sorted(k for k in trial.system_attrs if k.startswith(ATTR_PREFIX))
+    return [Verdict.from_dict(trial.system_attrs[k]) for k in keys]
+
+
+def final_forecast(trial: FrozenTrial) -> Verdict | None:
+    """The verdict that stopped ``trial`` (its forecast of the final value is in
+    ``final_quantiles``), or None if the pruner never stopped it."""
+    for v in reversed(verdicts(trial)):
+        if v.decision == "stop":
+            return v
+    return None
+
+
+class _Summary:
+    """What the completed trials tell: horizon, incumbent, context curves. Cached per state."""
+
+    def __init__(
+        self,
+        key: tuple[int, int],
+        horizon: float | None,
+        incumbent: float | None,
+        context: list[Curve],
+    ) -> None:
+        self.key, self.horizon, self.incumbent, self.context = key, horizon, incumbent, context
+
+
+class ForecastPruner(BasePruner):
+    """Prune a trial when its forecast says it will not beat the best completed trial.
+
+    At each reported step, the trial's intermediate values form a curve; curvecast forecasts its
+    value at the final step (the horizon) and prunes when the probability of beating the
+    incumbent falls below ``threshold``. A NaN, infinite or exploding report prunes at once with
+    reason "diverged". The incumbent is the best *final reported value* among completed trials
+    (the same quantity that is forecast; a study whose objective returns something else, such as
+    a test score, is still pruned on its reported values).
+
+    Args:
+        threshold: prune when P(final beats incumbent) < threshold, in (0, 1); default 0.05
+            as in Domhan et al. (2015).
+        max_resource: the final step, or "auto" (default): the largest last step among
+            completed trials. Until one trial completes, only divergence prunes.
+        n_startup_trials: no forecast-based pruning until this many trials completed (>= 1).
+        min_points: no forecast-based pruning before this many reports (>= 1).
+        warmup_fraction: no forecast-based pruning before ``step >= warmup_fraction *
+            max_resource``, in [0, 1).
+        interval_steps: decide at every ``interval_steps``-th report (>= 1).
+        method: forecasting method (see :func:`curvecast.available_methods`).
+        bounds: ``(lo, hi)`` the reported metric cannot leave, e.g. ``(0, 1)`` for accuracy.
+        diverge_above: a value that marks divergence (above it when minimising, below when
+            maximising), or None.
+        max_context: how many completed trials are passed as context to the forecaster (0: none).
+        seed: seed of the forecasts, so that every worker reaches the same decision.
+
+    Raises:
+        InvalidParameterError: an argument is out of range (at construction).
+        ValueError: the study has several objectives (at the first ``prune`` call).
+    """
+
+    def __init__(
+        self,
+        threshold: float = 0.05,
+        *,
+        max_resource: int | float | Literal["auto"] = "auto",
+        n_startup_trials: int = 1,
+        min_points: int = 3,
+        warmup_fraction: float = 0.1,
+        interval_steps: int = 1,
+        method: str = "auto",
+        bounds: Sequence[float | None] | None = None,
+        diverge_above: float | None = None,
+        max_context: int = 32,
+        seed: int = 0,
+    ) -> None:
+        owner = "ForecastPruner"
+        self._rule = ForecastRule(
+            threshold,
+            min_points=min_points,
+            warmup_fraction=warmup_fraction,
+            method=method,
+            diverge_above=diverge_above,
+            seed=seed,
+        )
+        if max_resource != "auto" and (
+            isinstance(max_resource, bool)
+            or not isinstance(max_resource, int | float)
+            or not math.isfinite(max_resource)
+            or max_resource <= 0
+        ):
+            raise parameter_error(
+                "max_resource", owner, "a positive number or 'auto'", max_resource
+            )
+        for name, value, low in (
+            ("n_startup_trials", n_startup_trials, 1),
+            ("interval_steps", interval_steps, 1),
+            ("max_context", max_context, 0),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise parameter_error(name, owner, f"an int >= {low}", value)
+        from curvecast.curves import check_bounds
+
+        self._bounds = check_bounds(bounds)
+        self._max_resource = max_resource
+        self._n_startup_trials = n_startup_trials
+        self._interval_steps = interval_steps
+        self._max_context = max_context
+        self._lock = threading.Lock()
+        self._summary: _Summary | None = None
+
+    @property
+    def rule(self) -> ForecastRule:
+        """The stopping rule this pruner applies."""
+        return self._rule
+
+    def _direction(self, study: Study) -> Literal["maximize", "minimize"]:
+        directions = study.directions
+        if len(directions) != 1:
+            raise ValueError(
+                f"ForecastPruner prunes single-objective studies; study {study.study_name!r} "
+                f"has {len(directions)} objectives. Optuna does not prune multi-objective trials."
+            )
+        return "maximize" if directions[0] == StudyDirection.MAXIMIZE else "minimize"
+
+    def _curve(self, trial: FrozenTrial, direction: str) -> Curve | None:
+        values = trial.intermediate_values
+        if not values:
+            return None
+        steps = sorted(values)
+        return Curve(
+            steps, [values[s] for s in steps], direction, self._bounds, meta={"trial": trial.number}
+        )
+
+    def _summarise(self, study: Study, direction: str) -> _Summary:
+        completed = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        key = (len(completed), max((t.number for t in completed), default=-1))
+        with self._lock:
+            if self._summary is not None and self._summary.key == key:
+                return self._summary
+        finals: list[float] = []
+        last_steps: list[int] = []
+        for t in completed:
+            if t.intermediate_values:
+                last = max(t.intermediate_values)
+                finals.append(float(t.intermediate_values[last]))
+                last_steps.append(last)
+            elif t.value is not None:
+                finals.append(float(t.value))
+        finite = [v for v in finals if math.isfinite(v)]
+        incumbent: float | None = None
+        if len(completed) >= self._n_startup_trials and finite:
+            incumbent = max(finite) if direction == "maximize" else min(finite)
+        if self._max_resource == "auto":
+            horizon: float | None = float(max(last_steps)) if last_steps else None
+        else:
+            horizon = float(self._max_resource)
+        context = []
+        if self._max_context:
+            for t in sorted(completed, key=lambda t: t.number)[-self._max_context :]:
+                c = self._curve(t, direction)
+                if c is not None and not c.diverged:
+                    context.append(c)
+        summary = _Summary(key, horizon, incumbent, context)
+        with self._lock:
+            self._summary = summary
+        return summary
+
+    def prune(self, study: Study, trial: FrozenTrial) -> bool:
+        """Decide for ``trial`` at its latest step; records the decision on the trial."""
+        direction = self._direction(study)
+        step = trial.last_step
+        if step is None:
+            return False
+        curve = self._curve(trial, direction)
+        if curve is None:
+            return False
+        n = len(trial.intermediate_values)
+        if not curve.diverged and (n - 1) % self._interval_steps != 0:
+            return False
+        summary = self._summarise(study, direction)
+        verdict = self._rule.decide(
+            curve, horizon=summary.horizon, incumbent=summary.incumbent, context=summary.context
+        )
+        self._record(study, trial, step, verdict)
+        return verdict.should_stop
+
+    @staticmethod
+    def _record(study: Study, trial: FrozenTrial, step: int, verdict: Verdict) -> None:
+        storage: Any = study._storage  # Optuna offers no public way to annotate from a pruner
+        storage.set_trial_system_attr(trial._trial_id, _key(step), verdict.to_dict())
+
+
+del optuna

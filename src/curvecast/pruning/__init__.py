@@ -1,0 +1,6 @@
+"""Stopping decisions from forecasts: the rule, and the Verdict it returns with its evidence."""
+
+from curvecast.pruning._rule import ForecastRule
+from curvecast.pruning._verdict import Decision, Verdict
+
+__all__ = ["Decision", "ForecastRule", "Verdict"]

@@ -1,0 +1,142 @@
+"""The forecast stopping rule of Domhan et al. (2015), generalised.
+
+Stop a run when the forecast probability that its value at the horizon beats the incumbent is
+below ``threshold``; stop at once when it diverged. The rule is pure: it reads a Curve and returns
+a Verdict, so every framework adapter (Optuna, Ray Tune, the benchmark replays) shares it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from curvecast.curves import Curve
+from curvecast.exceptions import parameter_error
+from curvecast.forecast import forecast_curve, get_forecaster
+from curvecast.pruning._verdict import Verdict
+
+__all__ = ["ForecastRule"]
+
+_LEVELS = (0.05, 0.25, 0.5, 0.75, 0.95)
+
+
+class ForecastRule:
+    """Decide whether a partly observed run should go on.
+
+    Args:
+        threshold: stop when P(final value beats the incumbent) < threshold; in (0, 1).
+            Domhan et al. used 0.05.
+        min_points: no forecast-based stop before this many points are observed (>= 1).
+        warmup_fraction: no forecast-based stop before ``x >= warmup_fraction * horizon``,
+            in [0, 1).
+        method: forecasting method name (see :func:`curvecast.available_methods`).
+        diverge_above: for "minimize", a value above which the run counts as diverged (e.g. a
+            loss that never occurs in a healthy run); for "maximize", below which. None: only
+            NaN, inf and the overflow policy of :mod:`curvecast.curves` count.
+        seed: seed of the forecasts' randomness, so that decisions are repeatable across workers.
+
+    Raises:
+        InvalidParameterError: any argument out of range.
+
+    Example:
+        >>> from curvecast import Curve
+        >>> rule = ForecastRule(threshold=0.05, method="last_value")
+        >>> v = rule.decide(Curve([1, 2, 3, 4], [0.30, 0.31, 0.31, 0.32], bounds=(0, 1)),
+        ...                 horizon=30, incumbent=0.9)
+        >>> v.decision, v.reason
+        ('stop', 'hopeless')
+    """
+
+    def __init__(
+        self,
+        threshold: float = 0.05,
+        *,
+        min_points: int = 3,
+        warmup_fraction: float = 0.1,
+        method: str = "auto",
+        diverge_above: float | None = None,
+        seed: int = 0,
+    ) -> None:
+        owner = type(self).__name__
+        if (
+            isinstance(threshold, bool)
+            or not isinstance(threshold, int | float)
+            or not (0.0 < threshold < 1.0)
+        ):
+            raise parameter_error("threshold", owner, "a float in (0, 1)", threshold)
+        if isinstance(min_points, bool) or not isinstance(min_points, int) or min_points < 1:
+            raise parameter_error("min_points", owner, "an int >= 1", min_points)
+        if (
+            isinstance(warmup_fraction, bool)
+            or not isinstance(warmup_fraction, int | float)
+            or not 0.0 <= warmup_fraction < 1.0
+        ):
+            raise parameter_error("warmup_fraction", owner, "a float in [0, 1)", warmup_fraction)
+        if diverge_above is not None and (
+            isinstance(diverge_above, bool)
+            or not isinstance(diverge_above, int | float)
+            or not math.isfinite(diverge_above)
+        ):
+            raise parameter_error("diverge_above", owner, "a finite float or None", diverge_above)
+        get_forecaster(method)  # fail now, not at the first decision, on an unknown name
+        self.threshold = float(threshold)
+        self.min_points = min_points
+        self.warmup_fraction = float(warmup_fraction)
+        self.method = method
+        self.diverge_above = diverge_above
+        self.seed = seed
+
+    def _exploded(self, curve: Curve) -> bool:
+        if self.diverge_above is None:
+            return False
+        y = curve.observed_y
+        if curve.direction == "minimize":
+            return bool(np.any(y > self.diverge_above))
+        return bool(np.any(y < self.diverge_above))
+
+    def decide(
+        self,
+        curve: Curve,
+        *,
+        horizon: float | None,
+        incumbent: float | None,
+        context: Sequence[Curve] = (),
+    ) -> Verdict:
+        """The verdict for ``curve`` given the final step ``horizon`` and the value to beat.
+
+        ``curve`` may have diverged. ``context`` holds other runs of the same search.
+        """
+        step = float(curve.x[-1])
+        if curve.diverged or self._exploded(curve):
+            return Verdict("stop", "diverged", step, horizon, incumbent)
+        if horizon is None or not math.isfinite(horizon):
+            return Verdict("continue", "no_horizon", step, None, incumbent)
+        if step >= horizon:
+            return Verdict("continue", "finished", step, horizon, incumbent)
+        if curve.n_observed < self.min_points or step < self.warmup_fraction * horizon:
+            return Verdict("continue", "warmup", step, horizon, incumbent)
+        if incumbent is None or not math.isfinite(incumbent):
+            return Verdict("continue", "no_incumbent", step, horizon, None)
+        fc = forecast_curve(
+            curve,
+            [horizon],
+            method=self.method,
+            quantiles=_LEVELS,
+            rng=self.seed,
+            context=context,
+        )
+        p = fc.prob_better(incumbent)
+        quantiles = {lv: float(q) for lv, q in zip(_LEVELS, fc.quantiles[0], strict=True)}
+        decision = "stop" if p < self.threshold else "continue"
+        return Verdict(
+            decision,
+            "hopeless" if decision == "stop" else "promising",
+            step,
+            float(horizon),
+            float(incumbent),
+            float(p),
+            quantiles,
+            fc.method,
+        )

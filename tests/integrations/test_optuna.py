@@ -1,0 +1,160 @@
+"""ForecastPruner inside real Optuna studies, on every storage that needs no server."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+optuna = pytest.importorskip("optuna", reason="pip install 'curvecast[optuna]'")
+
+from curvecast import InvalidParameterError  # noqa: E402
+from curvecast.integrations.optuna import ForecastPruner, final_forecast, verdicts  # noqa: E402
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+EPOCHS = 30
+
+
+def _objective(trial: optuna.Trial) -> float:
+    """A search whose quality depends on lr: a far-off lr learns slowly and plateaus low."""
+    lr = trial.suggest_float("lr", 1e-3, 1.0, log=True)
+    ceiling = 0.9 * (1 - abs(math.log10(lr) + 1) / 4)
+    acc = 0.0
+    for step in range(1, EPOCHS + 1):
+        acc = ceiling * (1 - math.exp(-3 * lr * step)) + 0.002 * math.sin(7 * step)
+        trial.report(acc, step)
+        if trial.should_prune():
+            raise optuna.TrialPruned()
+    return acc
+
+
+def _storages(tmp_path: Path) -> dict[str, object]:
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    return {
+        "inmemory": None,
+        "sqlite": f"sqlite:///{tmp_path / 'study.db'}",
+        "journal": JournalStorage(JournalFileBackend(str(tmp_path / "journal.log"))),
+    }
+
+
+@pytest.mark.parametrize("kind", ["inmemory", "sqlite", "journal"])
+def test_prunes_and_records_reasons_on_every_storage(tmp_path: Path, kind: str) -> None:
+    storage = _storages(tmp_path)[kind]
+    study = optuna.create_study(
+        direction="maximize",
+        storage=storage,  # type: ignore[arg-type]
+        sampler=optuna.samplers.RandomSampler(seed=1),
+        pruner=ForecastPruner(method="last_value", bounds=(0, 1)),
+    )
+    study.optimize(_objective, n_trials=15)
+    pruned = [t for t in study.trials if t.state == optuna.trial.TrialState.PRUNED]
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert pruned and complete
+    for t in pruned:
+        v = final_forecast(t)
+        assert v is not None and v.decision == "stop" and v.reason in ("hopeless", "diverged")
+        assert v.step == t.last_step
+        if v.reason == "hopeless":
+            assert v.prob_better is not None and v.prob_better < 0.05
+            assert v.forecast_median is not None and 0 <= v.forecast_median <= 1
+            assert v.incumbent is not None and v.horizon == EPOCHS
+    for t in complete:
+        assert final_forecast(t) is None
+        assert all(v.decision == "continue" for v in verdicts(t))
+    # the best trial is never pruned: it completed
+    assert study.best_trial.state == optuna.trial.TrialState.COMPLETE
+
+
+def test_default_pruner_works_with_no_arguments() -> None:
+    study = optuna.create_study(
+        direction="maximize", pruner=ForecastPruner(), sampler=optuna.samplers.RandomSampler(seed=0)
+    )
+    study.optimize(_objective, n_trials=6)
+    assert len(study.trials) == 6
+
+
+def test_nan_report_prunes_with_reason_diverged() -> None:
+    def objective(trial: optuna.Trial) -> float:
+        for step in range(1, 10):
+            loss = 2.0 / step if trial.number == 0 or step < 4 else float("nan")
+            trial.report(loss, step)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+        return loss
+
+    study = optuna.create_study(direction="minimize", pruner=ForecastPruner())
+    study.optimize(objective, n_trials=2)
+    t = study.trials[1]
+    assert t.state == optuna.trial.TrialState.PRUNED
+    v = final_forecast(t)
+    assert v is not None and v.reason == "diverged" and v.step == 4
+
+
+def test_minimize_study_uses_the_lowest_final_as_incumbent() -> None:
+    def objective(trial: optuna.Trial) -> float:
+        floor = [0.5, 0.2, 3.0][trial.number]
+        loss = 0.0
+        for step in range(1, 21):
+            loss = floor + 2.0 / step
+            trial.report(loss, step)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+        return loss
+
+    study = optuna.create_study(
+        direction="minimize", pruner=ForecastPruner(method="last_value", bounds=(0, None))
+    )
+    study.optimize(objective, n_trials=3)
+    assert [t.state.name for t in study.trials] == ["COMPLETE", "COMPLETE", "PRUNED"]
+    v = final_forecast(study.trials[2])
+    assert v is not None and v.incumbent == pytest.approx(0.2 + 2.0 / 20)
+
+
+def test_fixed_max_resource_allows_pruning_before_any_trial_completes() -> None:
+    pruner = ForecastPruner(method="last_value", max_resource=EPOCHS)
+    study = optuna.create_study(direction="maximize", pruner=pruner)
+    study.optimize(_objective, n_trials=1)
+    (v, *_) = [v for v in verdicts(study.trials[0]) if v.reason != "warmup"]
+    assert v.reason == "no_incumbent" and v.horizon == EPOCHS
+
+
+def test_multi_objective_study_is_refused_clearly() -> None:
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    trial = study.ask()
+    with pytest.raises(ValueError, match="single-objective"):
+        ForecastPruner().prune(study, study._storage.get_trial(trial._trial_id))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [
+        ({"threshold": 1.5}, "threshold"),
+        ({"threshold": 0}, "threshold"),
+        ({"min_points": -1}, "min_points"),
+        ({"n_startup_trials": 0}, "n_startup_trials"),
+        ({"interval_steps": 0}, "interval_steps"),
+        ({"max_resource": -5}, "max_resource"),
+        ({"max_resource": "soon"}, "max_resource"),
+        ({"max_context": -1}, "max_context"),
+    ],
+)
+def test_bad_arguments_fail_at_construction(kwargs: dict[str, object], name: str) -> None:
+    with pytest.raises(InvalidParameterError, match=f"The '{name}' parameter"):
+        ForecastPruner(**kwargs)  # type: ignore[arg-type]
+
+
+def test_decisions_are_the_same_for_the_same_history() -> None:
+    """Two workers (two pruner objects) judging the same trial reach the same verdict."""
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(seed=3))
+    study.optimize(_objective, n_trials=4)  # no pruner: all complete
+    trial = study.ask({"lr": optuna.distributions.FloatDistribution(1e-3, 1.0, log=True)})
+    for step, v in enumerate(np.linspace(0.05, 0.2, 8), start=1):
+        trial.report(float(v), step)
+    frozen = study._storage.get_trial(trial._trial_id)
+    a = ForecastPruner(method="last_value").prune(study, frozen)
+    b = ForecastPruner(method="last_value").prune(study, frozen)
+    assert a == b

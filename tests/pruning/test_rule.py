@@ -1,0 +1,107 @@
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from curvecast import Curve, InvalidParameterError, UnknownMethodError
+from curvecast.pruning import ForecastRule, Verdict
+
+RISING = Curve([1, 2, 3, 4, 5, 6], [0.30, 0.31, 0.31, 0.32, 0.32, 0.33], bounds=(0, 1))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [
+        ({"threshold": 0.0}, "threshold"),
+        ({"threshold": 1.0}, "threshold"),
+        ({"threshold": True}, "threshold"),
+        ({"min_points": 0}, "min_points"),
+        ({"warmup_fraction": -0.1}, "warmup_fraction"),
+        ({"warmup_fraction": 1.0}, "warmup_fraction"),
+        ({"diverge_above": math.inf}, "diverge_above"),
+    ],
+)
+def test_bad_arguments_fail_at_construction(kwargs: dict[str, object], name: str) -> None:
+    with pytest.raises(InvalidParameterError) as info:
+        ForecastRule(**kwargs)  # type: ignore[arg-type]
+    assert f"The {name!r} parameter of ForecastRule must be" in str(info.value)
+
+
+def test_unknown_method_fails_at_construction() -> None:
+    with pytest.raises(UnknownMethodError):
+        ForecastRule(method="crystal_ball")
+
+
+def test_hopeless_run_is_stopped_with_evidence() -> None:
+    v = ForecastRule(method="last_value").decide(RISING, horizon=30, incumbent=0.9)
+    assert v.decision == "stop" and v.reason == "hopeless"
+    assert v.prob_better is not None and v.prob_better < 0.05
+    assert set(v.final_quantiles) == {0.05, 0.25, 0.5, 0.75, 0.95}
+    assert v.horizon == 30 and v.incumbent == 0.9 and v.method == "last_value"
+    assert "P(final beats 0.9)" in v.explain()
+
+
+def test_promising_run_continues() -> None:
+    v = ForecastRule(method="last_value").decide(RISING, horizon=30, incumbent=0.2)
+    assert v.decision == "continue" and v.reason == "promising" and v.prob_better > 0.5  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, 1e18])
+def test_divergence_stops_at_once_even_in_warmup(bad: float) -> None:
+    c = Curve([1, 2], [0.5, bad], "minimize")
+    v = ForecastRule().decide(c, horizon=None, incumbent=None)
+    assert (v.decision, v.reason) == ("stop", "diverged")
+
+
+def test_diverge_above_marks_an_exploding_loss() -> None:
+    c = Curve([1, 2, 3], [2.3, 2.1, 40.0], "minimize")
+    assert (
+        ForecastRule(diverge_above=20.0).decide(c, horizon=10, incumbent=1.0).reason == "diverged"
+    )
+    assert ForecastRule().decide(c, horizon=10, incumbent=1.0).reason != "diverged"
+
+
+@pytest.mark.parametrize(
+    ("horizon", "incumbent", "reason"),
+    [
+        (None, 0.9, "no_horizon"),
+        (100, 0.9, "warmup"),
+        (30, None, "no_incumbent"),
+        (6, 0.9, "finished"),
+    ],
+)
+def test_no_forecast_stop_without_the_facts(
+    horizon: float | None, incumbent: float | None, reason: str
+) -> None:
+    v = ForecastRule(method="last_value").decide(RISING, horizon=horizon, incumbent=incumbent)
+    assert v.decision == "continue" and v.reason == reason
+
+
+def test_verdict_round_trips_through_json() -> None:
+    import json
+
+    v = ForecastRule(method="last_value").decide(RISING, horizon=30, incumbent=0.9)
+    again = Verdict.from_dict(json.loads(json.dumps(v.to_dict())))
+    assert again == v
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    n=st.integers(1, 20),
+    min_points=st.integers(1, 10),
+    warmup=st.floats(0, 0.9),
+    incumbent=st.floats(0, 1),
+)
+def test_never_a_forecast_stop_before_the_warmup(
+    n: int, min_points: int, warmup: float, incumbent: float
+) -> None:
+    x = np.arange(1, n + 1, dtype=float)
+    c = Curve(x, np.linspace(0.1, 0.2, n), bounds=(0, 1))
+    rule = ForecastRule(method="last_value", min_points=min_points, warmup_fraction=warmup)
+    v = rule.decide(c, horizon=40.0, incumbent=incumbent)
+    if n < min_points or x[-1] < warmup * 40:
+        assert v.decision == "continue" and v.reason == "warmup"
