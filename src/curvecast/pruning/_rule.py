@@ -129,10 +129,10 @@ class ForecastRule:
         )
         p = fc.prob_better(incumbent)
         quantiles = {lv: float(q) for lv, q in zip(_LEVELS, fc.quantiles[0], strict=True)}
-        decision = "stop" if p < self.threshold else "continue"
+        stop = p < self.threshold
         return Verdict(
-            decision,
-            "hopeless" if decision == "stop" else "promising",
+            "stop" if stop else "continue",
+            "hopeless" if stop else "promising",
             step,
             float(horizon),
             float(incumbent),
