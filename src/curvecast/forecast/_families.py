@@ -18,7 +18,8 @@ or fall, and have any units. The families are defined on one canonical space ins
 - value: ``z = (s * y - m) / r + 0.5`` with ``s = +1`` when maximising and ``-1`` when
   minimising (so that better is always up), ``m`` the worst observed ``s * y`` and ``r`` the
   observed range of ``s * y`` (floored at :data:`MIN_RANGE_FRACTION` of the metric's magnitude
-  or of the bounded range; at 10% of them for curves of fewer than 3 points). Observed values then lie in ``[0.5, 1.5]``; the offset of 0.5 lets
+  or of the bounded range; at 10% of them for curves of fewer than 3 points). Observed values
+  then lie in ``[0.5, 1.5]``; the offset of 0.5 lets
   the families that start at 0 for ``u -> 0`` (vap, hill3, log_power) place the start of
   training half a range below the worst observation.
 - bounds: a finite best-side bound of the metric (``hi`` when maximising, ``lo`` when

@@ -79,9 +79,7 @@ class _LeastSquaresForecaster:
         info = {"theta": [float(t) for t in result.theta], "params": list(fam.params)}
         return Forecast(x_new, values, direction=curve.direction, method=self.name, info=info)
 
-    def _fallback(
-        self, curve: Curve, x_new: _F, rng: np.random.Generator, why: str
-    ) -> Forecast:
+    def _fallback(self, curve: Curve, x_new: _F, rng: np.random.Generator, why: str) -> Forecast:
         base = LastValueForecaster().forecast(curve, x_new, rng=rng)
         return Forecast(
             x_new,
@@ -138,4 +136,3 @@ class MMF4Forecaster(_LeastSquaresForecaster):
 
     name = "mmf4"
     family_name = "mmf"
-

@@ -70,7 +70,7 @@ class ParametricForecaster:
         n_samples: int = 1000,
         max_points: int = 100,
         temperature: float = 4.0,
-        flat_weight: float = 0.15,
+        flat_weight: float = 0.3,
         discrepancy: float = 0.5,
         polish: int = 2,
     ) -> None:
@@ -217,7 +217,7 @@ def _flat_band(u: _F, z: _F, noise: float | None, ahead: _F) -> tuple[_F, float]
         rate = abs(z[-1] - z[max(half - 1, 0)]) / max(lu1 - lu0, 1e-12)
         rate = min(rate, 10.0)
     else:
-        rate = 0.1
+        rate = 1.0  # one point: a tenth of its magnitude per e-fold of x (wide on purpose)
     base = noise if noise is not None else 0.1
     base = max(base, 1e-3)
     return np.sqrt(base**2 + (rate * ahead) ** 2), rate
