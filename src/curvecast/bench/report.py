@@ -152,9 +152,10 @@ def forecast_tables(
             f"Spearman (tasks) | P(> {baseline}) [95% CI] | ms | note |"
         )
         parts += [header, "|" + "---|" * 17]
-        for s in summaries:
-            if s["suite"] != suite:
-                continue
+        order = {m: i for i, m in enumerate(result.methods)}
+        mine = [s for s in summaries if s["suite"] == suite]
+        mine.sort(key=lambda s: (s["cutoff"], order.get(s["method"], len(order)), s["method"]))
+        for s in mine:
             note = ""
             subset = info["subsets"].get(s["method"])
             if subset is not None:

@@ -281,11 +281,16 @@ def speed_tables(result: SpeedResult) -> str:
                 continue
             cells += [f"{1000 * lat['p50']:.3g}", f"{1000 * lat['p95']:.3g}"]
             ref = ref_lat.get(n) if ref_lat else None
-            cells.append(f"{ref['p50'] / lat['p50']:.3g}x" if ref else "n/a")
+            cells.append(_ratio(ref["p50"] / lat["p50"]) if ref else "n/a")
         thr = result.throughput[m]
         cells += [f"{thr['curves_per_s']:.3g}", "yes" if thr["batched"] else "no (loop)"]
-        cells.append(f"{thr['curves_per_s'] / ref_thr['curves_per_s']:.3g}x" if ref_thr else "n/a")
+        cells.append(_ratio(thr["curves_per_s"] / ref_thr["curves_per_s"]) if ref_thr else "n/a")
         lines.append("| " + " | ".join(cells) + " |")
     if result.skipped:
         lines += ["", "Skipped: " + "; ".join(f"{k} ({v})" for k, v in result.skipped.items())]
     return "\n".join(lines)
+
+
+def _ratio(r: float) -> str:
+    """A speed-up as "0.52x", "12.3x" or "8,470x"."""
+    return f"{r:,.0f}x" if r >= 100 else f"{r:.3g}x"
