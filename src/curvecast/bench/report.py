@@ -244,7 +244,9 @@ def write_forecast_report(
     skipped = "; ".join(f"{k} ({v})" for k, v in result.skipped.items()) or "none"
     lines = [
         header_markdown("curvecast forecast benchmark", env),
-        f"- suites: {', '.join(cfg.suites)}; limit {cfg.limit} curves per suite; seed {cfg.seed}; "
+        f"- suites: {', '.join(cfg.suites)}; "
+        + (f"limit {cfg.limit} curves per suite; " if cfg.limit else "no limit; ")
+        + f"seed {cfg.seed}; mcmc-limit {cfg.mcmc_limit or 'none'}; "
         f"cutoffs {', '.join(f'{c:g}' for c in cfg.cutoffs)}; "
         f"{cfg.n_boot} bootstrap replicates; jobs {cfg.jobs}; wall time {result.seconds:.1f} s",
         f"- methods run: {', '.join(result.methods)}",
