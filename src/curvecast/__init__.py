@@ -22,6 +22,7 @@ from curvecast.forecast import (
     forecast_curve,
     get_forecaster,
     register,
+    unregister,
 )
 
 __all__ = [
@@ -38,4 +39,5 @@ __all__ = [
     "forecast_curve",
     "get_forecaster",
     "register",
+    "unregister",
 ]

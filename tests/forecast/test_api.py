@@ -52,7 +52,6 @@ def test_errors_name_the_field() -> None:
 
 
 def test_register_a_custom_forecaster() -> None:
-    from curvecast.forecast import _base
     from curvecast.forecast.last_value import LastValueForecaster
 
     curvecast.register("mine", LastValueForecaster)
@@ -63,6 +62,11 @@ def test_register_a_custom_forecaster() -> None:
         f = curvecast.forecast([1, 2], [0.1, 0.2], [3], method="mine")
         assert f.method == "last_value"
     finally:
-        _base._REGISTRY.pop("mine", None)
+        curvecast.unregister("mine")
+    assert "mine" not in curvecast.available_methods()
     with pytest.raises(ValueError, match="reserved"):
         curvecast.register("auto", LastValueForecaster)
+
+
+def test_instances_are_built_once_and_reused() -> None:
+    assert curvecast.get_forecaster("last_value") is curvecast.get_forecaster("last_value")

@@ -1,7 +1,13 @@
 """Forecasting methods: the Forecast result, the Forecaster protocol and the registry."""
 
 from curvecast.forecast._api import forecast, forecast_curve
-from curvecast.forecast._base import Forecaster, available_methods, get_forecaster, register
+from curvecast.forecast._base import (
+    Forecaster,
+    available_methods,
+    get_forecaster,
+    register,
+    unregister,
+)
 from curvecast.forecast._result import DEFAULT_LEVELS, GRID, Forecast
 
 __all__ = [
@@ -14,4 +20,5 @@ __all__ = [
     "forecast_curve",
     "get_forecaster",
     "register",
+    "unregister",
 ]

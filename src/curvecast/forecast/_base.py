@@ -13,7 +13,7 @@ from curvecast.curves import Curve
 from curvecast.exceptions import UnknownMethodError
 from curvecast.forecast._result import Forecast
 
-__all__ = ["Forecaster", "available_methods", "get_forecaster", "register"]
+__all__ = ["Forecaster", "available_methods", "get_forecaster", "register", "unregister"]
 
 
 @runtime_checkable
@@ -35,6 +35,8 @@ class Forecaster(Protocol):
       the caller, so a method need not (but may) respect them.
     - ``context`` holds other curves of the same search (same metric and axis); a method that
       cannot use them ignores them.
+    - Thread safety: one instance serves every call (the registry caches it), so ``forecast``
+      keeps no per-call state on ``self``; loading weights once in ``__init__`` is the point.
     """
 
     name: str
@@ -60,6 +62,7 @@ _BUILTIN: dict[str, str] = {
 }
 _AUTO_PREFERENCE: tuple[str, ...] = ("parametric", "last_value")
 _REGISTRY: dict[str, Callable[[], Forecaster]] = {}
+_INSTANCES: dict[str, Forecaster] = {}
 
 
 def register(name: str, factory: Callable[[], Forecaster], *, overwrite: bool = False) -> None:
@@ -73,6 +76,13 @@ def register(name: str, factory: Callable[[], Forecaster], *, overwrite: bool = 
     if not overwrite and (name in _REGISTRY or name in _BUILTIN):
         raise ValueError(f"a forecaster named {name!r} is already registered; pass overwrite=True")
     _REGISTRY[name] = factory
+    _INSTANCES.pop(name, None)
+
+
+def unregister(name: str) -> None:
+    """Remove a method added with :func:`register` (built-in methods stay)."""
+    _REGISTRY.pop(name, None)
+    _INSTANCES.pop(name, None)
 
 
 def available_methods() -> list[str]:
@@ -81,20 +91,26 @@ def available_methods() -> list[str]:
 
 
 def get_forecaster(name: str) -> Forecaster:
-    """A new instance of the forecaster registered as ``name`` ("auto": the best available).
+    """The forecaster registered as ``name`` ("auto": the best available), built on first use
+    and reused after (a model's weights load once per process).
 
     Raises:
         UnknownMethodError: no such method; the message lists the known ones.
     """
     if name == "auto":
         name = _AUTO_PREFERENCE[0]
+    cached = _INSTANCES.get(name)
+    if cached is not None:
+        return cached
     if name in _REGISTRY:
-        return _REGISTRY[name]()
-    if name in _BUILTIN:
+        instance = _REGISTRY[name]()
+    elif name in _BUILTIN:
         module_name, _, attr = _BUILTIN[name].partition(":")
-        cls = getattr(importlib.import_module(module_name), attr)
-        return cls()
-    raise UnknownMethodError(
-        f"The 'method' parameter must be one of {', '.join(available_methods())}. "
-        f"Got {name!r} instead."
-    )
+        instance = getattr(importlib.import_module(module_name), attr)()
+    else:
+        raise UnknownMethodError(
+            f"The 'method' parameter must be one of {', '.join(available_methods())}. "
+            f"Got {name!r} instead."
+        )
+    _INSTANCES[name] = instance
+    return instance

@@ -147,14 +147,14 @@ def check_prob_better(f: Forecaster) -> None:
 def check_front_door(f: Forecaster) -> None:
     """Through curvecast.forecast_curve, bounds are respected and levels reported."""
     curve = _rising(6)
-    from curvecast.forecast import _base
+    from curvecast.forecast import register, unregister
 
     name = f"_conformance_{f.name}"
-    _base._REGISTRY[name] = lambda: f
+    register(name, lambda: f, overwrite=True)
     try:
         out = forecast_curve(curve, [10.0, 100.0], method=name, quantiles=(0.05, 0.5, 0.95))
     finally:
-        del _base._REGISTRY[name]
+        unregister(name)
     assert out.quantiles.shape == (2, 3)
     assert np.all(out.quantiles >= 0.0) and np.all(out.quantiles <= 1.0), "bounds not respected"
 
