@@ -224,7 +224,84 @@ def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     sp.add_argument("--seed", type=_int_at_least(0), default=0, metavar="S")
     sp.add_argument("--out", type=Path, default=Path("bench-out"), metavar="DIR")
+
+    pr = sub.add_parser(
+        "prune",
+        help="replay real searches through Optuna's pruners, ASHA and curvecast",
+        description="Replay each task's configurations as one search, in several random orders, "
+        "through every pruner; report speedup and regret with bootstrap intervals.",
+    )
+    pr.add_argument(
+        "--suite",
+        type=_suites,
+        required=True,
+        metavar="NAME[,NAME]",
+        help=f"suites to run: {', '.join(_known_suites())}",
+    )
+    pr.add_argument("--data-dir", type=Path, default=None, metavar="DIR")
+    pr.add_argument(
+        "--pruners",
+        type=_pruners,
+        default=None,
+        metavar="P[,P]",
+        help="pruners to compare (default: all): " + ", ".join(_PRUNERS),
+    )
+    pr.add_argument(
+        "--configs",
+        type=_int_at_least(4),
+        default=200,
+        metavar="N",
+        help="configurations per search (default 200)",
+    )
+    pr.add_argument(
+        "--tasks",
+        type=_int_at_least(1),
+        default=None,
+        metavar="N",
+        help="at most N searches (tasks) per suite, drawn with --seed",
+    )
+    pr.add_argument(
+        "--orders",
+        type=_int_at_least(1),
+        default=3,
+        metavar="K",
+        help="random orders per search (default 3)",
+    )
+    pr.add_argument(
+        "--workers",
+        type=_int_at_least(1),
+        default=4,
+        metavar="W",
+        help="trials in flight in the simulated search (default 4)",
+    )
+    pr.add_argument("--seed", type=_int_at_least(0), default=0, metavar="S")
+    pr.add_argument(
+        "--jobs",
+        type=_int_at_least(1),
+        default=1,
+        metavar="K",
+        help="processes over searches (default 1)",
+    )
+    pr.add_argument("--n-boot", type=_int_at_least(1), default=1000, metavar="B")
+    pr.add_argument("--out", type=Path, default=Path("bench-out"), metavar="DIR")
+    pr.add_argument("--no-plots", action="store_true", help="skip the PNG plot")
     return bench
+
+
+_PRUNERS = (
+    "none", "median", "percentile", "successive_halving", "hyperband", "patient", "wilcoxon",
+    "asha", "curvecast",
+)  # fmt: skip
+
+
+def _pruners(text: str) -> tuple[str, ...]:
+    names = tuple(s.strip() for s in text.split(",") if s.strip())
+    bad = [n for n in names if n not in _PRUNERS]
+    if not names or bad:
+        raise argparse.ArgumentTypeError(
+            f"must be a comma-separated list of {', '.join(_PRUNERS)}; got {text!r}"
+        )
+    return names
 
 
 def _stderr(msg: str) -> None:
@@ -244,12 +321,14 @@ def run_bench(args: argparse.Namespace) -> int:
         that can run), 1 for a missing optional dependency.
     """
     command = getattr(args, "bench_command", None)
-    if command not in ("forecast", "speed"):
-        _stderr("curvecast bench: error: choose a benchmark: forecast or speed (see --help)")
+    if command not in ("forecast", "speed", "prune"):
+        _stderr("curvecast bench: error: choose a benchmark: forecast, speed or prune (see --help)")
         return 2
     try:
         if command == "forecast":
             return _run_forecast(args)
+        if command == "prune":
+            return _run_prune(args)
         return _run_speed(args)
     except (DataSourceError, InvalidParameterError) as exc:
         _stderr(f"curvecast bench {command}: error: {exc}")
@@ -278,6 +357,37 @@ def _run_forecast(args: argparse.Namespace) -> int:
     if result.skipped:
         _stderr("skipped methods: " + ", ".join(result.skipped))
     tables, paths = write_forecast_report(
+        result, args.out, command_line=_command_line(args), plots=not args.no_plots
+    )
+    print(tables)
+    _stderr(f"wrote {', '.join(str(p) for p in paths.values())}")
+    return 0
+
+
+def _run_prune(args: argparse.Namespace) -> int:
+    from curvecast.bench.prune_run import PruneConfig, run_prune_bench, write_prune_report
+    from curvecast.bench.runner import FIXTURE_SUITE, fixture_curves
+
+    config = PruneConfig(
+        suites=tuple(args.suite),
+        pruners=tuple(args.pruners or _PRUNERS),
+        data_dir=None if args.data_dir is None else str(args.data_dir),
+        configs=args.configs,
+        tasks=args.tasks,
+        orders=args.orders,
+        workers=args.workers,
+        seed=args.seed,
+        jobs=args.jobs,
+        n_boot=args.n_boot,
+    )
+    fixture = {FIXTURE_SUITE: fixture_curves(args.seed)} if FIXTURE_SUITE in args.suite else None
+    if fixture is not None and len(args.suite) > 1:
+        _stderr("curvecast bench prune: error: run the fixture suite on its own")
+        return 2
+    result = run_prune_bench(config, progress=_stderr, fixture=fixture)
+    if result.skipped:
+        _stderr("skipped pruners: " + "; ".join(f"{k} ({v})" for k, v in result.skipped.items()))
+    tables, paths = write_prune_report(
         result, args.out, command_line=_command_line(args), plots=not args.no_plots
     )
     print(tables)

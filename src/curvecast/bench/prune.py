@@ -1,0 +1,245 @@
+"""Replay real searches through real pruners: the simulator behind ``curvecast bench prune``.
+
+A *search* is one task's configurations (their full, real curves) taken in a random order. The
+simulator runs it with ``workers`` trials in flight: at each tick every running trial reports its
+next point to a *judge* (a real Optuna pruner inside a real in-memory study, or Ray's real
+scheduler objects), which says whether to stop. A trial that reaches its last point completes and
+its final value becomes known to the search. Compute is counted in points reported.
+
+Metrics of one replay:
+    speedup: points of the search without pruning / points with pruning.
+    regret: |best final of all configurations - best final among the *completed* trials|: what
+        the user loses by pruning (a pruned trial's final value is never seen).
+    rel_regret: regret / |best final of all configurations|.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+import numpy as np
+
+from curvecast.curves import Curve
+
+__all__ = ["PRUNERS", "Judge", "ReplayResult", "make_judge", "replay"]
+
+
+class Judge(Protocol):
+    """A pruner seen from the simulator: start a trial, report points, complete it."""
+
+    def start(self, trial_id: str) -> None: ...
+
+    def report(self, trial_id: str, step: int, value: float) -> bool:
+        """Record one point; True means stop the trial now."""
+        ...
+
+    def complete(self, trial_id: str) -> None: ...
+
+
+@dataclass
+class ReplayResult:
+    """One search replayed with one pruner.
+
+    ``trace`` holds, after each trial ended, (points used so far, best completed final so far).
+    """
+
+    pruner: str
+    task: str
+    order: int
+    points: int
+    points_full: int
+    best_found: float
+    best_possible: float
+    n_trials: int
+    n_pruned: int
+    n_diverged: int
+    seconds: float
+    trace: list[tuple[int, float]] = field(default_factory=list)
+
+    @property
+    def speedup(self) -> float:
+        return self.points_full / max(self.points, 1)
+
+    @property
+    def regret(self) -> float:
+        return (
+            abs(self.best_possible - self.best_found)
+            if math.isfinite(self.best_found)
+            else (math.inf)
+        )
+
+    @property
+    def rel_regret(self) -> float:
+        return self.regret / max(abs(self.best_possible), 1e-12)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "pruner": self.pruner, "task": self.task, "order": self.order,
+            "points": self.points, "points_full": self.points_full,
+            "speedup": self.speedup, "regret": self.regret, "rel_regret": self.rel_regret,
+            "best_found": self.best_found, "best_possible": self.best_possible,
+            "n_trials": self.n_trials, "n_pruned": self.n_pruned, "n_diverged": self.n_diverged,
+            "seconds": self.seconds,
+        }  # fmt: skip
+
+
+def _steps(curve: Curve) -> list[int]:
+    """Integer steps for the curve's x (Optuna wants ints); the index where x is not integral."""
+    x = curve.x
+    if np.all(np.abs(x - np.round(x)) < 1e-9) and np.all(x >= 0):
+        return [round(float(v)) for v in x]
+    return list(range(1, x.size + 1))
+
+
+def _final(curve: Curve) -> float:
+    v = float(curve.y[-1])
+    return v if math.isfinite(v) and not curve.diverged else math.nan
+
+
+def replay(
+    curves: Sequence[Curve],
+    judge: Judge,
+    *,
+    pruner: str,
+    task: str,
+    order: int,
+    workers: int = 4,
+) -> ReplayResult:
+    """Replay ``curves`` (one search, already in the order to run) through ``judge``.
+
+    All curves must share a direction. A diverged curve reports its non-finite value (the judge
+    sees what a real run would report) and, if not stopped, completes with no usable final.
+    """
+    direction = curves[0].direction
+    better: Callable[[float, float], bool] = (
+        (lambda a, b: a > b) if direction == "maximize" else (lambda a, b: a < b)
+    )
+    finals = [_final(c) for c in curves]
+    finite = [f for f in finals if math.isfinite(f)]
+    best_possible = (
+        (max(finite) if direction == "maximize" else min(finite)) if finite else math.nan
+    )
+    started = time.perf_counter()
+    queue = list(range(len(curves)))[::-1]
+    running: dict[int, int] = {}  # curve index -> next point
+    steps = [_steps(c) for c in curves]
+    points = pruned = 0
+    best_found = math.nan
+    trace: list[tuple[int, float]] = []
+    while queue or running:
+        while queue and len(running) < workers:
+            i = queue.pop()
+            judge.start(str(i))
+            running[i] = 0
+        for i in list(running):
+            k = running[i]
+            c = curves[i]
+            points += 1
+            stop = judge.report(str(i), steps[i][k], float(c.y[k]))
+            if k + 1 == c.y.size and not stop:
+                judge.complete(str(i))
+                f = finals[i]
+                if math.isfinite(f) and (math.isnan(best_found) or better(f, best_found)):
+                    best_found = f
+            elif not stop:
+                running[i] = k + 1
+                continue
+            else:
+                pruned += 1
+            del running[i]
+            trace.append((points, best_found))
+    return ReplayResult(
+        pruner, task, order, points, sum(c.y.size for c in curves), best_found, best_possible,
+        len(curves), pruned, sum(c.diverged for c in curves), time.perf_counter() - started,
+        trace,
+    )  # fmt: skip
+
+
+# -- judges: Optuna's pruners and curvecast's, inside real studies -------------------------------
+
+
+class OptunaJudge:
+    """A real in-memory Optuna study with ``pruner``; trials are asked and told as in a search."""
+
+    def __init__(self, pruner: Any, direction: Literal["maximize", "minimize"]) -> None:
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        self._optuna = optuna
+        self.study = optuna.create_study(direction=direction, pruner=pruner)
+        self._trials: dict[str, Any] = {}
+
+    def start(self, trial_id: str) -> None:
+        self._trials[trial_id] = self.study.ask()
+
+    def report(self, trial_id: str, step: int, value: float) -> bool:
+        trial = self._trials[trial_id]
+        trial.report(value, step)
+        if trial.should_prune():
+            self.study.tell(trial, state=self._optuna.trial.TrialState.PRUNED)
+            del self._trials[trial_id]
+            return True
+        return False
+
+    def complete(self, trial_id: str) -> None:
+        trial = self._trials.pop(trial_id)
+        last = trial.study._storage.get_trial(trial._trial_id).intermediate_values
+        value = last[max(last)] if last else math.nan
+        if math.isfinite(value):
+            self.study.tell(trial, value)
+        else:  # a diverged run that was never stopped ends as a failure, as it would in real life
+            self.study.tell(trial, state=self._optuna.trial.TrialState.FAIL)
+
+
+def _optuna_pruner(name: str, max_t: int, min_t: int, bounds: Any) -> Any:
+    import optuna.pruners as p
+
+    if name == "none":
+        return p.NopPruner()
+    if name == "median":
+        return p.MedianPruner(n_startup_trials=5, n_warmup_steps=0)
+    if name == "percentile":
+        return p.PercentilePruner(25.0, n_startup_trials=5)
+    if name == "successive_halving":
+        return p.SuccessiveHalvingPruner(min_resource=min_t, reduction_factor=3)
+    if name == "hyperband":
+        return p.HyperbandPruner(min_resource=min_t, max_resource=max_t, reduction_factor=3)
+    if name == "patient":
+        return p.PatientPruner(p.MedianPruner(n_startup_trials=5), patience=2)
+    if name == "wilcoxon":
+        return p.WilcoxonPruner(p_threshold=0.1)
+    if name == "curvecast":
+        from curvecast.integrations.optuna import ForecastPruner
+
+        return ForecastPruner(bounds=bounds)
+    raise KeyError(name)
+
+
+#: The pruners of ``curvecast bench prune``; "asha" drives Ray's AsyncHyperBandScheduler.
+PRUNERS: tuple[str, ...] = (
+    "none", "median", "percentile", "successive_halving", "hyperband", "patient", "wilcoxon",
+    "asha", "curvecast",
+)  # fmt: skip
+
+
+def make_judge(name: str, curves: Sequence[Curve]) -> Judge:
+    """A fresh judge for one replay of ``curves`` with the pruner ``name`` (see :data:`PRUNERS`).
+
+    Raises:
+        KeyError: unknown name. MissingDependencyError: Optuna (or Ray for "asha") missing.
+    """
+    direction = curves[0].direction
+    all_steps = [_steps(c) for c in curves]
+    max_t = max(s[-1] for s in all_steps)
+    min_t = max(1, min(s[0] for s in all_steps))
+    if name == "asha":
+        from curvecast.bench.replay_ray import asha_judge
+
+        mode = "max" if direction == "maximize" else "min"
+        judge: Judge = asha_judge(max_t=max_t, grace_period=min_t, reduction_factor=3, mode=mode)
+        return judge
+    return OptunaJudge(_optuna_pruner(name, max_t, min_t, curves[0].bounds), direction)

@@ -1,0 +1,126 @@
+"""The prune benchmark's simulator, judges and report."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from curvecast import Curve
+from curvecast.bench.prune import make_judge, replay
+
+pytest.importorskip("optuna")
+
+
+class Scripted:
+    """Stops the trials in ``stop_at`` (trial id -> step index) and records the calls."""
+
+    def __init__(self, stop_at: dict[str, int]) -> None:
+        self.stop_at = stop_at
+        self.seen: dict[str, int] = {}
+        self.completed: list[str] = []
+
+    def start(self, trial_id: str) -> None:
+        self.seen[trial_id] = 0
+
+    def report(self, trial_id: str, step: int, value: float) -> bool:
+        self.seen[trial_id] += 1
+        return self.stop_at.get(trial_id) == self.seen[trial_id]
+
+    def complete(self, trial_id: str) -> None:
+        self.completed.append(trial_id)
+
+
+def _search(finals: list[float], n: int = 10) -> list[Curve]:
+    x = np.arange(1.0, n + 1)
+    return [Curve(x, f * (1 - 0.5 / x), bounds=(0, 1)) for f in finals]
+
+
+def test_no_pruning_costs_everything_and_finds_the_best() -> None:
+    curves = _search([0.5, 0.9, 0.7])
+    r = replay(curves, Scripted({}), pruner="none", task="t", order=0, workers=2)
+    assert r.points == r.points_full == 30 and r.speedup == 1.0
+    assert r.regret == 0.0 and r.best_found == pytest.approx(0.9 * 0.95)
+
+
+def test_pruning_the_best_trial_costs_regret() -> None:
+    curves = _search([0.5, 0.9, 0.7])
+    judge = Scripted({"1": 2, "2": 3})  # stop trial 1 (the best) after 2 points, trial 2 after 3
+    r = replay(curves, judge, pruner="x", task="t", order=0, workers=3)
+    assert r.points == 10 + 2 + 3 and r.n_pruned == 2
+    assert judge.completed == ["0"]
+    assert r.regret == pytest.approx((0.9 - 0.5) * 0.95)
+    assert r.rel_regret == pytest.approx(r.regret / (0.9 * 0.95))
+    assert r.speedup == pytest.approx(30 / 15)
+
+
+def test_a_diverged_curve_is_counted_and_never_the_best() -> None:
+    curves = _search([0.5, 0.6])
+    y = np.array(curves[1].y)
+    y[5:] = math.nan
+    curves[1] = Curve(curves[1].x, y, bounds=(0, 1))
+    r = replay(curves, Scripted({}), pruner="none", task="t", order=0)
+    assert r.n_diverged == 1 and r.best_possible == pytest.approx(0.5 * 0.95)
+    assert r.regret == 0.0
+
+
+@pytest.mark.parametrize("name", ["median", "successive_halving", "hyperband", "curvecast"])
+def test_real_pruners_prune_a_clearly_bad_search(name: str) -> None:
+    rng = np.random.default_rng(0)
+    finals = [0.9, *rng.uniform(0.1, 0.3, 15).tolist()]
+    r = replay(
+        _search(finals, n=20),
+        make_judge(name, _search(finals, n=20)),
+        pruner=name,
+        task="t",
+        order=0,
+        workers=1,
+    )
+    assert r.n_pruned > 0 and r.speedup > 1.0
+    assert r.regret == 0.0  # the best config runs first and completes
+
+
+def test_bench_prune_cli_writes_the_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from curvecast.cli import main
+
+    out = tmp_path / "out"
+    rc = main(
+        [
+            "bench",
+            "prune",
+            "--suite",
+            "fixture",
+            "--pruners",
+            "none,median,curvecast",
+            "--orders",
+            "2",
+            "--out",
+            str(out),
+            "--n-boot",
+            "50",
+        ]
+    )
+    assert rc == 0
+    md = (out / "prune.md").read_text()
+    for pruner in ("none", "median", "curvecast"):
+        assert f"| {pruner} |" in md
+    assert "## Targets (curvecast)" in md and "command:" in md
+    data = json.loads((out / "prune.json").read_text())
+    assert {r["pruner"] for r in data["rows"]} == {"none", "median", "curvecast"}
+    assert len(data["rows"]) == 3 * 2 * 3  # tasks x orders x pruners
+    assert (out / "prune_regret.png").stat().st_size > 1000
+    assert "| curvecast |" in capsys.readouterr().out
+
+
+def test_bench_prune_rejects_unknown_pruner(capsys: pytest.CaptureFixture[str]) -> None:
+    from curvecast.cli import main
+
+    with pytest.raises(SystemExit) as info:
+        main(["bench", "prune", "--suite", "fixture", "--pruners", "median,oracle"])
+    assert info.value.code == 2
+    assert "oracle" in capsys.readouterr().err
