@@ -185,6 +185,14 @@ def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
         metavar="B",
         help="bootstrap replicates per interval (default 2000)",
     )
+    fc.add_argument(
+        "--context",
+        type=_int_at_least(0),
+        default=0,
+        metavar="K",
+        help="offer each method up to K other curves of the same task, fully observed, as a "
+        "search's completed trials (default 0: none)",
+    )
     fc.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
 
     sp = sub.add_parser(
@@ -352,6 +360,7 @@ def _run_forecast(args: argparse.Namespace) -> int:
         mcmc_limit=args.mcmc_limit,
         jobs=args.jobs,
         n_boot=args.n_boot,
+        context=args.context,
     )
     result = run_forecast_bench(config, progress=_stderr)
     if result.skipped:

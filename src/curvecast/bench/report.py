@@ -249,6 +249,13 @@ def write_forecast_report(
         + f"seed {cfg.seed}; mcmc-limit {cfg.mcmc_limit or 'none'}; "
         f"cutoffs {', '.join(f'{c:g}' for c in cfg.cutoffs)}; "
         f"{cfg.n_boot} bootstrap replicates; jobs {cfg.jobs}; wall time {result.seconds:.1f} s",
+        "- context: "
+        + (
+            f"each method is offered up to {cfg.context} other curves of the same task, "
+            "fully observed (a search's completed trials)"
+            if cfg.context
+            else "none (no method sees other curves)"
+        ),
         f"- methods run: {', '.join(result.methods)}",
         f"- methods skipped: {skipped}",
         "",

@@ -9,7 +9,9 @@ Protocol (``curvecast bench forecast``):
 - A curve whose full run diverged (its true final value is NaN, inf or beyond 1e12) is still
   forecast and timed, but it has no finite truth: it is counted in the "diverged" column and left
   out of every score. Nothing is dropped silently.
-- No method sees other curves (``context`` is empty), so every method answers the same question.
+- Context: with ``context=K > 0`` every method is offered up to K other curves of the same task,
+  fully observed (the completed trials of a search); methods that cannot use them ignore them.
+  With ``K = 0`` (the default) no method sees other curves.
 - Randomness: one Generator per (seed, curve, cutoff, method), derived with ``SeedSequence``, so
   results do not depend on ``--jobs`` or on which methods run.
 - A method that raises on a curve gets an ``error`` row (counted as "failed"), not a crash.
@@ -83,6 +85,7 @@ class BenchConfig:
     mcmc_limit: int | None = None
     jobs: int = 1
     n_boot: int = 2000
+    context: int = 0
 
 
 @dataclass
@@ -247,6 +250,7 @@ def evaluate_curve(
     cutoffs: Sequence[float],
     seed: int,
     example_cutoff: float | None = None,
+    context: Sequence[Curve] = (),
 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     """Forecast and score one curve at every cutoff with every method.
 
@@ -256,6 +260,7 @@ def evaluate_curve(
         methods, cutoffs: what to run.
         seed: the run's seed.
         example_cutoff: if given, also return every method's 5/50/95% path at that cutoff.
+        context: other curves of the same task, fully observed, offered to every method.
 
     Returns:
         ``(rows, example)``: one row per (cutoff, method) with the keys suite, task, config,
@@ -303,7 +308,7 @@ def evaluate_curve(
             rng = np.random.default_rng([seed, curve_id, ci, _method_key(method)])
             t0 = time.perf_counter()
             try:
-                fc = forecast_curve(observed, x_new, method=method, rng=rng)
+                fc = forecast_curve(observed, x_new, method=method, rng=rng, context=context)
             except Exception as exc:  # a method's failure is a result, not a crash
                 row.update(seconds=time.perf_counter() - t0, forecast_diverged=False)
                 row["error"] = f"{type(exc).__name__}: {exc}"
@@ -415,6 +420,7 @@ def run_forecast_bench(config: BenchConfig, progress: Progress | None = _stderr)
                         if i not in chosen:
                             per_curve_methods[i].remove(m)
         examples = set(_pick_examples(curves, usable))
+        contexts = _task_contexts(curves, config.context, config.seed)
         result.suites[suite] = info
         say(
             f"[{suite}] {len(usable)} curves x {len(config.cutoffs)} cutoffs x "
@@ -428,6 +434,7 @@ def run_forecast_bench(config: BenchConfig, progress: Progress | None = _stderr)
                 config.cutoffs,
                 config.seed,
                 example_cutoff if i in examples else None,
+                contexts[i],
             )
             for i in usable
         ]
@@ -442,7 +449,24 @@ def run_forecast_bench(config: BenchConfig, progress: Progress | None = _stderr)
     return result
 
 
-_Job = tuple[Curve, int, list[str], tuple[float, ...], int, float | None]
+_Job = tuple[Curve, int, list[str], tuple[float, ...], int, float | None, list[Curve]]
+
+
+def _task_contexts(curves: Sequence[Curve], k: int, seed: int) -> list[list[Curve]]:
+    """For each curve, up to ``k`` other curves of its task (seeded choice); empty if k = 0."""
+    if k <= 0:
+        return [[] for _ in curves]
+    by_task: dict[str, list[int]] = {}
+    for i, c in enumerate(curves):
+        by_task.setdefault(str(c.meta.get("task", "")), []).append(i)
+    out = []
+    for i, c in enumerate(curves):
+        others = [j for j in by_task[str(c.meta.get("task", ""))] if j != i]
+        if len(others) > k:
+            pick = np.random.default_rng([seed, 0xC7, i]).choice(len(others), k, replace=False)
+            others = [others[p] for p in sorted(pick)]
+        out.append([curves[j] for j in others])
+    return out
 
 
 def _run_jobs(

@@ -59,6 +59,7 @@ _BUILTIN: dict[str, str] = {
     "pow4": "curvecast.forecast.least_squares:Pow4Forecaster",
     "mmf4": "curvecast.forecast.least_squares:MMF4Forecaster",
     "lcpfn": "curvecast.forecast.lcpfn:LCPFNForecaster",
+    "analog": "curvecast.forecast.analog:AnalogForecaster",
 }
 _AUTO_PREFERENCE: tuple[str, ...] = ("parametric", "last_value")
 _REGISTRY: dict[str, Callable[[], Forecaster]] = {}

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from curvecast import Curve, InvalidParameterError
+from curvecast.forecast.analog import AnalogForecaster
+
+X = np.arange(1.0, 21.0)
+
+
+def _family(top: float) -> Curve:
+    return Curve(X, top * (1 - 0.6 / X**0.8), bounds=(0, 1))
+
+
+def test_context_of_the_same_family_recovers_the_final_value() -> None:
+    ctx = [_family(t) for t in np.linspace(0.4, 0.95, 12)]
+    truth = _family(0.72)
+    f = AnalogForecaster().forecast(
+        truth.truncate(4), X[4:], rng=np.random.default_rng(0), context=ctx
+    )
+    assert f.info["context_used"] == 12
+    assert f.median[-1] == pytest.approx(float(truth.y[-1]), abs=0.02)
+    lo, hi = f.quantile([0.05, 0.95])[-1]
+    assert lo < truth.y[-1] < hi
+
+
+def test_without_context_it_is_the_fallback() -> None:
+    f = AnalogForecaster(fallback="last_value").forecast(
+        _family(0.7).truncate(5), X[5:], rng=np.random.default_rng(0)
+    )
+    assert f.info == {"context_used": 0, "fallback": "last_value"}
+    assert f.median[-1] == pytest.approx(float(_family(0.7).y[4]), abs=0.02)
+
+
+def test_context_that_never_reached_the_query_is_not_used() -> None:
+    short = [_family(t).truncate(6) for t in np.linspace(0.4, 0.95, 8)]
+    f = AnalogForecaster(fallback="last_value").forecast(
+        _family(0.7).truncate(4), X[10:], rng=np.random.default_rng(0), context=short
+    )
+    assert f.info["n_eff"] == 0.0
+
+
+@pytest.mark.parametrize(("kwargs", "name"), [({"n_samples": 10}, "n_samples"), ({"k0": 0}, "k0")])
+def test_bad_arguments(kwargs: dict[str, object], name: str) -> None:
+    with pytest.raises(InvalidParameterError, match=f"'{name}'"):
+        AnalogForecaster(**kwargs)  # type: ignore[arg-type]
