@@ -1,0 +1,447 @@
+"""``ForecastScheduler``: forecast-driven early stopping, and freeze-thaw, for Ray Tune.
+
+>>> from ray import tune
+>>> from curvecast.integrations.ray import ForecastScheduler
+>>> config = tune.TuneConfig(metric="acc", mode="max", scheduler=ForecastScheduler())
+
+The scheduler applies :class:`curvecast.pruning.ForecastRule`, the rule that
+:class:`curvecast.integrations.optuna.ForecastPruner` applies in Optuna: a trial is stopped when
+the forecast probability that its value at the final step beats the incumbent (the best final
+value among trials that completed) falls below ``threshold``; a NaN, infinite or exploding report
+stops it at once with the reason "diverged".
+
+Where the decisions live
+------------------------
+Ray hands a scheduler a copy of each result, so a decision cannot be written into the trial's
+results. Every decision is kept on the scheduler instead: :attr:`ForecastScheduler.verdicts` maps
+a trial id to its :class:`~curvecast.pruning.Verdict` list in report order (the decision, the
+reason, the forecast quantiles of the final value, the probability of beating the incumbent, the
+incumbent and the horizon) and :meth:`ForecastScheduler.final_forecast` gives the verdict that
+stopped a trial. Stops and pauses are also logged at INFO level on the
+``curvecast.integrations.ray`` logger, one line each (:meth:`~curvecast.pruning.Verdict.explain`).
+Keep a reference to the scheduler you pass to ``tune.TuneConfig``: Tune uses that very object,
+in the driver process.
+
+Freeze-thaw (``freeze_thaw=True``)
+----------------------------------
+Ray can pause a trial (saving its latest checkpoint) and resume it later, which Optuna cannot, so
+a hopeless trial may be *paused* instead of stopped ("diverged" trials are always stopped):
+
+* A hopeless trial is paused when something better can use its slot: a trial that has not started
+  yet, or a paused trial whose forecast is more promising. Otherwise it goes on, and its verdict
+  reads ``decision="continue", reason="hopeless"``: pausing it would only resume it.
+* :meth:`ForecastScheduler.choose_trial_to_run` starts trials that have not started first (in
+  submission order), then resumes the paused trial with the highest probability of beating the
+  incumbent. Paused trials are re-forecast whenever the completed trials (hence the incumbent, the
+  horizon or the context) change.
+* A resumed trial is not paused again before it has reported ``min_points`` more results, so that
+  two near-equal trials do not swap at every step.
+
+Tune ends a search only when no trial is paused, so without a budget every paused trial is resumed
+once the others are done: freeze-thaw then puts the promising trials first rather than saving
+compute. With a budget (``tune.TuneConfig(time_budget_s=...)`` or a stopper that ends the whole
+experiment) Tune terminates the trials still paused at the end; their last verdict stays "pause",
+so :attr:`ForecastScheduler.verdicts` tells which trials were left frozen, and their last
+checkpoints stay on storage.
+A trainable must report checkpoints (``tune.report(metrics, checkpoint=...)`` and
+``tune.get_checkpoint()``) for a resumed trial to continue where it stopped; one that does not
+starts over, and the scheduler drops the points it reports again.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, Literal
+
+from curvecast.curves import Curve, Direction, check_bounds
+from curvecast.exceptions import InvalidParameterError, MissingDependencyError, parameter_error
+from curvecast.pruning import ForecastRule, Verdict
+
+try:
+    from ray.tune.experiment import Trial
+    from ray.tune.result import DEFAULT_METRIC
+    from ray.tune.schedulers import FIFOScheduler, TrialScheduler
+except ImportError as exc:  # pragma: no cover - exercised only without ray
+    raise MissingDependencyError(
+        "curvecast.integrations.ray needs Ray Tune: pip install 'curvecast[ray]'"
+    ) from exc
+
+if TYPE_CHECKING:
+    from ray.tune.execution.tune_controller import TuneController
+
+__all__ = ["ForecastScheduler"]
+
+logger = logging.getLogger(__name__)
+
+_MODES: dict[str, Direction] = {"max": "maximize", "min": "minimize"}
+
+
+class _Summary:
+    """What the completed trials tell: horizon, incumbent and context curves."""
+
+    def __init__(
+        self, version: int, horizon: float | None, incumbent: float | None, context: list[Curve]
+    ) -> None:
+        self.version, self.horizon, self.incumbent, self.context = (
+            version,
+            horizon,
+            incumbent,
+            context,
+        )
+
+
+class ForecastScheduler(FIFOScheduler):
+    """Stop (or pause) a Tune trial when its forecast says it will not beat the best completed one.
+
+    At each result, the trial's reported ``metric`` over ``time_attr`` forms a curve; curvecast
+    forecasts its value at the final step (the horizon) and stops the trial when the probability
+    of beating the incumbent is below ``threshold``. The incumbent is the best final reported
+    value among trials that completed (reached their end or ``max_t``; trials this scheduler
+    stopped do not count). The curves of completed trials are passed to the forecaster as
+    context. See the module docstring for where decisions are kept and for freeze-thaw.
+
+    Args:
+        metric: the result key to judge; None to take it from ``tune.TuneConfig(metric=...)``.
+        mode: "max" or "min"; None to take it from ``tune.TuneConfig(mode=...)``.
+        threshold: stop when P(final beats incumbent) < threshold, in (0, 1); default 0.05 as in
+            Domhan et al. (2015).
+        time_attr: the result key that measures progress (must increase), e.g.
+            "training_iteration" (default) or "time_total_s".
+        max_t: the final value of ``time_attr``, or "auto" (default): the largest last
+            ``time_attr`` among completed trials. With a number, a trial that reaches it is ended
+            (as ASHA does) and counts as completed. Until a horizon is known, only divergence
+            stops.
+        min_points: no forecast-based decision before this many results (>= 1); also the number
+            of results a resumed trial runs before it may be paused again.
+        warmup_fraction: no forecast-based decision before ``time_attr >= warmup_fraction *
+            horizon``, in [0, 1).
+        method: forecasting method (see :func:`curvecast.available_methods`).
+        bounds: ``(lo, hi)`` the reported metric cannot leave, e.g. ``(0, 1)`` for accuracy.
+        diverge_above: a value that marks divergence (above it for "min", below it for "max"),
+            or None.
+        max_context: how many completed trials are passed as context to the forecaster (0: none).
+        seed: seed of the forecasts, so that decisions are repeatable.
+        freeze_thaw: pause hopeless trials instead of stopping them, and resume the most
+            promising paused trial when a slot is free (needs a checkpointing trainable).
+
+    Raises:
+        InvalidParameterError: an argument is out of range (at construction), or no metric/mode
+            was given here nor in ``tune.TuneConfig`` (when the first trial is added).
+
+    Example:
+        >>> from curvecast.integrations.ray import ForecastScheduler
+        >>> s = ForecastScheduler("acc", "max", threshold=0.05, bounds=(0, 1))
+        >>> s.metric, s.mode
+        ('acc', 'max')
+    """
+
+    def __init__(
+        self,
+        metric: str | None = None,
+        mode: str | None = None,
+        threshold: float = 0.05,
+        *,
+        time_attr: str = "training_iteration",
+        max_t: int | float | Literal["auto"] = "auto",
+        min_points: int = 3,
+        warmup_fraction: float = 0.1,
+        method: str = "auto",
+        bounds: Sequence[float | None] | None = None,
+        diverge_above: float | None = None,
+        max_context: int = 32,
+        seed: int = 0,
+        freeze_thaw: bool = False,
+    ) -> None:
+        owner = "ForecastScheduler"
+        try:
+            self._rule = ForecastRule(
+                threshold,
+                min_points=min_points,
+                warmup_fraction=warmup_fraction,
+                method=method,
+                diverge_above=diverge_above,
+                seed=seed,
+            )
+        except InvalidParameterError as exc:  # name the class the user constructed
+            raise InvalidParameterError(
+                str(exc).replace("of ForecastRule", f"of {owner}")
+            ) from None
+        if metric is not None and (not isinstance(metric, str) or not metric):
+            raise parameter_error("metric", owner, "a non-empty str or None", metric)
+        if mode is not None and mode not in _MODES:
+            raise parameter_error("mode", owner, '"min", "max" or None', mode)
+        if not isinstance(time_attr, str) or not time_attr:
+            raise parameter_error("time_attr", owner, "a non-empty str", time_attr)
+        if max_t != "auto" and (
+            isinstance(max_t, bool)
+            or not isinstance(max_t, int | float)
+            or not math.isfinite(max_t)
+            or max_t <= 0
+        ):
+            raise parameter_error("max_t", owner, "a positive number or 'auto'", max_t)
+        if isinstance(max_context, bool) or not isinstance(max_context, int) or max_context < 0:
+            raise parameter_error("max_context", owner, "an int >= 0", max_context)
+        if not isinstance(freeze_thaw, bool):
+            raise parameter_error("freeze_thaw", owner, "a bool", freeze_thaw)
+        super().__init__()
+        self._metric = metric
+        self._mode = mode
+        self._time_attr = time_attr
+        self._max_t = max_t
+        self._bounds = check_bounds(bounds)
+        self._max_context = max_context
+        self._freeze_thaw = freeze_thaw
+        self._points: dict[str, tuple[list[float], list[float]]] = {}
+        self._verdicts: dict[str, list[Verdict]] = {}
+        self._completed: dict[str, Curve] = {}  # in completion order
+        self._pruned: set[str] = set()  # stopped by this scheduler: never the incumbent
+        self._since_resume: dict[str, int] = {}  # reports since the last resume
+        self._priority_cache: dict[str, tuple[tuple[int, int], float]] = {}
+        self._summary: _Summary | None = None
+        self._n_stopped = 0
+        self._n_paused = 0
+        self._n_resumed = 0
+
+    # -- public read-only state -------------------------------------------------------------
+
+    @property
+    def rule(self) -> ForecastRule:
+        """The stopping rule this scheduler applies."""
+        return self._rule
+
+    @property
+    def mode(self) -> str | None:
+        """ "max", "min", or None until ``tune.TuneConfig`` provides it."""
+        return self._mode
+
+    @property
+    def freeze_thaw(self) -> bool:
+        """Whether hopeless trials are paused (and resumed later) instead of stopped."""
+        return self._freeze_thaw
+
+    @property
+    def verdicts(self) -> Mapping[str, list[Verdict]]:
+        """Every decision, as ``{trial_id: [Verdict, ...]}`` in report order (a copy)."""
+        return {tid: list(vs) for tid, vs in self._verdicts.items()}
+
+    def final_forecast(self, trial_id: str) -> Verdict | None:
+        """The verdict that stopped ``trial_id`` (its forecast of the final value is in
+        ``final_quantiles``), or None if the scheduler never stopped it."""
+        for v in reversed(self._verdicts.get(trial_id, [])):
+            if v.decision == "stop":
+                return v
+        return None
+
+    @property
+    def n_resumed(self) -> int:
+        """How many times a paused trial was resumed (freeze-thaw)."""
+        return self._n_resumed
+
+    # -- Tune's scheduler interface ---------------------------------------------------------
+
+    def set_search_properties(self, metric: str | None, mode: str | None, **spec: Any) -> bool:
+        """Take ``metric`` and ``mode`` from ``tune.TuneConfig``, as Ray's schedulers do.
+
+        Returns False (Tune then raises) when one was already given to the constructor.
+        """
+        if (self._metric and metric) or (self._mode and mode):
+            return False
+        if mode is not None and mode not in _MODES:
+            raise parameter_error("mode", "ForecastScheduler", '"min" or "max"', mode)
+        if metric:
+            self._metric = metric
+        if mode:
+            self._mode = mode
+        if self._metric is None and self._mode:
+            self._metric = DEFAULT_METRIC  # Tune's anonymous metric, as ASHA does
+        return True
+
+    def on_trial_add(self, tune_controller: TuneController | None, trial: Trial) -> None:
+        self._direction()
+
+    def on_trial_result(
+        self, tune_controller: TuneController | None, trial: Trial, result: dict[str, Any]
+    ) -> str:
+        """Decide for ``trial`` at its new result: CONTINUE, STOP, or PAUSE (freeze-thaw)."""
+        point = self._point(result)
+        if point is None:
+            return TrialScheduler.CONTINUE
+        tid = str(trial.trial_id)
+        resumed = self._add_point(tid, *point)
+        if resumed:
+            self._n_resumed += 1
+            self._since_resume[tid] = 0
+        if tid in self._since_resume:
+            self._since_resume[tid] += 1
+        if result.get("done"):  # the trial is ending anyway; on_trial_complete follows
+            return TrialScheduler.CONTINUE
+        summary = self._summarise()
+        curve = self._curve(tid)
+        verdict = self._rule.decide(
+            curve, horizon=summary.horizon, incumbent=summary.incumbent, context=summary.context
+        )
+        action = TrialScheduler.CONTINUE
+        if verdict.reason == "finished" and self._max_t != "auto":
+            action = TrialScheduler.STOP  # reached max_t: ended like ASHA, counts as completed
+        elif verdict.should_stop:
+            if verdict.reason == "hopeless" and self._freeze_thaw:
+                if self._should_pause(tune_controller, trial, verdict):
+                    verdict = replace(verdict, decision="pause")
+                    action = TrialScheduler.PAUSE
+                    self._n_paused += 1
+                else:
+                    verdict = replace(verdict, decision="continue")
+            else:
+                action = TrialScheduler.STOP
+                self._pruned.add(tid)
+                self._n_stopped += 1
+        self._verdicts.setdefault(tid, []).append(verdict)
+        if verdict.decision != "continue":
+            logger.info("trial %s %s", tid, verdict.explain())
+        return action
+
+    def on_trial_complete(
+        self, tune_controller: TuneController | None, trial: Trial, result: dict[str, Any]
+    ) -> None:
+        """Count ``trial`` as completed (a candidate incumbent) unless this scheduler stopped it."""
+        tid = str(trial.trial_id)
+        point = self._point(result or {})
+        if point is not None:
+            self._add_point(tid, *point)
+        if tid in self._pruned or tid not in self._points:
+            return
+        self._completed[tid] = self._curve(tid)
+
+    def on_trial_remove(self, tune_controller: TuneController | None, trial: Trial) -> None:
+        """A pending or paused trial was removed (e.g. the search ended); its verdicts stay."""
+
+    def choose_trial_to_run(self, tune_controller: TuneController) -> Trial | None:
+        """A pending trial first (submission order); then, with freeze-thaw, the paused trial
+        most likely to beat the incumbent; without, the first paused trial."""
+        trials = list(tune_controller.get_trials())
+        for trial in trials:
+            if trial.status == Trial.PENDING:
+                return trial
+        paused = [t for t in trials if t.status == Trial.PAUSED]
+        if not paused:
+            return None
+        if not self._freeze_thaw:
+            return paused[0]
+        best, best_p = paused[0], -math.inf
+        for trial in paused:
+            p = self._priority(str(trial.trial_id))
+            if p > best_p:
+                best, best_p = trial, p
+        return best
+
+    def debug_string(self) -> str:
+        return (
+            f"Using ForecastScheduler (threshold={self._rule.threshold:g}, "
+            f"freeze_thaw={self._freeze_thaw}): stopped {self._n_stopped}, paused "
+            f"{self._n_paused}, resumed {self._n_resumed}, completed {len(self._completed)}."
+        )
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _point(self, result: Mapping[str, Any]) -> tuple[float, float] | None:
+        if self._metric is None or self._metric not in result or self._time_attr not in result:
+            return None
+        x, y = result[self._time_attr], result[self._metric]
+        try:
+            return float(x), float(y)
+        except (TypeError, ValueError):
+            return None  # e.g. a metric reported as None: nothing to judge, as in ASHA
+
+    def _add_point(self, tid: str, x: float, y: float) -> bool:
+        """Append a point; True when it shows the trial resumed after a pause."""
+        xs, ys = self._points.setdefault(tid, ([], []))
+        if xs and x <= xs[-1]:
+            if x == xs[-1] and (y == ys[-1] or (math.isnan(y) and math.isnan(ys[-1]))):
+                return False  # the same result again (Tune repeats the last one at the end)
+            # the trial went back to an earlier checkpoint: drop what it will report again
+            keep = sum(1 for v in xs if v < x)
+            del xs[keep:], ys[keep:]
+        xs.append(x)
+        ys.append(y)
+        past = self._verdicts.get(tid, [])
+        return bool(past) and past[-1].decision == "pause"
+
+    def _curve(self, tid: str) -> Curve:
+        xs, ys = self._points[tid]
+        return Curve(xs, ys, self._direction(), self._bounds, meta={"trial": tid})
+
+    def _direction(self) -> Direction:
+        if not self._metric or self._mode not in _MODES:
+            raise InvalidParameterError(
+                "ForecastScheduler needs a 'metric' and a 'mode' (\"min\" or \"max\"): pass "
+                "them to ForecastScheduler(...) or to tune.TuneConfig(metric=..., mode=...). "
+                f"Got metric={self._metric!r}, mode={self._mode!r}."
+            )
+        return _MODES[self._mode]
+
+    def _summarise(self) -> _Summary:
+        version = len(self._completed)
+        if self._summary is not None and self._summary.version == version:
+            return self._summary
+        curves = list(self._completed.values())
+        finals = [float(c.y[-1]) for c in curves if not c.diverged]
+        incumbent: float | None = None
+        if finals:
+            incumbent = max(finals) if self._mode == "max" else min(finals)
+        if self._max_t == "auto":
+            horizon = max((float(c.x[-1]) for c in curves), default=None)
+        else:
+            horizon = float(self._max_t)
+        context: list[Curve] = []
+        if self._max_context:
+            context = [c for c in curves if not c.diverged][-self._max_context :]
+        self._summary = _Summary(version, horizon, incumbent, context)
+        return self._summary
+
+    def _priority(self, tid: str) -> float:
+        """P(beats the incumbent) of a paused or waiting trial, re-forecast when the completed
+        trials change; 1.0 when it cannot be judged yet (no incumbent, warm-up)."""
+        if tid not in self._points:
+            return 1.0
+        summary = self._summarise()
+        key = (len(self._points[tid][0]), summary.version)
+        cached = self._priority_cache.get(tid)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        v = self._rule.decide(
+            self._curve(tid),
+            horizon=summary.horizon,
+            incumbent=summary.incumbent,
+            context=summary.context,
+        )
+        p = _prob(v)
+        self._priority_cache[tid] = (key, p)
+        return p
+
+    def _should_pause(
+        self, tune_controller: TuneController | None, trial: Trial, verdict: Verdict
+    ) -> bool:
+        tid = str(trial.trial_id)
+        if self._since_resume.get(tid, self._rule.min_points) < self._rule.min_points:
+            return False  # just resumed: let it show what it does first
+        if tune_controller is None:
+            return False
+        mine = _prob(verdict)
+        for other in tune_controller.get_trials():
+            if other is trial or str(other.trial_id) == tid:
+                continue
+            oid = str(other.trial_id)
+            if other.status == Trial.PENDING and oid not in self._points:
+                return True  # a trial that has not started yet can use the slot
+            if other.status in (Trial.PAUSED, Trial.PENDING) and self._priority(oid) > mine:
+                return True  # a paused (or resuming) trial is more promising
+        return False
+
+
+def _prob(v: Verdict) -> float:
+    if v.reason == "diverged":
+        return 0.0
+    return 1.0 if v.prob_better is None else float(v.prob_better)
