@@ -36,6 +36,9 @@ a hopeless trial may be *paused* instead of stopped ("diverged" trials are alway
   horizon or the context) change.
 * A resumed trial is not paused again before it has reported ``min_points`` more results, so that
   two near-equal trials do not swap at every step.
+* Let the cluster's resources bound concurrency, not ``tune.TuneConfig(max_concurrent_trials=...)``:
+  Tune's concurrency limiter counts a paused trial as running and suggests no new trial in its
+  place, so with it there is never a new trial to pause for, and hopeless trials simply go on.
 
 Tune ends a search only when no trial is paused, so without a budget every paused trial is resumed
 once the others are done: freeze-thaw then puts the promising trials first rather than saving
