@@ -1,0 +1,124 @@
+"""Open an Optuna storage for reading, or say in one line why it cannot be opened.
+
+The dashboard never writes: it opens RDB storages with ``skip_table_creation=True``, refuses an
+SQLite URL whose file does not exist (SQLAlchemy would create an empty one), and only calls the
+storage's read methods.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from contextlib import closing
+from typing import TYPE_CHECKING
+from urllib.parse import quote
+
+from curvecast.exceptions import CurvecastError, MissingDependencyError
+
+if TYPE_CHECKING:
+    from optuna.storages import BaseStorage
+
+__all__ = ["StorageError", "open_storage", "redact"]
+
+
+class StorageError(CurvecastError):
+    """An Optuna storage URL cannot be opened; the message says why and what to try."""
+
+
+def redact(url: str) -> str:
+    """``url`` with its password replaced by ``***``, for messages and logs."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # any unparsable text: show nothing that could be a secret
+        return "<unparsable URL>" if "@" in url else url
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _check_sqlite(url: str, database: str | None) -> None:
+    """Refuse an SQLite URL without a file, or whose file holds no Optuna tables."""
+    if not database or database == ":memory:" or database.startswith("file::memory:"):
+        raise StorageError(
+            f"cannot open storage {url!r}: an in-memory SQLite database holds no study; "
+            "give the file the search writes to, e.g. sqlite:///study.db"
+        )
+    path = database[len("file:") :].split("?", 1)[0] if database.startswith("file:") else database
+    if not os.path.exists(path):
+        raise StorageError(
+            f"cannot open storage {url!r}: no such SQLite file {os.path.abspath(path)!r} "
+            "(the dashboard never creates one; sqlite:///study.db is relative to the current "
+            "folder, sqlite:////abs/path/study.db is absolute)"
+        )
+    if not os.path.isfile(path):
+        raise StorageError(f"cannot open storage {url!r}: {os.path.abspath(path)!r} is not a file")
+    try:
+        with closing(sqlite3.connect(f"file:{quote(path)}?mode=ro", uri=True)) as conn:
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+    except sqlite3.Error as exc:
+        raise StorageError(
+            f"cannot open storage {url!r}: not a readable SQLite database ({exc})"
+        ) from None
+    if "studies" not in tables:
+        raise StorageError(
+            f"cannot open storage {url!r}: the SQLite file holds no Optuna study tables "
+            "(is it the file your search writes to?)"
+        )
+
+
+def open_storage(url: str) -> BaseStorage:
+    """Open the Optuna storage at ``url`` (an RDB URL: SQLite, PostgreSQL, MySQL) for reading.
+
+    Args:
+        url: a SQLAlchemy URL as given to ``optuna.create_study(storage=...)``, e.g.
+            ``sqlite:///study.db`` or ``postgresql+psycopg2://user:pw@host/db``.
+
+    Returns:
+        The storage; it has been read once (the list of studies) to prove it works.
+
+    Raises:
+        StorageError: the URL cannot be parsed, names a missing SQLite file, its driver is not
+            installed, the server cannot be reached, or it holds no Optuna tables. The message is
+            one line, with the password hidden.
+        MissingDependencyError: Optuna is not installed.
+    """
+    if not isinstance(url, str) or not url.strip():
+        raise StorageError("no storage URL given: pass e.g. --storage sqlite:///study.db")
+    try:
+        import optuna
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+    except ImportError as exc:
+        raise MissingDependencyError(
+            "the dashboard needs Optuna: pip install 'curvecast[dashboard]'"
+        ) from exc
+    shown = redact(url)
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        raise StorageError(
+            f"cannot open storage {shown!r}: not a database URL; expected e.g. "
+            "sqlite:///study.db or postgresql+psycopg2://user:password@host/database"
+        ) from None
+    if parsed.get_backend_name() == "sqlite":
+        _check_sqlite(shown, parsed.database)
+    try:
+        storage = optuna.storages.RDBStorage(url, skip_table_creation=True)
+        storage.get_all_studies()
+    except ImportError as exc:
+        cause = exc.__cause__ or exc.__context__
+        detail = f" ({_first_line(cause)})" if cause is not None else ""
+        raise StorageError(
+            f"cannot open storage {shown!r}: the database driver is not installed{detail}; "
+            "for PostgreSQL install psycopg2 (pip install 'curvecast[postgres]') and write "
+            "postgresql+psycopg2://..., or install psycopg 3"
+        ) from None
+    except Exception as exc:  # SQLAlchemy, DB drivers and Optuna raise many unrelated types
+        raise StorageError(
+            f"cannot open storage {shown!r}: {type(exc).__name__}: {_first_line(exc)}"
+        ) from None
+    return storage

@@ -1,0 +1,85 @@
+"""Storages written by short real Optuna searches with curvecast's pruner, for dashboard tests.
+
+Searching against SQLite commits on every report, which is slow on a shared disk, so the search
+runs in memory and ``optuna.copy_study`` writes it to the file; a running trial is then added
+directly in the file, as a live search would leave it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import optuna
+
+from curvecast.integrations.optuna import ForecastPruner
+
+#: The study whose name a user chose to be hostile.
+XSS_NAME = "<script>alert(1)</script>"
+#: A categorical parameter value that would run script if written as HTML.
+XSS_PARAM = "<img src=x onerror=alert(2)>"
+N_STEPS = 20
+
+
+@dataclass(frozen=True)
+class Written:
+    url: str
+    path: Path
+    study: str
+    n_trials: int
+    n_pruned: int
+    n_complete: int
+    running_number: int
+
+
+def objective(trial: optuna.Trial) -> float:
+    """A curve that saturates at a ceiling the sampler picks; low ceilings get pruned."""
+    ceiling = trial.suggest_float("ceiling", 0.3, 0.95)
+    trial.suggest_categorical("optimizer", ["adam", "sgd"])
+    value = 0.0
+    for step in range(N_STEPS):
+        value = ceiling * (1 - math.exp(-(step + 1) / 4))
+        trial.report(value, step)
+        if trial.should_prune():
+            raise optuna.TrialPruned()
+    return value
+
+
+def write_storage(path: Path, n_trials: int = 10) -> Written:
+    """Write two studies to the SQLite file ``path``: "lr search" (with pruned, completed and
+    one running trial) and one named :data:`XSS_NAME` with a hostile parameter value."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    url = f"sqlite:///{path}"
+    memory = optuna.storages.InMemoryStorage()
+    study = optuna.create_study(
+        storage=memory,
+        study_name="lr search",
+        direction="maximize",
+        pruner=ForecastPruner(method="last_value"),
+        sampler=optuna.samplers.RandomSampler(seed=3),
+    )
+    study.enqueue_trial({"ceiling": 0.95, "optimizer": "adam"})  # a strong incumbent first
+    study.optimize(objective, n_trials=n_trials)
+    optuna.copy_study(from_study_name="lr search", from_storage=memory, to_storage=url)
+
+    live = optuna.load_study(study_name="lr search", storage=url)
+    running = live.ask({"ceiling": optuna.distributions.FloatDistribution(0.3, 0.95)})
+    for step in range(6):
+        running.report(0.9 * (1 - math.exp(-(step + 1) / 4)), step)
+
+    xss = optuna.create_study(storage=url, study_name=XSS_NAME, direction="minimize")
+    xss.enqueue_trial({"opt": XSS_PARAM})
+    xss.optimize(lambda t: float(len(t.suggest_categorical("opt", [XSS_PARAM, "b"]))), 1)
+
+    trials = study.get_trials(deepcopy=False)
+    pruned = sum(t.state == optuna.trial.TrialState.PRUNED for t in trials)
+    complete = sum(t.state == optuna.trial.TrialState.COMPLETE for t in trials)
+    return Written(url, path, "lr search", len(trials) + 1, pruned, complete, running.number)
+
+
+def add_trial(url: str) -> None:
+    """Run one more trial of "lr search" in the file, as a live search would."""
+    study = optuna.load_study(study_name="lr search", storage=url)
+    study.enqueue_trial({"ceiling": 0.35, "optimizer": "sgd"})
+    study.tell(study.ask(), 0.1)
