@@ -143,7 +143,7 @@ def test_multi_objective_study_is_refused_clearly() -> None:
     ],
 )
 def test_bad_arguments_fail_at_construction(kwargs: dict[str, object], name: str) -> None:
-    with pytest.raises(InvalidParameterError, match=f"The '{name}' parameter"):
+    with pytest.raises(InvalidParameterError, match=f"The .{name}. parameter of ForecastPruner"):
         ForecastPruner(**kwargs)  # type: ignore[arg-type]
 
 

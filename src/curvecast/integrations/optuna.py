@@ -133,6 +133,7 @@ class ForecastPruner(BasePruner):
             method=method,
             diverge_above=diverge_above,
             seed=seed,
+            owner=owner,
         )
         if max_resource != "auto" and (
             isinstance(max_resource, bool)

@@ -159,19 +159,15 @@ class ForecastScheduler(FIFOScheduler):
         freeze_thaw: bool = False,
     ) -> None:
         owner = "ForecastScheduler"
-        try:
-            self._rule = ForecastRule(
-                threshold,
-                min_points=min_points,
-                warmup_fraction=warmup_fraction,
-                method=method,
-                diverge_above=diverge_above,
-                seed=seed,
-            )
-        except InvalidParameterError as exc:  # name the class the user constructed
-            raise InvalidParameterError(
-                str(exc).replace("of ForecastRule", f"of {owner}")
-            ) from None
+        self._rule = ForecastRule(
+            threshold,
+            min_points=min_points,
+            warmup_fraction=warmup_fraction,
+            method=method,
+            diverge_above=diverge_above,
+            seed=seed,
+            owner=owner,
+        )
         if metric is not None and (not isinstance(metric, str) or not metric):
             raise parameter_error("metric", owner, "a non-empty str or None", metric)
         if mode is not None and mode not in _MODES:

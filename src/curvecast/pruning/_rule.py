@@ -36,6 +36,7 @@ class ForecastRule:
             loss that never occurs in a healthy run); for "maximize", below which. None: only
             NaN, inf and the overflow policy of :mod:`curvecast.curves` count.
         seed: seed of the forecasts' randomness, so that decisions are repeatable across workers.
+        owner: the class named in error messages (an adapter passes its own name).
 
     Raises:
         InvalidParameterError: any argument out of range.
@@ -58,8 +59,8 @@ class ForecastRule:
         method: str = "auto",
         diverge_above: float | None = None,
         seed: int = 0,
+        owner: str = "ForecastRule",
     ) -> None:
-        owner = type(self).__name__
         if (
             isinstance(threshold, bool)
             or not isinstance(threshold, int | float)
