@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from curvecast import Curve
-from curvecast.forecast._families import FAMILIES, Normaliser, family, fit, grid_fit
+from curvecast.forecast._families import FAMILIES, Family, Normaliser, family, fit, grid_fit
 
 CAP = 25.0
 
@@ -20,7 +20,7 @@ def test_there_are_the_eleven_families_of_the_paper() -> None:
 
 
 @pytest.mark.parametrize("fam", FAMILIES, ids=lambda f: f.name)
-def test_vectorised_finite_and_non_decreasing_inside_bounds(fam) -> None:  # type: ignore[no-untyped-def]
+def test_vectorised_finite_and_non_decreasing_inside_bounds(fam: Family) -> None:
     rng = np.random.default_rng(0)
     lo, hi = fam.bounds(CAP)
     lo_f, hi_f = np.maximum(lo, -50), np.minimum(hi, 50)
@@ -33,7 +33,7 @@ def test_vectorised_finite_and_non_decreasing_inside_bounds(fam) -> None:  # typ
 
 
 @pytest.mark.parametrize("fam", FAMILIES, ids=lambda f: f.name)
-def test_grid_fit_returns_parameters_inside_bounds(fam) -> None:  # type: ignore[no-untyped-def]
+def test_grid_fit_returns_parameters_inside_bounds(fam: Family) -> None:
     u = np.linspace(0.05, 1, 20)
     z = 1.5 - 0.05 / u**0.5
     thetas, rss = grid_fit(fam, u, z, CAP, top=3)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -87,6 +89,7 @@ def test_same_rng_same_answer_and_inputs_untouched() -> None:
     xn = np.array([10.0, 20.0])
     a = ParametricForecaster().forecast(c, xn, rng=RNG(7))
     b = ParametricForecaster().forecast(c, xn, rng=RNG(7))
+    assert a.samples is not None and b.samples is not None
     assert np.array_equal(a.samples, b.samples)
     assert np.array_equal(xn, [10.0, 20.0])
 
@@ -94,8 +97,52 @@ def test_same_rng_same_answer_and_inputs_untouched() -> None:
 @pytest.mark.parametrize(
     ("kw", "name"),
     [({"n_samples": 5}, "n_samples"), ({"flat_weight": 1.0}, "flat_weight"),
-     ({"temperature": 0}, "temperature"), ({"max_points": 3}, "max_points")],
+     ({"temperature": 0}, "temperature"), ({"max_points": 3}, "max_points"),
+     ({"spread": 0.0}, "spread"), ({"prior_dof": -1.0}, "prior_dof"),
+     ({"anchor": 2.0}, "anchor"), ({"backtest": 1}, "backtest")],
 )  # fmt: skip
 def test_invalid_parameters_are_rejected(kw: dict[str, float], name: str) -> None:
     with pytest.raises(curvecast.InvalidParameterError, match=name):
         ParametricForecaster(**kw)  # type: ignore[arg-type]
+
+
+def _ninety(f: curvecast.Forecast) -> float:
+    lo, hi = f.quantile([0.05, 0.95])[-1]
+    return float(hi - lo)
+
+
+def test_backtest_widens_a_curve_whose_early_law_fails_later() -> None:
+    x = np.arange(1.0, 21.0)
+    smooth = 0.9 - 0.5 * x**-0.7
+    kinked = np.where(x <= 10, smooth, smooth[9] + 0.02 * (x - 10))  # a second wind at x = 10
+    xn = np.array([40.0])
+    fs = ParametricForecaster().forecast(Curve(x, smooth), xn, rng=RNG(0))
+    fk = ParametricForecaster().forecast(Curve(x, kinked), xn, rng=RNG(0))
+    assert fk.info["backtest"]["error"] > fs.info["backtest"]["error"]
+    assert fk.info["spread_scale"] > fs.info["spread_scale"]
+    off = ParametricForecaster(backtest=False).forecast(Curve(x, kinked), xn, rng=RNG(0))
+    assert "backtest" not in off.info and _ninety(fk) > _ninety(off)
+
+
+@pytest.mark.parametrize("direction", ["maximize", "minimize"])
+def test_one_point_with_a_bound_expects_progress_towards_it(direction: str) -> None:
+    y0, bounds = (0.6, (0.0, 1.0)) if direction == "maximize" else (4.0, (0.0, math.inf))
+    f = curvecast.forecast(
+        [16.0], [y0], [1600.0], direction=direction, bounds=bounds, method="parametric"
+    )
+    lo, med, hi = f.quantile([0.05, 0.5, 0.95])[0]
+    assert f.prob_better(y0) > 0.8  # curves improve: most of the mass is on the better side
+    assert bounds[0] <= lo < med < hi <= bounds[1]
+
+
+def test_predictive_has_no_gap_between_flat_and_fitted() -> None:
+    x = np.arange(1.0, 16.0)
+    y = 3.0 + 2.0 * x**-0.5
+    f = ParametricForecaster().forecast(
+        Curve(x, y, direction="minimize"), np.array([200.0]), rng=RNG(0)
+    )
+    assert f.samples is not None
+    s = np.sort(f.samples[:, 0])
+    inner = s[int(0.05 * s.size) : int(0.95 * s.size)]
+    # a bimodal mix leaves a gap: no central gap wider than a tenth of the 90% interval
+    assert np.max(np.diff(inner)) < 0.1 * (inner[-1] - inner[0])
