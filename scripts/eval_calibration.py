@@ -5,11 +5,11 @@ prints the coverage of the central 90% and 50% intervals of the curve's final va
 median absolute error of the median forecast (in the metric's units).
 
 Suites (read from ``--data-dir``, the shared data folder):
-  lcdb-tune     LCDB accuracy curves of datasets with an even OpenML id (the ONLY set used to
-                tune the defaults of ``parametric``)
+  lcdb-tune     LCDB accuracy curves of datasets with an even OpenML id (with nanogpt, the
+                only sets used to tune the defaults of ``parametric``)
   lcdb-heldout  LCDB accuracy curves of datasets with an odd OpenML id
   lcbench       surrogate LCBench (YAHPO ONNX) validation accuracy, random configurations
-  nanogpt       modded-nanogpt validation loss, runs with at least 20 points
+  nanogpt       modded-nanogpt validation loss, runs with at least 20 points (tuning set)
 
 Usage:
     OMP_NUM_THREADS=1 python scripts/eval_calibration.py --data-dir ../shared/data \
