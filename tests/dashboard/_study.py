@@ -78,8 +78,10 @@ def write_storage(path: Path, n_trials: int = 10) -> Written:
     return Written(url, path, "lr search", len(trials) + 1, pruned, complete, running.number)
 
 
-def add_trial(url: str) -> None:
-    """Run one more trial of "lr search" in the file, as a live search would."""
+def add_trial(url: str, n_reports: int = 3) -> None:
+    """Start one more trial of "lr search" in the file and report its first values, as a live
+    search would; it is left running."""
     study = optuna.load_study(study_name="lr search", storage=url)
-    study.enqueue_trial({"ceiling": 0.35, "optimizer": "sgd"})
-    study.tell(study.ask(), 0.1)
+    trial = study.ask({"ceiling": optuna.distributions.FloatDistribution(0.3, 0.95)})
+    for step in range(n_reports):
+        trial.report(0.5 * (1 - math.exp(-(step + 1) / 4)), step)

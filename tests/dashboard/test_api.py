@@ -108,6 +108,9 @@ def test_study_has_curves_verdicts_bands_and_compute_saved(
     assert band["source"] == "forecast" and band["method"] == "last_value"
     assert band["x"][0] == running["last_step"] and band["x"][-1] == horizon
     assert all(lo <= hi for lo, hi in zip(band["q05"], band["q95"], strict=True))
+    # no pruner has judged it yet: the dashboard's own forecast gives the chance to win
+    assert 0.0 <= running["prob_better"] <= 1.0 and running["prob_better"] == band["prob_better"]
+    assert running["why"].startswith("running at step 5: P(final beats")
     assert study["compute"]["steps_saved"] == pytest.approx(saved)
     assert study["compute"]["fraction_saved"] == pytest.approx(saved / (saved + run))
     assert study["incumbent"] == pytest.approx(max(t["value"] for t in trials if t["value"]))

@@ -116,7 +116,9 @@ class ForecastCache:
         self.method = method
         self._max = max_entries
         self._lock = threading.Lock()
-        self._cache: OrderedDict[tuple[int, int, float], dict[str, Any] | None] = OrderedDict()
+        self._cache: OrderedDict[tuple[int, int, float, float | None], dict[str, Any] | None] = (
+            OrderedDict()
+        )
 
     def band(
         self,
@@ -125,16 +127,19 @@ class ForecastCache:
         values: list[float | None],
         direction: str,
         horizon: float,
+        incumbent: float | None = None,
     ) -> dict[str, Any] | None:
         """The forecast from the last step to ``horizon`` as ``{"x", "q05", ..., "q95"}``
-        (each a list, shape ``(k,)``, starting at the last observed point), or None when the
-        curve cannot be forecast (diverged, too short, already at the horizon)."""
-        key = (trial_id, len(steps), horizon)
+        (each a list, shape ``(k,)``, starting at the last observed point) with
+        ``prob_better``, the forecast probability that the value at ``horizon`` beats
+        ``incumbent`` (None without one); None when the curve cannot be forecast (diverged,
+        already at the horizon)."""
+        key = (trial_id, len(steps), horizon, incumbent)
         with self._lock:
             if key in self._cache:
                 self._cache.move_to_end(key)
                 return self._cache[key]
-        result = self._compute(steps, values, direction, horizon)
+        result = self._compute(steps, values, direction, horizon, incumbent)
         with self._lock:
             self._cache[key] = result
             while len(self._cache) > self._max:
@@ -142,7 +147,12 @@ class ForecastCache:
         return result
 
     def _compute(
-        self, steps: list[float], values: list[float | None], direction: str, horizon: float
+        self,
+        steps: list[float],
+        values: list[float | None],
+        direction: str,
+        horizon: float,
+        incumbent: float | None,
     ) -> dict[str, Any] | None:
         from curvecast.curves import Curve
         from curvecast.forecast import forecast_curve
@@ -165,6 +175,7 @@ class ForecastCache:
             "x": [steps[-1], *x_new.tolist()],
             "source": "forecast",
             "method": fc.method,
+            "prob_better": None if incumbent is None else _num(fc.prob_better(incumbent)),
         }
         for i, (name, _) in enumerate(BAND_LEVELS):
             band[name] = [values[-1], *(_num(v) for v in q[:, i])]
@@ -192,6 +203,7 @@ def _trial_record(
     *,
     direction: str,
     horizon: float | None,
+    incumbent: float | None,
     cache: ForecastCache | None,
     history: bool,
 ) -> dict[str, Any]:
@@ -201,36 +213,33 @@ def _trial_record(
     stop = next((v for v in reversed(verdicts) if v["decision"] == "stop"), None)
     latest = verdicts[-1] if verdicts else None
     last_value = next((v for v in reversed(values) if v is not None), None)
+    prob_better = latest.get("prob_better") if latest else None
     band = None
     steps_saved = None
+    why = None
     if state == "pruned":
         h = (stop or {}).get("horizon") or horizon
         if steps and h is not None:
             steps_saved = max(0.0, float(h) - steps[-1])
         if stop is not None:
             band = _stored_band(stop, values[-1] if values else None)
-    elif (
-        state == "running"
-        and cache is not None
-        and horizon is not None
-        and direction
-        in (
-            "maximize",
-            "minimize",
-        )
-    ):
-        h = (latest or {}).get("horizon") or horizon
-        band = cache.band(trial._trial_id, steps, values, direction, float(h))
-    if state == "pruned" and stop is None:
-        why = "pruned by another pruner (no curvecast verdict recorded)"
-    elif stop is not None:
-        why = stop["explain"]
+            why = stop["explain"]
+        else:
+            why = "pruned by another pruner (no curvecast verdict recorded)"
     elif state == "complete":
         why = f"completed at step {steps[-1]:g}" if steps else "completed"
-    elif state == "running" and latest is not None:
-        why = latest["explain"]
-    else:
-        why = None
+    elif state == "running":
+        h = (latest or {}).get("horizon") or horizon
+        if cache is not None and h is not None and direction in ("maximize", "minimize"):
+            band = cache.band(trial._trial_id, steps, values, direction, float(h), incumbent)
+        if latest is not None:
+            why = latest["explain"]
+        elif band is not None and band["prob_better"] is not None:
+            prob_better = band["prob_better"]
+            why = (
+                f"running at step {steps[-1]:g}: P(final beats {incumbent:.4g}) = "
+                f"{prob_better:.3f} by the dashboard's {band['method']} forecast"
+            )
     start, end = trial.datetime_start, trial.datetime_complete
     rec: dict[str, Any] = {
         "number": trial.number,
@@ -242,7 +251,7 @@ def _trial_record(
         "values": values,
         "last_step": steps[-1] if steps else None,
         "last_value": last_value,
-        "prob_better": latest.get("prob_better") if latest else None,
+        "prob_better": prob_better,
         "latest": latest,
         "stop": stop,
         "why": why,
@@ -359,7 +368,12 @@ def study_view(
     summary, horizon = _summarise(study, trials)
     records = [
         _trial_record(
-            t, direction=summary["direction"], horizon=horizon, cache=cache, history=False
+            t,
+            direction=summary["direction"],
+            horizon=horizon,
+            incumbent=summary["incumbent"],
+            cache=cache,
+            history=False,
         )
         for t in sorted(trials, key=lambda t: t.number)
     ]
@@ -379,7 +393,12 @@ def trial_view(
     for t in trials:
         if t.number == number:
             rec = _trial_record(
-                t, direction=summary["direction"], horizon=horizon, cache=cache, history=True
+                t,
+                direction=summary["direction"],
+                horizon=horizon,
+                incumbent=summary["incumbent"],
+                cache=cache,
+                history=True,
             )
             return {"study": summary, "trial": rec}
     return None

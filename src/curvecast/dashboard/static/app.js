@@ -214,6 +214,15 @@
 
   function drawChart(container, built, direction) {
     const width = chartWidth(container);
+    container.dataset.trialCount = String(built.count);
+    if (built.data[0].length === 0) {
+      if (page.chart) page.chart.destroy();
+      page.chart = null;
+      page.chartKey = "";
+      container.replaceChildren(el("p", { class: "muted empty-chart" },
+        "No trial has reported intermediate values yet: curves appear once trials call trial.report()."));
+      return;
+    }
     if (page.chart && page.chartKey === built.key) {
       page.chart.setData(built.data);
     } else {
@@ -236,7 +245,6 @@
       page.chart = new uPlot(opts, built.data, container);
       page.chartKey = built.key;
     }
-    container.dataset.trialCount = String(built.count);
   }
 
   window.addEventListener("resize", () => {
@@ -289,7 +297,8 @@
       card("running", s.states.running || 0),
       card("incumbent", fmt(s.incumbent), "best final reported value among completed trials"),
       card("horizon (final step)", fmt(s.horizon)),
-      card("compute saved", pct(c.fraction_saved) + " (" + fmt(c.steps_saved) + " steps)",
+      card("compute saved",
+        c.fraction_saved === null ? "–" : pct(c.fraction_saved) + " (" + fmt(c.steps_saved) + " steps)",
         "steps that pruned trials did not run, relative to running every trial to the horizon"));
   }
 

@@ -1,0 +1,225 @@
+"""The dashboard as a person sees it: a real server on loopback, driven by headless Chromium.
+
+Needs Debian's Chromium (``apt-get install chromium``) and Playwright for Python, which drives the
+system browser (``playwright install`` is never run: nothing is downloaded). Without them the
+module skips, unless ``CURVECAST_REQUIRE_BROWSER=1`` (CI sets it), where it fails. Screenshots go
+to ``$CURVECAST_ARTIFACTS`` (default: a pytest temporary folder).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip(
+    "optuna", reason="the dashboard needs Optuna: pip install 'curvecast[dashboard]'"
+)
+
+from ._study import XSS_NAME, XSS_PARAM, Written, add_trial
+
+CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
+CHROMIUM_FLAGS = [
+    "--no-sandbox",  # tests run as root in CI
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+TIMEOUT_MS = 15_000
+
+
+def _chromium() -> str:
+    """The system Chromium, or skip (fail when CURVECAST_REQUIRE_BROWSER=1)."""
+    missing = []
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        missing.append("Playwright for Python (pip install playwright; no `playwright install`)")
+    exe = next((p for p in CHROMIUM_CANDIDATES if os.access(p, os.X_OK)), None)
+    exe = exe or shutil.which("chromium")
+    if exe is None:
+        missing.append("Chromium (apt-get install chromium)")
+    if missing:
+        why = "browser test needs " + " and ".join(missing)
+        if os.environ.get("CURVECAST_REQUIRE_BROWSER") == "1":
+            pytest.fail(why + " (CURVECAST_REQUIRE_BROWSER=1)")
+        pytest.skip(why)
+    return str(exe)
+
+
+@pytest.fixture(scope="module")
+def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = os.environ.get("CURVECAST_ARTIFACTS")
+    path = Path(folder) if folder else tmp_path_factory.mktemp("artifacts")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="module")
+def server(written: Written, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``python -m curvecast.dashboard`` on 127.0.0.1 and a free port; yields its base URL."""
+    _chromium()  # skip before starting anything when there is no browser
+    log = tmp_path_factory.mktemp("server") / "stderr.txt"
+    with log.open("w") as err:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "curvecast.dashboard",
+                "--storage",
+                written.url,
+                "--port",
+                "0",
+                "--method",
+                "last_value",
+                "--poll",
+                "0.5",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
+    try:
+        deadline = time.monotonic() + 30
+        base = None
+        while base is None and time.monotonic() < deadline and proc.poll() is None:
+            found = re.search(r"at (http://127\.0\.0\.1:\d+/)", log.read_text())
+            base = found.group(1) if found else None
+            time.sleep(0.1)
+        if base is None:
+            pytest.fail(f"dashboard did not start (exit {proc.poll()}): {log.read_text()}")
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="module")
+def browser_page(server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    with sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            str(profile),
+            executable_path=_chromium(),
+            headless=True,
+            args=CHROMIUM_FLAGS,
+            viewport={"width": 1280, "height": 900},
+        )
+        page = context.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        page.dialogs = []  # type: ignore[attr-defined]
+        page.errors = []  # type: ignore[attr-defined]
+        page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))  # type: ignore[attr-defined]
+        page.on("pageerror", lambda e: page.errors.append(str(e)))  # type: ignore[attr-defined]
+        try:
+            yield page
+        finally:
+            context.close()
+
+
+def _ready(page: Any) -> None:
+    page.wait_for_selector("body[data-ready='1']")
+
+
+def test_study_list_shows_both_studies_names_as_text(
+    browser_page: Any, server: str, written: Written, artifacts: Path
+) -> None:
+    page = browser_page
+    page.goto(server)
+    _ready(page)
+    names = page.locator("#studies a.study-link").all_text_contents()
+    assert sorted(names) == sorted([written.study, XSS_NAME])
+    assert page.locator("main script").count() == 0  # the name did not become an element
+    page.screenshot(path=str(artifacts / "dashboard-studies.png"), full_page=True)
+    assert page.dialogs == [] and page.errors == []
+
+
+def test_study_chart_counts_trials_and_pruned_rows_say_why(
+    browser_page: Any, server: str, written: Written, artifacts: Path
+) -> None:
+    page = browser_page
+    page.goto(server)
+    _ready(page)
+    page.get_by_role("link", name=written.study, exact=True).click()
+    page.wait_for_selector("#study-chart canvas")
+    _ready(page)
+    chart = page.locator("#study-chart")
+    assert chart.get_attribute("data-trial-count") == str(written.n_trials)
+    assert page.locator("tr.trial-row").count() == written.n_trials
+    pruned = page.locator("tr.trial-row[data-state='pruned']")
+    assert pruned.count() == written.n_pruned
+    why = pruned.first.locator("td.why").text_content() or ""
+    assert re.search(r"stopped at step \d+: P\(final beats [\d.]+\) = [\d.]+", why), why
+    assert page.locator("#study-name").text_content() == written.study
+    # highlight a pruned trial, so its stored forecast is drawn too, and keep the picture
+    pruned.first.click()
+    page.wait_for_selector("tr.trial-row.selected")
+    page.screenshot(path=str(artifacts / "dashboard-study.png"), full_page=True)
+    assert page.dialogs == [] and page.errors == []
+
+
+def test_chart_follows_a_running_search(browser_page: Any, written: Written) -> None:
+    page = browser_page
+    chart = page.locator("#study-chart")
+    before = int(chart.get_attribute("data-trial-count") or 0)
+    add_trial(written.url)
+    page.wait_for_function(
+        "n => document.querySelector('#study-chart').dataset.trialCount === String(n)",
+        arg=before + 1,
+    )
+    assert page.locator("tr.trial-row").count() == before + 1
+
+
+def test_trial_detail_shows_reason_and_decisions(
+    browser_page: Any, written: Written, artifacts: Path
+) -> None:
+    page = browser_page
+    row = page.locator("tr.trial-row[data-state='pruned']").first
+    number = row.get_attribute("data-trial-number")
+    row.locator("a.detail-link").click()
+    page.wait_for_selector("#trial-chart canvas")
+    _ready(page)
+    assert page.locator("#trial-title").text_content() == f"Trial {number}"
+    assert (page.locator("#trial-why").text_content() or "").startswith("stopped at step")
+    decisions = page.locator("#verdicts tbody tr")
+    assert decisions.count() >= 1
+    assert decisions.first.locator("td").nth(1).text_content() == "stop"
+    assert decisions.first.locator("td").nth(2).text_content() == "hopeless"
+    page.screenshot(path=str(artifacts / "dashboard-trial.png"), full_page=True)
+    assert page.dialogs == [] and page.errors == []
+
+
+def test_hostile_study_name_and_parameter_are_shown_as_text(
+    browser_page: Any, server: str, artifacts: Path
+) -> None:
+    page = browser_page
+    page.goto(server)
+    _ready(page)
+    page.get_by_role("link", name=XSS_NAME, exact=True).click()
+    page.wait_for_selector("#study-chart")
+    _ready(page)
+    assert page.locator("#study-name").text_content() == XSS_NAME
+    # its one trial reported no curve: the chart says so instead of drawing an empty frame
+    assert page.locator("#study-chart").get_attribute("data-trial-count") == "0"
+    assert "No trial has reported" in (page.locator("#study-chart").text_content() or "")
+    assert page.locator("td.params").first.text_content() == f"opt={XSS_PARAM}"
+    assert page.locator("main script, main img").count() == 0
+    page.wait_for_timeout(600)  # one more refresh: still nothing ran
+    page.screenshot(path=str(artifacts / "dashboard-xss.png"), full_page=True)
+    assert page.dialogs == [] and page.errors == []
