@@ -25,7 +25,7 @@ N_STEPS = 20
 @dataclass(frozen=True)
 class Written:
     url: str
-    path: Path
+    path: Path | None
     study: str
     n_trials: int
     n_pruned: int
@@ -49,8 +49,12 @@ def objective(trial: optuna.Trial) -> float:
 def write_storage(path: Path, n_trials: int = 10) -> Written:
     """Write two studies to the SQLite file ``path``: "lr search" (with pruned, completed and
     one running trial) and one named :data:`XSS_NAME` with a hostile parameter value."""
+    return write_search(f"sqlite:///{path}", path, n_trials)
+
+
+def write_search(url: str, path: Path | None = None, n_trials: int = 10) -> Written:
+    """:func:`write_storage` for any storage URL (``path`` is the SQLite file, if any)."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    url = f"sqlite:///{path}"
     memory = optuna.storages.InMemoryStorage()
     study = optuna.create_study(
         storage=memory,

@@ -174,6 +174,7 @@ def test_foreign_host_header_is_refused(client: TestClient) -> None:
 
 
 def test_reading_never_writes_the_file(written: Written, client: TestClient) -> None:
+    assert written.path is not None
     before = _sha(written.path)
     sid = _study_id(client, written.study)
     client.get(f"/api/studies/{sid}")

@@ -40,6 +40,17 @@ def _first_line(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
+def _root_cause(exc: BaseException) -> BaseException:
+    """The innermost exception: Optuna wraps a refused connection in "error during commit"."""
+    seen = {id(exc)}
+    while True:
+        nxt = exc.__cause__ or exc.__context__
+        if nxt is None or id(nxt) in seen:
+            return exc
+        seen.add(id(nxt))
+        exc = nxt
+
+
 def _check_sqlite(url: str, database: str | None) -> None:
     """Refuse an SQLite URL without a file, or whose file holds no Optuna tables."""
     if not database or database == ":memory:" or database.startswith("file::memory:"):
@@ -118,7 +129,8 @@ def open_storage(url: str) -> BaseStorage:
             "postgresql+psycopg2://..., or install psycopg 3"
         ) from None
     except Exception as exc:  # SQLAlchemy, DB drivers and Optuna raise many unrelated types
+        root = _root_cause(exc)
         raise StorageError(
-            f"cannot open storage {shown!r}: {type(exc).__name__}: {_first_line(exc)}"
+            f"cannot open storage {shown!r}: {type(root).__name__}: {_first_line(root)}"
         ) from None
     return storage
