@@ -116,6 +116,22 @@ def test_study_has_curves_verdicts_bands_and_compute_saved(
     assert study["incumbent"] == pytest.approx(max(t["value"] for t in trials if t["value"]))
 
 
+def test_forecast_cache_needs_three_points_and_computes_once() -> None:
+    from curvecast.dashboard._summary import ForecastCache
+
+    cache = ForecastCache("last_value")
+    assert cache.band(1, [0.0, 1.0], [0.2, 0.3], "maximize", 9.0, 0.5) is None
+    steps, values = [0.0, 1.0, 2.0], [0.2, 0.3, 0.35]
+    band = cache.band(1, steps, values, "maximize", 9.0, 0.5)
+    assert band is not None and band["x"][0] == 2.0 and band["x"][-1] == 9.0
+    assert all(len(band[k]) == len(band["x"]) for k in ("q05", "q25", "q50", "q75", "q95"))
+    assert 0.0 <= band["prob_better"] <= 1.0
+    assert cache.band(1, steps, values, "maximize", 9.0, 0.5) is band  # cached
+    assert cache.band(1, steps, values, "maximize", 2.0, 0.5) is None  # at the horizon
+    diverged = cache.band(2, steps, [0.2, float("nan"), 0.3], "maximize", 9.0, 0.5)
+    assert diverged is None
+
+
 def test_trial_detail_has_the_verdict_history(client: TestClient, written: Written) -> None:
     sid = _study_id(client, written.study)
     trials = client.get(f"/api/studies/{sid}").json()["trials"]

@@ -109,11 +109,14 @@ class ForecastCache:
 
     Args:
         method: the curvecast forecasting method ("auto" picks the best available).
+        min_points: no band for a curve with fewer points (as ForecastPruner's ``min_points``:
+            a forecast from one or two reports says little).
         max_entries: how many bands to keep; the oldest go first.
     """
 
-    def __init__(self, method: str = "auto", max_entries: int = 2048) -> None:
+    def __init__(self, method: str = "auto", min_points: int = 3, max_entries: int = 2048) -> None:
         self.method = method
+        self.min_points = min_points
         self._max = max_entries
         self._lock = threading.Lock()
         self._cache: OrderedDict[tuple[int, int, float, float | None], dict[str, Any] | None] = (
@@ -133,7 +136,7 @@ class ForecastCache:
         (each a list, shape ``(k,)``, starting at the last observed point) with
         ``prob_better``, the forecast probability that the value at ``horizon`` beats
         ``incumbent`` (None without one); None when the curve cannot be forecast (diverged,
-        already at the horizon)."""
+        already at the horizon, fewer than ``min_points``)."""
         key = (trial_id, len(steps), horizon, incumbent)
         with self._lock:
             if key in self._cache:
@@ -157,7 +160,7 @@ class ForecastCache:
         from curvecast.curves import Curve
         from curvecast.forecast import forecast_curve
 
-        if not steps or steps[-1] >= horizon or values[-1] is None or steps[0] < 0:
+        if len(steps) < self.min_points or steps[-1] >= horizon or values[-1] is None:
             return None
         y = [math.nan if v is None else v for v in values]
         x_new = np.unique(np.linspace(steps[-1], horizon, _BAND_POINTS + 1)[1:])
@@ -240,6 +243,8 @@ def _trial_record(
                 f"running at step {steps[-1]:g}: P(final beats {incumbent:.4g}) = "
                 f"{prob_better:.3f} by the dashboard's {band['method']} forecast"
             )
+        elif steps:
+            why = f"running at step {steps[-1]:g}: too few points to forecast yet"
     start, end = trial.datetime_start, trial.datetime_complete
     rec: dict[str, Any] = {
         "number": trial.number,
