@@ -292,3 +292,14 @@ def test_study_json_is_strict(client: TestClient, written: Written) -> None:
     sid = _study_id(client, written.study)
     text = client.get(f"/api/studies/{sid}").text
     json.loads(text, parse_constant=lambda c: pytest.fail(f"non-standard JSON constant {c}"))
+
+
+def test_importing_the_dashboard_is_light() -> None:
+    """The main CLI imports it to add the subcommand: no web framework or Optuna until used."""
+    code = (
+        "import sys, curvecast.dashboard; "
+        "print(','.join(m for m in ('optuna', 'starlette', 'uvicorn', 'sqlalchemy') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
