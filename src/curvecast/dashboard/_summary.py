@@ -216,7 +216,9 @@ def _trial_record(
     stop = next((v for v in reversed(verdicts) if v["decision"] == "stop"), None)
     latest = verdicts[-1] if verdicts else None
     last_value = next((v for v in reversed(values) if v is not None), None)
-    prob_better = latest.get("prob_better") if latest else None
+    # the latest decision that forecast (a "between checks" or "warmup" one carries no number)
+    judged = next((v for v in reversed(verdicts) if v.get("prob_better") is not None), None)
+    prob_better = judged["prob_better"] if judged else None
     band = None
     steps_saved = None
     why = None
@@ -235,8 +237,8 @@ def _trial_record(
         h = (latest or {}).get("horizon") or horizon
         if cache is not None and h is not None and direction in ("maximize", "minimize"):
             band = cache.band(trial._trial_id, steps, values, direction, float(h), incumbent)
-        if latest is not None:
-            why = latest["explain"]
+        if judged is not None or latest is not None:
+            why = (judged or latest or {})["explain"]
         elif band is not None and band["prob_better"] is not None:
             prob_better = band["prob_better"]
             why = (
