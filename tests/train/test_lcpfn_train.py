@@ -80,3 +80,10 @@ def test_main_writes_weights_and_a_model_card(
     assert "wall_time_s" in card and card["device"]
     assert '"step": 2' in capsys.readouterr().out
     assert inference.load_model(out, sha256=None).borders.shape == (31,)
+
+
+def test_a_time_limit_stops_training_and_is_reported() -> None:
+    logs: list[str] = []
+    _, summary = T.train(TINY, steps=50, batch_size=2, seed=0, max_wall_s=1e-9, log=logs.append)
+    assert summary["steps"] == 0 and summary["steps_planned"] == 50
+    assert "stopped_early_at_step" in logs[0]

@@ -244,6 +244,8 @@ def train(
     """
     import torch
 
+    if not max_wall_s > 0:
+        raise ValueError(f"max_wall_s must be positive (or inf); got {max_wall_s}")
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -284,17 +286,24 @@ def train(
         if done % log_every == 0 or done == steps:
             val = _val_nll(model, val_y, val_k, t_all)
             rec = {
-                "step": step + 1,
+                "step": done,
                 "train_nll_ema": round(ema, 4),
                 "val_nll": round(val, 4),
                 "wall_s": round(time.perf_counter() - start, 1),
             }
             history.append(rec)
             log(json.dumps(rec))
+    if history and history[-1]["step"] != done:
+        val = _val_nll(model, val_y, val_k, t_all)
+        wall = round(time.perf_counter() - start, 1)
+        history.append(
+            {"step": done, "train_nll_ema": round(ema, 4), "val_nll": round(val, 4), "wall_s": wall}
+        )
     summary = {
-        "steps": steps,
+        "steps": done,
+        "steps_planned": steps,
         "batch_size": batch_size,
-        "curves_seen": steps * batch_size,
+        "curves_seen": done * batch_size,
         "seed": seed,
         "lr": lr,
         "warmup_frac": warmup_frac,
@@ -400,6 +409,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         seed=args.seed,
         lr=args.lr,
         log_every=args.log_every,
+        max_wall_s=60.0 * args.max_minutes,
         log=lambda s: print(s, flush=True),
     )
     n_params = sum(p.numel() for p in model.parameters())
