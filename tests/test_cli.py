@@ -119,7 +119,8 @@ def test_diverged_request_is_answered_not_rejected(
         (["forecast", "--quantiles", "0.9,0.1", "-"], "--quantiles"),
         (["forecast", "--method", "nope", "-"], "invalid choice"),
         (["forecast", "/no/such/file.jsonl"], "cannot read"),
-        (["demo", "--observed", "1.5"], "'observed'"),
+        (["demo", "--curves", "--observed", "1.5"], "'observed'"),
+        (["demo", "--trials", "1"], "'trials'"),
     ],
 )
 def test_usage_errors_exit_2(argv: list[str], msg: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -150,7 +151,7 @@ def test_console_script_stdin_version_and_help() -> None:
 
 
 def test_demo_prints_forecasts_against_truth(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["demo", "--method", "last_value"]) == 0
+    assert main(["demo", "--curves", "--method", "last_value"]) == 0
     out = capsys.readouterr().out
     assert "LCDB" in out and "true final values fall inside the 90% interval" in out
     assert "curvecast forecast runs.jsonl" in out

@@ -136,7 +136,7 @@ def test_multi_objective_study_is_refused_clearly() -> None:
         ({"threshold": 0}, "threshold"),
         ({"min_points": -1}, "min_points"),
         ({"n_startup_trials": 0}, "n_startup_trials"),
-        ({"interval_steps": 0}, "interval_steps"),
+        ({"check_growth": 0.5}, "check_growth"),
         ({"max_resource": -5}, "max_resource"),
         ({"max_resource": "soon"}, "max_resource"),
         ({"max_context": -1}, "max_context"),

@@ -362,7 +362,10 @@ def test_tune_search_stops_hopeless_trials_and_the_best_finishes(
 def test_freeze_thaw_resumes_paused_trials_from_their_checkpoints(
     local_ray: None, tmp_path: Path
 ) -> None:
-    sched = ForecastScheduler(method="last_value", bounds=(0, 1), freeze_thaw=True)
+    # judged at every report, so that a hopeless trial meets a pending one to yield to
+    sched = ForecastScheduler(
+        method="last_value", bounds=(0, 1), freeze_thaw=True, check_growth=1.0
+    )
     results = _tuner(_checkpointing_trainable(), [0.9, 0.3, 0.5, 0.85], sched, tmp_path).fit()
     assert not results.errors
     resumed = 0

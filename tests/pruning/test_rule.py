@@ -105,3 +105,22 @@ def test_never_a_forecast_stop_before_the_warmup(
     v = rule.decide(c, horizon=40.0, incumbent=incumbent)
     if n < min_points or x[-1] < warmup * 40:
         assert v.decision == "continue" and v.reason == "warmup"
+
+
+def test_check_points_grow_geometrically() -> None:
+    rule = ForecastRule(min_points=3, check_growth=1.2, method="last_value")
+    points = [n for n in range(1, 60) if rule.is_check_point(n)]
+    assert points[:6] == [3, 4, 5, 6, 8, 10]
+    assert len(points) < 20
+    every = ForecastRule(min_points=2, check_growth=1.0, method="last_value")
+    assert [n for n in range(1, 8) if every.is_check_point(n)] == [2, 3, 4, 5, 6, 7]
+
+
+def test_no_forecast_between_check_points() -> None:
+    rule = ForecastRule(min_points=3, check_growth=2.0, method="last_value")
+    c = Curve(np.arange(1.0, 6.0), [0.3] * 5, bounds=(0, 1))  # 5 points: checks at 3, 6, 12, ...
+    v = rule.decide(c, horizon=40, incumbent=0.9)
+    assert (v.decision, v.reason) == ("continue", "between_checks")
+    assert rule.decide(c.truncate(3), horizon=20, incumbent=0.9).reason == "hopeless"
+    bad = Curve(np.arange(1.0, 6.0), [0.3, 0.3, 0.3, 0.3, float("nan")])
+    assert rule.decide(bad, horizon=40, incumbent=0.9).reason == "diverged"

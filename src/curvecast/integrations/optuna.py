@@ -97,7 +97,8 @@ class ForecastPruner(BasePruner):
         min_points: no forecast-based pruning before this many reports (>= 1).
         warmup_fraction: no forecast-based pruning before ``step >= warmup_fraction *
             max_resource``, in [0, 1).
-        interval_steps: decide at every ``interval_steps``-th report (>= 1).
+        check_growth: forecast at geometrically spaced reports (see
+            :class:`~curvecast.pruning.ForecastRule`; 1.0: at every report).
         method: forecasting method (see :func:`curvecast.available_methods`).
         bounds: ``(lo, hi)`` the reported metric cannot leave, e.g. ``(0, 1)`` for accuracy.
         diverge_above: a value that marks divergence (above it when minimising, below when
@@ -118,7 +119,7 @@ class ForecastPruner(BasePruner):
         n_startup_trials: int = 1,
         min_points: int = 3,
         warmup_fraction: float = 0.1,
-        interval_steps: int = 1,
+        check_growth: float = 1.2,
         method: str = "auto",
         bounds: Sequence[float | None] | None = None,
         diverge_above: float | None = None,
@@ -132,6 +133,7 @@ class ForecastPruner(BasePruner):
             warmup_fraction=warmup_fraction,
             method=method,
             diverge_above=diverge_above,
+            check_growth=check_growth,
             seed=seed,
             owner=owner,
         )
@@ -146,7 +148,6 @@ class ForecastPruner(BasePruner):
             )
         for name, value, low in (
             ("n_startup_trials", n_startup_trials, 1),
-            ("interval_steps", interval_steps, 1),
             ("max_context", max_context, 0),
         ):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
@@ -156,7 +157,6 @@ class ForecastPruner(BasePruner):
         self._bounds = check_bounds(bounds)
         self._max_resource = max_resource
         self._n_startup_trials = n_startup_trials
-        self._interval_steps = interval_steps
         self._max_context = max_context
         self._lock = threading.Lock()
         self._summary: _Summary | None = None
@@ -227,14 +227,15 @@ class ForecastPruner(BasePruner):
         curve = self._curve(trial, direction)
         if curve is None:
             return False
-        n = len(trial.intermediate_values)
-        if not curve.diverged and (n - 1) % self._interval_steps != 0:
-            return False
+        n = curve.n_observed
+        if not curve.diverged and n > self._rule.min_points and not self._rule.is_check_point(n):
+            return False  # no forecast due: skip the study scan and the storage write
         summary = self._summarise(study, direction)
         verdict = self._rule.decide(
             curve, horizon=summary.horizon, incumbent=summary.incumbent, context=summary.context
         )
-        self._record(study, trial, step, verdict)
+        if verdict.reason != "between_checks":
+            self._record(study, trial, step, verdict)
         return verdict.should_stop
 
     @staticmethod

@@ -127,6 +127,8 @@ class ForecastScheduler(FIFOScheduler):
             or None.
         max_context: how many completed trials are passed as context to the forecaster (0: none).
         seed: seed of the forecasts, so that decisions are repeatable.
+        check_growth: forecast at geometrically spaced reports (see
+            :class:`~curvecast.pruning.ForecastRule`; 1.0: at every report).
         freeze_thaw: pause hopeless trials instead of stopping them, and resume the most
             promising paused trial when a slot is free (needs a checkpointing trainable).
 
@@ -155,6 +157,7 @@ class ForecastScheduler(FIFOScheduler):
         bounds: Sequence[float | None] | None = None,
         diverge_above: float | None = None,
         max_context: int = 32,
+        check_growth: float = 1.2,
         seed: int = 0,
         freeze_thaw: bool = False,
     ) -> None:
@@ -165,6 +168,7 @@ class ForecastScheduler(FIFOScheduler):
             warmup_fraction=warmup_fraction,
             method=method,
             diverge_above=diverge_above,
+            check_growth=check_growth,
             seed=seed,
             owner=owner,
         )
@@ -282,6 +286,8 @@ class ForecastScheduler(FIFOScheduler):
         verdict = self._rule.decide(
             curve, horizon=summary.horizon, incumbent=summary.incumbent, context=summary.context
         )
+        if verdict.reason == "between_checks":
+            return TrialScheduler.CONTINUE  # no forecast due at this report
         action = TrialScheduler.CONTINUE
         if verdict.reason == "finished" and self._max_t != "auto":
             action = TrialScheduler.STOP  # reached max_t: ended like ASHA, counts as completed

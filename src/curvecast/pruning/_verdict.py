@@ -13,9 +13,17 @@ Decision = Literal["continue", "stop", "pause"]
 #: "diverged": the run reported NaN, inf or an exploding value; "hopeless": the forecast gives it
 #: less than ``threshold`` chance of beating the incumbent; "promising": it has at least that
 #: chance; "warmup": too little of the curve is seen to judge; "no_incumbent": nothing to beat
-#: yet; "no_horizon": the final step is unknown; "finished": the run reached the horizon.
+#: yet; "no_horizon": the final step is unknown; "finished": the run reached the horizon;
+#: "between_checks": no forecast is due at this report (see ``ForecastRule.check_growth``).
 Reason = Literal[
-    "diverged", "hopeless", "promising", "warmup", "no_incumbent", "no_horizon", "finished"
+    "diverged",
+    "hopeless",
+    "promising",
+    "warmup",
+    "no_incumbent",
+    "no_horizon",
+    "finished",
+    "between_checks",
 ]
 
 

@@ -1,0 +1,34 @@
+"""The search demo: a real (short) Optuna search on digits, pruned, stored, reported."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("sklearn", reason="pip install 'curvecast[demo]'")
+optuna = pytest.importorskip("optuna", reason="pip install 'curvecast[demo]'")
+
+from curvecast.cli import main  # noqa: E402
+from curvecast.demo_search import EPOCHS, run_search_demo  # noqa: E402
+
+
+@pytest.mark.slow
+def test_demo_runs_a_pruned_search_and_writes_its_report(tmp_path: Path) -> None:
+    r = run_search_demo(trials=6, seed=1, out=tmp_path, method="last_value", compare=True)
+    assert r.n_trials == 6 and r.n_complete + r.n_pruned == 6 and r.n_complete >= 1
+    assert r.epochs_full == 6 * EPOCHS and r.epochs_used <= r.epochs_full
+    assert 0.5 < r.best_value <= 1.0
+    assert len(r.pruned_reasons) == r.n_pruned
+    # the study is in the SQLite file the summary names, readable by another process
+    study = optuna.load_study(study_name=r.study_name, storage=r.storage)
+    assert len(study.trials) == 6
+    assert r.compare is not None and r.compare["best_value"] >= r.best_value - 1e-12
+    html = (tmp_path / "report.html").read_text()
+    assert "curvecast dashboard --storage" in html and r.study_name in html
+    assert (tmp_path / "curves.png").stat().st_size > 1000
+
+
+def test_demo_cli_rejects_bad_trials(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--trials", "0"]) == 2
+    assert "'trials'" in capsys.readouterr().err
