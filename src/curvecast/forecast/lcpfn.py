@@ -92,7 +92,7 @@ LAYER_NORM_EPS = 1e-5
 FORMAT = "curvecast-lcpfn-v1"
 
 #: sha256 of the bundled ``weights/lcpfn.safetensors``; a mismatch stops loading.
-WEIGHTS_SHA256 = "0000000000000000000000000000000000000000000000000000000000000000"
+WEIGHTS_SHA256 = "e9e4cce5e1a024254a7b6ff7c7e1ed9b9310aa41f0ac50b6bffe0d803450539b"
 
 _INSTALL_HINT = "pip install 'curvecast[bench]'"
 
