@@ -110,7 +110,7 @@ def test_missing_safetensors_names_the_extra(
 ) -> None:
     path = _tiny_weights(tmp_path / "w.safetensors")
     monkeypatch.setitem(sys.modules, "safetensors.numpy", None)
-    with pytest.raises(MissingDependencyError, match=r"pip install 'curvecast\[bench\]'"):
+    with pytest.raises(MissingDependencyError, match=r"pip install safetensors"):
         L.load_model(path, sha256=None)
 
 

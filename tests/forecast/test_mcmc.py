@@ -14,7 +14,7 @@ RNG = np.random.default_rng
 
 def test_one_and_two_points_use_the_flat_band_without_sampling() -> None:
     f = DomhanMCMCForecaster().forecast(Curve([1.0], [0.4]), np.array([50.0]), rng=RNG(0))
-    assert f.info["fallback"] == "fewer than 3 points"
+    assert str(f.info["fallback"]).startswith("fewer than 3 points")
     assert np.all(np.isfinite(f.samples))
 
 

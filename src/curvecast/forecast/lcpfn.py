@@ -94,7 +94,7 @@ FORMAT = "curvecast-lcpfn-v1"
 #: sha256 of the bundled ``weights/lcpfn.safetensors``; a mismatch stops loading.
 WEIGHTS_SHA256 = "e9e4cce5e1a024254a7b6ff7c7e1ed9b9310aa41f0ac50b6bffe0d803450539b"
 
-_INSTALL_HINT = "pip install 'curvecast[bench]'"
+_INSTALL_HINT = "pip install safetensors (a core dependency of curvecast)"
 
 
 class WeightsChecksumError(CurvecastError, ValueError):
@@ -379,7 +379,7 @@ class LCPFNForecaster:
     is ignored (LC-PFN conditions on one curve). The weights load on the first forecast.
 
     Raises (on the first forecast):
-        MissingDependencyError: ``safetensors`` is missing (``pip install 'curvecast[bench]'``).
+        MissingDependencyError: ``safetensors`` is missing (``pip install safetensors``).
         WeightsChecksumError: the weights file is not the one expected.
 
     Example:
