@@ -59,7 +59,7 @@ def test_prunes_and_records_reasons_on_every_storage(tmp_path: Path, kind: str) 
         assert v is not None and v.decision == "stop" and v.reason in ("hopeless", "diverged")
         assert v.step == t.last_step
         if v.reason == "hopeless":
-            assert v.prob_better is not None and v.prob_better < 0.05
+            assert v.prob_better is not None and v.prob_better < study.pruner.rule.threshold
             assert v.forecast_median is not None and 0 <= v.forecast_median <= 1
             assert v.incumbent is not None and v.horizon == EPOCHS
     for t in complete:

@@ -69,7 +69,7 @@ def test_diverge_above_marks_an_exploding_loss() -> None:
     ("horizon", "incumbent", "reason"),
     [
         (None, 0.9, "no_horizon"),
-        (100, 0.9, "warmup"),
+        (200, 0.9, "warmup"),
         (30, None, "no_incumbent"),
         (6, 0.9, "finished"),
     ],

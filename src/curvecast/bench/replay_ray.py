@@ -34,6 +34,11 @@ from typing import Any, Literal, Protocol
 import numpy as np
 
 from curvecast.exceptions import MissingDependencyError, parameter_error
+from curvecast.pruning._rule import (
+    DEFAULT_MIN_POINTS,
+    DEFAULT_THRESHOLD,
+    DEFAULT_WARMUP_FRACTION,
+)
 
 __all__ = ["Judge", "SchedulerJudge", "asha_judge", "forecast_scheduler_judge"]
 
@@ -231,12 +236,12 @@ def _seed_bracket_draws(judge: SchedulerJudge, seed: int) -> None:
 
 def forecast_scheduler_judge(
     max_t: int | float | Literal["auto"] = "auto",
-    threshold: float = 0.05,
+    threshold: float = DEFAULT_THRESHOLD,
     *,
     mode: str,
     metric: str = "score",
-    min_points: int = 3,
-    warmup_fraction: float = 0.1,
+    min_points: int = DEFAULT_MIN_POINTS,
+    warmup_fraction: float = DEFAULT_WARMUP_FRACTION,
     method: str = "auto",
     bounds: Sequence[float | None] | None = None,
     diverge_above: float | None = None,

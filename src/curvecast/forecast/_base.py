@@ -61,7 +61,8 @@ _BUILTIN: dict[str, str] = {
     "lcpfn": "curvecast.forecast.lcpfn:LCPFNForecaster",
     "analog": "curvecast.forecast.analog:AnalogForecaster",
 }
-_AUTO_PREFERENCE: tuple[str, ...] = ("parametric", "last_value")
+# "analog" is "parametric" when no other curves are given, and uses them when they are.
+_AUTO_PREFERENCE: tuple[str, ...] = ("analog", "parametric", "last_value")
 _REGISTRY: dict[str, Callable[[], Forecaster]] = {}
 _INSTANCES: dict[str, Forecaster] = {}
 

@@ -26,6 +26,12 @@ from typing import TYPE_CHECKING, Any, Literal
 from curvecast.curves import Curve
 from curvecast.exceptions import MissingDependencyError, parameter_error
 from curvecast.pruning import ForecastRule, Verdict
+from curvecast.pruning._rule import (
+    DEFAULT_CHECK_GROWTH,
+    DEFAULT_MIN_POINTS,
+    DEFAULT_THRESHOLD,
+    DEFAULT_WARMUP_FRACTION,
+)
 
 try:
     import optuna
@@ -89,8 +95,8 @@ class ForecastPruner(BasePruner):
     a test score, is still pruned on its reported values).
 
     Args:
-        threshold: prune when P(final beats incumbent) < threshold, in (0, 1); default 0.05
-            as in Domhan et al. (2015).
+        threshold: prune when P(final beats incumbent) < threshold, in (0, 1); default 0.1
+            (Domhan et al. (2015) used 0.05; see ``curvecast bench prune``).
         max_resource: the final step, or "auto" (default): the largest last step among
             completed trials. Until one trial completes, only divergence prunes.
         n_startup_trials: no forecast-based pruning until this many trials completed (>= 1).
@@ -113,13 +119,13 @@ class ForecastPruner(BasePruner):
 
     def __init__(
         self,
-        threshold: float = 0.05,
+        threshold: float = DEFAULT_THRESHOLD,
         *,
         max_resource: int | float | Literal["auto"] = "auto",
         n_startup_trials: int = 1,
-        min_points: int = 3,
-        warmup_fraction: float = 0.1,
-        check_growth: float = 1.2,
+        min_points: int = DEFAULT_MIN_POINTS,
+        warmup_fraction: float = DEFAULT_WARMUP_FRACTION,
+        check_growth: float = DEFAULT_CHECK_GROWTH,
         method: str = "auto",
         bounds: Sequence[float | None] | None = None,
         diverge_above: float | None = None,

@@ -62,6 +62,12 @@ from typing import TYPE_CHECKING, Any, Literal
 from curvecast.curves import Curve, Direction, check_bounds
 from curvecast.exceptions import InvalidParameterError, MissingDependencyError, parameter_error
 from curvecast.pruning import ForecastRule, Verdict
+from curvecast.pruning._rule import (
+    DEFAULT_CHECK_GROWTH,
+    DEFAULT_MIN_POINTS,
+    DEFAULT_THRESHOLD,
+    DEFAULT_WARMUP_FRACTION,
+)
 
 try:
     from ray.tune.experiment import Trial
@@ -109,8 +115,8 @@ class ForecastScheduler(FIFOScheduler):
     Args:
         metric: the result key to judge; None to take it from ``tune.TuneConfig(metric=...)``.
         mode: "max" or "min"; None to take it from ``tune.TuneConfig(mode=...)``.
-        threshold: stop when P(final beats incumbent) < threshold, in (0, 1); default 0.05 as in
-            Domhan et al. (2015).
+        threshold: stop when P(final beats incumbent) < threshold, in (0, 1); default 0.1
+            (Domhan et al. (2015) used 0.05; see ``curvecast bench prune``).
         time_attr: the result key that measures progress (must increase), e.g.
             "training_iteration" (default) or "time_total_s".
         max_t: the final value of ``time_attr``, or "auto" (default): the largest last
@@ -147,17 +153,17 @@ class ForecastScheduler(FIFOScheduler):
         self,
         metric: str | None = None,
         mode: str | None = None,
-        threshold: float = 0.05,
+        threshold: float = DEFAULT_THRESHOLD,
         *,
         time_attr: str = "training_iteration",
         max_t: int | float | Literal["auto"] = "auto",
-        min_points: int = 3,
-        warmup_fraction: float = 0.1,
+        min_points: int = DEFAULT_MIN_POINTS,
+        warmup_fraction: float = DEFAULT_WARMUP_FRACTION,
         method: str = "auto",
         bounds: Sequence[float | None] | None = None,
         diverge_above: float | None = None,
         max_context: int = 32,
-        check_growth: float = 1.2,
+        check_growth: float = DEFAULT_CHECK_GROWTH,
         seed: int = 0,
         freeze_thaw: bool = False,
     ) -> None:
