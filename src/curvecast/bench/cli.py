@@ -96,6 +96,25 @@ def _sizes(text: str) -> tuple[int, ...]:
     return values
 
 
+def _add_data_args(parser: argparse.ArgumentParser) -> None:
+    """--suite and --data-dir, the same for every benchmark that reads suites."""
+    parser.add_argument(
+        "--suite",
+        type=_suites,
+        required=True,
+        metavar="NAME[,NAME]",
+        help=f"suites to run: {', '.join(_known_suites())}",
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="folder laid out like ../shared/data (default: the cache, filled on first use "
+        "from PyPI and GitHub; $CURVECAST_CACHE or ~/.cache/curvecast)",
+    )
+
+
 def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add the ``bench`` command (with ``forecast`` and ``speed``) to ``subparsers``.
 
@@ -120,20 +139,7 @@ def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
         "and report CRPS, error, log-likelihood, coverage and rank correlation with bootstrap "
         "intervals.",
     )
-    fc.add_argument(
-        "--suite",
-        type=_suites,
-        required=True,
-        metavar="NAME[,NAME]",
-        help=f"suites to run: {', '.join(_known_suites())}",
-    )
-    fc.add_argument(
-        "--data-dir",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="folder with the suites' data (default: where sources.py looks)",
-    )
+    _add_data_args(fc)
     fc.add_argument(
         "--limit",
         type=_int_at_least(1),
@@ -239,14 +245,7 @@ def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
         description="Replay each task's configurations as one search, in several random orders, "
         "through every pruner; report speedup and regret with bootstrap intervals.",
     )
-    pr.add_argument(
-        "--suite",
-        type=_suites,
-        required=True,
-        metavar="NAME[,NAME]",
-        help=f"suites to run: {', '.join(_known_suites())}",
-    )
-    pr.add_argument("--data-dir", type=Path, default=None, metavar="DIR")
+    _add_data_args(pr)
     pr.add_argument(
         "--pruners",
         type=_pruners,

@@ -196,7 +196,13 @@ class OptunaJudge:
 
 
 def _optuna_pruner(name: str, max_t: int, min_t: int, bounds: Any) -> Any:
+    import warnings
+
     import optuna.pruners as p
+    from optuna.exceptions import ExperimentalWarning
+
+    # PatientPruner and WilcoxonPruner are marked experimental; say it once, not per replay
+    warnings.filterwarnings("ignore", category=ExperimentalWarning)
 
     if name == "none":
         return p.NopPruner()
