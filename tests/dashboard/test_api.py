@@ -303,3 +303,29 @@ def test_importing_the_dashboard_is_light() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_running_band_respects_the_pruners_bounds(tmp_path: Path) -> None:
+    """The dashboard reads the bounds the ForecastPruner stored on the study."""
+    optuna = pytest.importorskip("optuna")
+    from curvecast.dashboard._storage import open_storage
+    from curvecast.dashboard._summary import ForecastCache, study_view
+    from curvecast.integrations.optuna import ForecastPruner
+
+    url = f"sqlite:///{tmp_path / 'b.db'}"
+    study = optuna.create_study(
+        storage=url, direction="maximize", pruner=ForecastPruner(method="last_value", bounds=(0, 1))
+    )
+    done = study.ask()
+    for step in range(1, 21):
+        done.report(0.9 + 0.004 * step, step)
+        done.should_prune()
+    study.tell(done, 0.98)
+    running = study.ask()
+    for step in range(1, 4):  # a steep, noisy start whose raw band would leave [0, 1]
+        running.report([0.2, 0.9, 0.5][step - 1], step)
+    view = study_view(open_storage(url), study._study_id, ForecastCache(method="last_value"))
+    assert view is not None
+    band = next(t["band"] for t in view["trials"] if t["state"] == "running")
+    assert band is not None
+    assert all(0.0 <= v <= 1.0 for key in ("q05", "q95") for v in band[key] if v is not None)

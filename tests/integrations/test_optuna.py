@@ -158,3 +158,14 @@ def test_decisions_are_the_same_for_the_same_history() -> None:
     a = ForecastPruner(method="last_value").prune(study, frozen)
     b = ForecastPruner(method="last_value").prune(study, frozen)
     assert a == b
+
+
+def test_pruner_settings_are_stored_on_the_study() -> None:
+    from curvecast.integrations.optuna import STUDY_ATTR
+
+    pruner = ForecastPruner(method="last_value", bounds=(0, 1), threshold=0.2)
+    study = optuna.create_study(direction="maximize", pruner=pruner)
+    study.optimize(_objective, n_trials=2)
+    stored = study._storage.get_study_system_attrs(study._study_id)[STUDY_ATTR]
+    assert stored == pruner.settings()
+    assert stored["bounds"] == [0.0, 1.0] and stored["threshold"] == 0.2

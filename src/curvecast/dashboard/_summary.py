@@ -131,6 +131,7 @@ class ForecastCache:
         direction: str,
         horizon: float,
         incumbent: float | None = None,
+        bounds: tuple[float | None, float | None] | None = None,
     ) -> dict[str, Any] | None:
         """The forecast from the last step to ``horizon`` as ``{"x", "q05", ..., "q95"}``
         (each a list, shape ``(k,)``, starting at the last observed point) with
@@ -142,7 +143,7 @@ class ForecastCache:
             if key in self._cache:
                 self._cache.move_to_end(key)
                 return self._cache[key]
-        result = self._compute(steps, values, direction, horizon, incumbent)
+        result = self._compute(steps, values, direction, horizon, incumbent, bounds)
         with self._lock:
             self._cache[key] = result
             while len(self._cache) > self._max:
@@ -156,6 +157,7 @@ class ForecastCache:
         direction: str,
         horizon: float,
         incumbent: float | None,
+        bounds: tuple[float | None, float | None] | None = None,
     ) -> dict[str, Any] | None:
         from curvecast.curves import Curve
         from curvecast.forecast import forecast_curve
@@ -165,7 +167,7 @@ class ForecastCache:
         y = [math.nan if v is None else v for v in values]
         x_new = np.unique(np.linspace(steps[-1], horizon, _BAND_POINTS + 1)[1:])
         try:
-            curve = Curve(steps, y, direction)
+            curve = Curve(steps, y, direction, bounds)
             if curve.diverged:
                 return None
             fc = forecast_curve(
@@ -183,6 +185,16 @@ class ForecastCache:
         for i, (name, _) in enumerate(BAND_LEVELS):
             band[name] = [values[-1], *(_num(v) for v in q[:, i])]
         return band
+
+
+def _pruner_bounds(study: FrozenStudy) -> tuple[float | None, float | None] | None:
+    """The bounds the study's ForecastPruner was given (its "curvecast:pruner" attribute)."""
+    settings = study.system_attrs.get("curvecast:pruner")
+    bounds = settings.get("bounds") if isinstance(settings, dict) else None
+    if isinstance(bounds, list) and len(bounds) == 2:
+        lo, hi = (None if b is None else float(b) for b in bounds)
+        return (lo, hi)
+    return None
 
 
 def _stored_band(stop: dict[str, Any], last_value: float | None) -> dict[str, Any] | None:
@@ -209,6 +221,7 @@ def _trial_record(
     incumbent: float | None,
     cache: ForecastCache | None,
     history: bool,
+    bounds: tuple[float | None, float | None] | None = None,
 ) -> dict[str, Any]:
     steps, values = _curve(trial)
     verdicts = _verdicts(trial)
@@ -236,7 +249,9 @@ def _trial_record(
     elif state == "running":
         h = (latest or {}).get("horizon") or horizon
         if cache is not None and h is not None and direction in ("maximize", "minimize"):
-            band = cache.band(trial._trial_id, steps, values, direction, float(h), incumbent)
+            band = cache.band(
+                trial._trial_id, steps, values, direction, float(h), incumbent, bounds
+            )
         if judged is not None or latest is not None:
             why = (judged or latest or {})["explain"]
         elif band is not None and band["prob_better"] is not None:
@@ -381,6 +396,7 @@ def study_view(
             incumbent=summary["incumbent"],
             cache=cache,
             history=False,
+            bounds=_pruner_bounds(study),
         )
         for t in sorted(trials, key=lambda t: t.number)
     ]
@@ -406,6 +422,7 @@ def trial_view(
                 incumbent=summary["incumbent"],
                 cache=cache,
                 history=True,
+                bounds=_pruner_bounds(study),
             )
             return {"study": summary, "trial": rec}
     return None

@@ -11,9 +11,10 @@ Each decision is stored on the trial as a system attribute (``trial.system_attrs
 :meth:`curvecast.pruning.Verdict.to_dict`: the decision, the reason, the forecast quantiles of the
 final value, the probability of beating the incumbent, the incumbent and the horizon. Optuna has no
 field for a pruned trial's forecast final value; read it with :func:`final_forecast` (the verdict
-that stopped the trial) or every decision with :func:`verdicts`. This works with every storage
-(in-memory, SQLite, PostgreSQL, JournalStorage), since system attributes are part of the storage
-API, and every worker sees the same record.
+that stopped the trial) or every decision with :func:`verdicts`. The pruner's own settings
+(bounds, method, threshold) are stored once on the study under ``"curvecast:pruner"``. This
+works with every storage (in-memory, SQLite, PostgreSQL, JournalStorage), since system
+attributes are part of the storage API, and every worker sees the same record.
 """
 
 from __future__ import annotations
@@ -46,10 +47,12 @@ except ImportError as exc:  # pragma: no cover - exercised only without optuna
 if TYPE_CHECKING:
     from optuna.study import Study
 
-__all__ = ["ATTR_PREFIX", "ForecastPruner", "final_forecast", "verdicts"]
+__all__ = ["ATTR_PREFIX", "STUDY_ATTR", "ForecastPruner", "final_forecast", "verdicts"]
 
 #: Prefix of the trial system attributes that hold curvecast's decisions.
 ATTR_PREFIX = "curvecast:step:"
+#: The study system attribute that holds the pruner's settings (see ForecastPruner.settings).
+STUDY_ATTR = "curvecast:pruner"
 
 
 def _key(step: int) -> str:
@@ -166,6 +169,7 @@ class ForecastPruner(BasePruner):
         self._max_context = max_context
         self._lock = threading.Lock()
         self._summary: _Summary | None = None
+        self._announced: set[int] = set()
 
     @property
     def rule(self) -> ForecastRule:
@@ -224,9 +228,29 @@ class ForecastPruner(BasePruner):
             self._summary = summary
         return summary
 
+    def settings(self) -> dict[str, Any]:
+        """What the pruner was built with, JSON-ready: stored on the study (system attribute
+        ``"curvecast:pruner"``) so that the dashboard forecasts running trials the same way."""
+        r = self._rule
+        return {
+            "threshold": r.threshold,
+            "method": r.method,
+            "min_points": r.min_points,
+            "warmup_fraction": r.warmup_fraction,
+            "check_growth": r.check_growth,
+            "bounds": None
+            if self._bounds is None
+            else [b if math.isfinite(b) else None for b in self._bounds],
+            "max_resource": self._max_resource,
+        }
+
     def prune(self, study: Study, trial: FrozenTrial) -> bool:
         """Decide for ``trial`` at its latest step; records the decision on the trial."""
         direction = self._direction(study)
+        if study._study_id not in self._announced:
+            storage: Any = study._storage
+            storage.set_study_system_attr(study._study_id, STUDY_ATTR, self.settings())
+            self._announced.add(study._study_id)
         step = trial.last_step
         if step is None:
             return False
