@@ -77,7 +77,8 @@ def test_diverge_above_marks_an_exploding_loss() -> None:
 def test_no_forecast_stop_without_the_facts(
     horizon: float | None, incumbent: float | None, reason: str
 ) -> None:
-    v = ForecastRule(method="last_value").decide(RISING, horizon=horizon, incumbent=incumbent)
+    rule = ForecastRule(method="last_value", warmup_fraction=0.1)
+    v = rule.decide(RISING, horizon=horizon, incumbent=incumbent)
     assert v.decision == "continue" and v.reason == reason
 
 

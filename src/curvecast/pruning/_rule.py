@@ -26,11 +26,13 @@ __all__ = [
 ]
 
 # Defaults shared by every adapter (Optuna, Ray, the prune benchmark). Domhan et al. stopped at
-# P < 0.05 with MCMC forecasts; with curvecast's calibrated forecasts and the search's own trials
-# as context, 0.1 after 5% of the run stops earlier at little regret (`curvecast bench prune`).
+# P < 0.05 with MCMC forecasts; with the search's own trials as context, 0.1 from the second
+# report on, with no warm-up beyond that (an early forecast is wide, so it stops only clear
+# losers), stopped earlier at less regret than MedianPruner on replayed surrogate-LCBench
+# searches (`curvecast bench prune`; see the README for where it does not).
 DEFAULT_THRESHOLD = 0.1
 DEFAULT_MIN_POINTS = 2
-DEFAULT_WARMUP_FRACTION = 0.05
+DEFAULT_WARMUP_FRACTION = 0.0
 DEFAULT_CHECK_GROWTH = 1.2
 
 _LEVELS = (0.05, 0.25, 0.5, 0.75, 0.95)
@@ -44,7 +46,7 @@ class ForecastRule:
             Default 0.1 (Domhan et al. used 0.05).
         min_points: no forecast-based stop before this many points are observed (>= 1).
         warmup_fraction: no forecast-based stop before ``x >= warmup_fraction * horizon``,
-            in [0, 1).
+            in [0, 1); default 0 (only ``min_points`` holds a run back).
         method: forecasting method name (see :func:`curvecast.available_methods`).
         diverge_above: for "minimize", a value above which the run counts as diverged (e.g. a
             loss that never occurs in a healthy run); for "maximize", below which. None: only
