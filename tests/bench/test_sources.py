@@ -538,3 +538,16 @@ def test_real_suites_load(suite: str, monkeypatch: pytest.MonkeyPatch) -> None:
     assert max(per_task.values()) - min(per_task.values()) <= 1
     if suite == "lcbench-surrogate":
         assert 0.3 < float(np.median([c.y[-1] for c in curves])) < 1.0
+
+
+def test_tasks_cap_keeps_several_configurations_per_task(tmp_path: Path) -> None:
+    root = _write_shared(tmp_path)
+    everything = load_suite("lcdb", data_dir=root)
+    n_tasks = len({c.meta["task"] for c in everything})
+    capped = load_suite("lcdb", data_dir=root, tasks=1, seed=3)
+    assert len({c.meta["task"] for c in capped}) == 1 < n_tasks
+    per_task = [c for c in everything if c.meta["task"] == capped[0].meta["task"]]
+    assert len(capped) == len(per_task)
+    assert load_suite("lcdb", data_dir=root, tasks=1, seed=3)[0].meta == capped[0].meta
+    with pytest.raises(InvalidParameterError, match="'tasks'"):
+        load_suite("lcdb", data_dir=root, tasks=0)

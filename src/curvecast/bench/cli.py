@@ -192,6 +192,14 @@ def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="bootstrap replicates per interval (default 2000)",
     )
     fc.add_argument(
+        "--tasks",
+        type=_int_at_least(1),
+        default=None,
+        metavar="N",
+        help="at most N tasks per suite (drawn with --seed) before --limit is spread over them, "
+        "so each task keeps several configurations to rank (Spearman)",
+    )
+    fc.add_argument(
         "--context",
         type=_int_at_least(0),
         default=0,
@@ -360,6 +368,7 @@ def _run_forecast(args: argparse.Namespace) -> int:
         jobs=args.jobs,
         n_boot=args.n_boot,
         context=args.context,
+        tasks=args.tasks,
     )
     result = run_forecast_bench(config, progress=_stderr)
     if result.skipped:

@@ -246,6 +246,7 @@ def write_forecast_report(
         header_markdown("curvecast forecast benchmark", env),
         f"- suites: {', '.join(cfg.suites)}; "
         + (f"limit {cfg.limit} curves per suite; " if cfg.limit else "no limit; ")
+        + (f"at most {cfg.tasks} tasks per suite; " if cfg.tasks else "")
         + f"seed {cfg.seed}; mcmc-limit {cfg.mcmc_limit or 'none'}; "
         f"cutoffs {', '.join(f'{c:g}' for c in cfg.cutoffs)}; "
         f"{cfg.n_boot} bootstrap replicates; jobs {cfg.jobs}; wall time {result.seconds:.1f} s",

@@ -86,6 +86,7 @@ class BenchConfig:
     jobs: int = 1
     n_boot: int = 2000
     context: int = 0
+    tasks: int | None = None
 
 
 @dataclass
@@ -156,7 +157,12 @@ def fixture_curves(seed: int = 0) -> list[Curve]:
 
 
 def load_curves(
-    suite: str, *, data_dir: Path | None = None, limit: int | None = None, seed: int = 0
+    suite: str,
+    *,
+    data_dir: Path | None = None,
+    limit: int | None = None,
+    seed: int = 0,
+    tasks: int | None = None,
 ) -> list[Curve]:
     """The curves of ``suite``: the built-in fixture, or :func:`curvecast.bench.sources.load_suite`.
 
@@ -173,7 +179,7 @@ def load_curves(
             f"Suite {suite!r} needs curvecast.bench.sources, which failed to import ({exc}). "
             f"Use --suite {FIXTURE_SUITE} to run without data."
         ) from exc
-    return list(sources.load_suite(suite, data_dir=data_dir, limit=limit, seed=seed))
+    return list(sources.load_suite(suite, data_dir=data_dir, limit=limit, seed=seed, tasks=tasks))
 
 
 def check_methods(methods: Sequence[str]) -> tuple[tuple[str, ...], dict[str, str]]:
@@ -395,7 +401,10 @@ def run_forecast_bench(config: BenchConfig, progress: Progress | None = _stderr)
     result = BenchResult(config=config, methods=methods, skipped=skipped)
     example_cutoff = _example_cutoff(config.cutoffs)
     for suite in config.suites:
-        curves = load_curves(suite, data_dir=config.data_dir, limit=config.limit, seed=config.seed)
+        curves = load_curves(
+            suite, data_dir=config.data_dir, limit=config.limit, seed=config.seed,
+            tasks=config.tasks,
+        )  # fmt: skip
         usable = [i for i, c in enumerate(curves) if c.x.size >= 2]
         info: dict[str, Any] = {
             "n_curves": len(curves),

@@ -139,6 +139,7 @@ def load_suite(
     seed: int = 0,
     cache_dir: str | os.PathLike[str] | None = None,
     min_points: int = MIN_POINTS,
+    tasks: int | None = None,
 ) -> list[Curve]:
     """Load a benchmark suite as curves, grouped by task in a stable order.
 
@@ -155,6 +156,11 @@ def load_suite(
             or ``~/.cache/curvecast``.
         min_points: curves with fewer points are dropped (and counted, see
             :func:`describe_suite`).
+        tasks: keep at most this many tasks (drawn from ``seed``) before ``limit`` is spread
+            over them, so that each task keeps several configurations to rank (LCDB has 248
+            datasets: ``limit=200`` alone gives one learner per dataset). For
+            lcbench-surrogate, ``limit`` sets how many configurations are drawn over all 34
+            tasks before this cut.
 
     Returns:
         A list of Curve; each has ``x, y`` of shape ``(n_i,)`` with ``n_i >= min_points`` and the
@@ -171,6 +177,14 @@ def load_suite(
         ['axis', 'config', 'learner']
     """
     kept, short = _load_records(name, data_dir, cache_dir, limit, seed, min_points)
+    if tasks is not None:
+        if not _is_int(tasks) or tasks < 1:
+            raise parameter_error("tasks", "load_suite", "a positive integer or None", tasks)
+        names = sorted({r.task for r in kept}, key=_natural_key)
+        if len(names) > tasks:
+            pick = np.random.default_rng([seed, 0x7A5]).choice(len(names), tasks, replace=False)
+            keep = {names[i] for i in pick}
+            kept = [r for r in kept if r.task in keep]
     chosen = _stratify([r.task for r in kept], limit, seed)
     n_div = sum(r.diverged for r in short)
     _log.info(
