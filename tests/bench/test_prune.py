@@ -124,3 +124,11 @@ def test_bench_prune_rejects_unknown_pruner(capsys: pytest.CaptureFixture[str]) 
         main(["bench", "prune", "--suite", "fixture", "--pruners", "median,oracle"])
     assert info.value.code == 2
     assert "oracle" in capsys.readouterr().err
+
+
+def test_a_search_that_completes_nothing_scores_the_worst_final() -> None:
+    curves = _search([0.5, 0.9, 0.7])
+    judge = Scripted({"0": 1, "1": 1, "2": 1})  # every trial stopped at its first point
+    r = replay(curves, judge, pruner="x", task="t", order=0)
+    assert r.regret == pytest.approx((0.9 - 0.5) * 0.95)
+    assert math.isfinite(r.rel_regret)

@@ -9,7 +9,9 @@ its final value becomes known to the search. Compute is counted in points report
 Metrics of one replay:
     speedup: points of the search without pruning / points with pruning.
     regret: |best final of all configurations - best final among the *completed* trials|: what
-        the user loses by pruning (a pruned trial's final value is never seen).
+        the user loses by pruning (a pruned trial's final value is never seen). A search in which
+        no trial completed with a finite value scores the worst final of all configurations as
+        its best found: it found nothing.
     rel_regret: regret / |best final of all configurations|.
 """
 
@@ -54,6 +56,7 @@ class ReplayResult:
     points_full: int
     best_found: float
     best_possible: float
+    worst_possible: float
     n_trials: int
     n_pruned: int
     n_diverged: int
@@ -154,7 +157,7 @@ def replay(
             trace.append((points, best_found))
     return ReplayResult(
         pruner, task, order, points, sum(c.y.size for c in curves), best_found, best_possible,
-        len(curves), pruned, sum(c.diverged for c in curves), time.perf_counter() - started,
+        worst_possible, len(curves), pruned, sum(c.diverged for c in curves), time.perf_counter() - started,
         trace,
     )  # fmt: skip
 
