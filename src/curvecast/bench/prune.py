@@ -126,6 +126,9 @@ def replay(
     best_possible = (
         (max(finite) if direction == "maximize" else min(finite)) if finite else math.nan
     )
+    worst_possible = (
+        (min(finite) if direction == "maximize" else max(finite)) if finite else math.nan
+    )
     started = time.perf_counter()
     queue = list(range(len(curves)))[::-1]
     running: dict[int, int] = {}  # curve index -> next point
@@ -157,8 +160,8 @@ def replay(
             trace.append((points, best_found))
     return ReplayResult(
         pruner, task, order, points, sum(c.y.size for c in curves), best_found, best_possible,
-        worst_possible, len(curves), pruned, sum(c.diverged for c in curves), time.perf_counter() - started,
-        trace,
+        worst_possible, len(curves), pruned, sum(c.diverged for c in curves),
+        time.perf_counter() - started, trace,
     )  # fmt: skip
 
 
