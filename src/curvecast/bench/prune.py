@@ -69,11 +69,8 @@ class ReplayResult:
 
     @property
     def regret(self) -> float:
-        return (
-            abs(self.best_possible - self.best_found)
-            if math.isfinite(self.best_found)
-            else (math.inf)
-        )
+        found = self.best_found if math.isfinite(self.best_found) else self.worst_possible
+        return abs(self.best_possible - found)
 
     @property
     def rel_regret(self) -> float:
