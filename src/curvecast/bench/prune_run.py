@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+import zlib
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -85,7 +86,7 @@ def _replay_search(args: tuple[list[Curve], tuple[str, ...], int, int, int]) -> 
     task = str(curves[0].meta.get("task", "all"))
     out = []
     for o in range(orders):
-        perm = np.random.default_rng([seed, o, abs(hash(task)) % 2**31]).permutation(len(curves))
+        perm = np.random.default_rng([seed, o, zlib.crc32(task.encode())]).permutation(len(curves))
         ordered = [curves[i] for i in perm]
         for name in pruners:
             judge = make_judge(name, ordered)
