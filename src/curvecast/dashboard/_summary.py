@@ -388,6 +388,7 @@ def study_view(
         return None
     trials = storage.get_all_trials(study_id, deepcopy=False)
     summary, horizon = _summarise(study, trials)
+    bounds = _pruner_bounds(study)
     records = [
         _trial_record(
             t,
@@ -396,7 +397,7 @@ def study_view(
             incumbent=summary["incumbent"],
             cache=cache,
             history=False,
-            bounds=_pruner_bounds(study),
+            bounds=bounds,
         )
         for t in sorted(trials, key=lambda t: t.number)
     ]
