@@ -125,3 +125,9 @@ def test_no_forecast_between_check_points() -> None:
     assert rule.decide(c.truncate(3), horizon=20, incumbent=0.9).reason == "hopeless"
     bad = Curve(np.arange(1.0, 6.0), [0.3, 0.3, 0.3, 0.3, float("nan")])
     assert rule.decide(bad, horizon=40, incumbent=0.9).reason == "diverged"
+
+
+def test_default_schedule_judges_a_50_epoch_run_15_times() -> None:
+    """The figure the README and the docstring quote."""
+    rule = ForecastRule(method="last_value")
+    assert sum(rule.is_check_point(n) for n in range(1, 51)) == 15
