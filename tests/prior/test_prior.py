@@ -55,7 +55,7 @@ def test_grids_are_increasing_and_sizes_span_1_to_1000(tasks: list[list[Curve]])
     for c in _curves(tasks):
         assert np.all(np.diff(c.x) > 0) and c.x[0] > 0
         assert len(c.meta["clean"]) == c.x.size
-        assert 1 <= c.meta["n_context"] <= c.x.size
+        assert c.meta["n_context"] >= 1 and c.meta["n_context"] <= c.x.size
 
 
 def test_values_respect_bounds(tasks: list[list[Curve]]) -> None:
