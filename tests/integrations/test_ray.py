@@ -368,11 +368,14 @@ def test_tune_search_stops_hopeless_trials_and_the_best_finishes(
 def test_freeze_thaw_resumes_paused_trials_from_their_checkpoints(
     local_ray: None, tmp_path: Path
 ) -> None:
-    # judged at every report, so that a hopeless trial meets a pending one to yield to
+    # Judged at every report, and one trial at a time (each asks for both CPUs), so that the order
+    # does not hang on timing: 0.9 completes first, then 0.3 and 0.5 turn hopeless while a trial
+    # is still pending, and are paused for it.
     sched = ForecastScheduler(
         method="last_value", bounds=(0, 1), freeze_thaw=True, check_growth=1.0, **CLASSIC
     )
-    results = _tuner(_checkpointing_trainable(), [0.9, 0.3, 0.5, 0.85], sched, tmp_path).fit()
+    trainable = tune.with_resources(_checkpointing_trainable(), {"cpu": 2})
+    results = _tuner(trainable, [0.9, 0.3, 0.5, 0.85], sched, tmp_path).fit()
     assert not results.errors
     resumed = 0
     for r in results:
