@@ -48,8 +48,6 @@ Known weaknesses kept on purpose: the prior has no divergence, no plateaus follo
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -60,10 +58,18 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.special import erf, expit, logit, ndtri
+from scipy.special import expit, logit
 
 from curvecast.curves import Curve
-from curvecast.exceptions import CurvecastError, MissingDependencyError
+from curvecast.forecast._nn import (
+    WeightsChecksumError,
+    attention,
+    bar_quantiles,
+    gelu,
+    layer_norm,
+    linear,
+    read_checked,
+)
 from curvecast.forecast._result import GRID, Forecast
 from curvecast.forecast._util import value_scale
 
@@ -85,20 +91,11 @@ MAX_CONTEXT = HORIZON - 1
 #: Input encoding constants, shared with the trainer: t -> (t / X_SCALE - 0.5) / UNIFORM_STD.
 X_SCALE = 101.0
 UNIFORM_STD = math.sqrt(1.0 / 12.0)
-#: Median of the standard half-normal: a tail bar's width is its half-normal's median.
-HALFNORMAL_MEDIAN = float(ndtri(0.75))
-LAYER_NORM_EPS = 1e-5
 #: Weights format written by :func:`curvecast.train.lcpfn.export_safetensors`.
 FORMAT = "curvecast-lcpfn-v1"
 
 #: sha256 of the bundled ``weights/lcpfn.safetensors``; a mismatch stops loading.
 WEIGHTS_SHA256 = "e9e4cce5e1a024254a7b6ff7c7e1ed9b9310aa41f0ac50b6bffe0d803450539b"
-
-_INSTALL_HINT = "pip install safetensors (a core dependency of curvecast)"
-
-
-class WeightsChecksumError(CurvecastError, ValueError):
-    """A weights file does not have the sha256 it must have (corrupt, truncated or replaced)."""
 
 
 @dataclass(frozen=True)
@@ -140,12 +137,12 @@ class LCPFNModel:
             t_query: query epochs, shape ``(m,)``.
         """
         p = self.params
-        ex = _linear(
+        ex = linear(
             ((np.concatenate([t_ctx, t_query]) / X_SCALE - 0.5) / UNIFORM_STD)[:, None],
             p,
             "x_encoder",
         )
-        ey = _linear(((z_ctx - 0.5) / UNIFORM_STD)[:, None], p, "y_encoder")
+        ey = linear(((z_ctx - 0.5) / UNIFORM_STD)[:, None], p, "y_encoder")
         k = t_ctx.size
         h = ex.copy()
         h[:k] += ey
@@ -153,12 +150,12 @@ class LCPFNModel:
         allowed[:, :k] = True
         allowed[np.arange(k, h.shape[0]), np.arange(k, h.shape[0])] = True
         for i in range(self.n_layers):
-            h = _layer_norm(
-                h + _attention(h, allowed, p, f"layers.{i}", self.n_heads), p, f"layers.{i}.norm1"
+            h = layer_norm(
+                h + attention(h, allowed, p, f"layers.{i}", self.n_heads), p, f"layers.{i}.norm1"
             )
-            ff = _linear(_gelu(_linear(h, p, f"layers.{i}.ff1")), p, f"layers.{i}.ff2")
-            h = _layer_norm(h + ff, p, f"layers.{i}.norm2")
-        out = _linear(_gelu(_linear(h[k:], p, "decoder.hidden")), p, "decoder.out")
+            ff = linear(gelu(linear(h, p, f"layers.{i}.ff1")), p, f"layers.{i}.ff2")
+            h = layer_norm(h + ff, p, f"layers.{i}.norm2")
+        out = linear(gelu(linear(h[k:], p, "decoder.hidden")), p, "decoder.out")
         return out
 
     def grid_quantiles(
@@ -168,94 +165,9 @@ class LCPFNModel:
         return bar_quantiles(self.logits(t_ctx, z_ctx, t_query), self.borders, GRID)
 
 
-def _linear(
-    h: NDArray[np.float64], p: Mapping[str, NDArray[np.float64]], name: str
-) -> NDArray[np.float64]:
-    out: NDArray[np.float64] = h @ p[f"{name}.weight"].T + p[f"{name}.bias"]
-    return out
-
-
-def _gelu(v: NDArray[np.float64]) -> NDArray[np.float64]:
-    out: NDArray[np.float64] = 0.5 * v * (1.0 + erf(v / math.sqrt(2.0)))
-    return out
-
-
-def _layer_norm(
-    h: NDArray[np.float64], p: Mapping[str, NDArray[np.float64]], name: str
-) -> NDArray[np.float64]:
-    mu = h.mean(axis=-1, keepdims=True)
-    var = h.var(axis=-1, keepdims=True)
-    out: NDArray[np.float64] = (h - mu) / np.sqrt(var + LAYER_NORM_EPS) * p[f"{name}.weight"]
-    return out + p[f"{name}.bias"]
-
-
-def _attention(
-    h: NDArray[np.float64],
-    allowed: NDArray[np.bool_],
-    p: Mapping[str, NDArray[np.float64]],
-    name: str,
-    n_heads: int,
-) -> NDArray[np.float64]:
-    """Masked multi-head self-attention; ``h`` shape ``(L, d)``, ``allowed`` shape ``(L, L)``."""
-    n, d = h.shape
-    dh = d // n_heads
-    qkv = _linear(h, p, f"{name}.qkv").reshape(n, 3, n_heads, dh).transpose(1, 2, 0, 3)
-    q, k, v = qkv[0], qkv[1], qkv[2]  # (heads, L, dh)
-    scores = q @ k.transpose(0, 2, 1) / math.sqrt(dh)
-    scores = np.where(allowed[None], scores, -np.inf)
-    scores -= scores.max(axis=-1, keepdims=True)
-    w = np.exp(scores)
-    w /= w.sum(axis=-1, keepdims=True)
-    att = (w @ v).transpose(1, 0, 2).reshape(n, d)
-    return _linear(att, p, f"{name}.out")
-
-
-def bar_quantiles(
-    logits: NDArray[np.float64], borders: NDArray[np.float64], levels: NDArray[np.float64]
-) -> NDArray[np.float64]:
-    """Quantiles of LC-PFN's full-support bar distribution.
-
-    Args:
-        logits: shape ``(m, K)``.
-        borders: shape ``(K + 1,)``, strictly increasing.
-        levels: shape ``(L,)`` in (0, 1).
-
-    Returns:
-        shape ``(m, L)``, non-decreasing along the levels. Inner bars have uniform density (the
-        CDF is linear between borders); bar 0 is a half-normal extending down from
-        ``borders[1]`` and bar ``K - 1`` one extending up from ``borders[K - 1]``, each with its
-        median at the bar's width.
-    """
-    z = logits - logits.max(axis=-1, keepdims=True)
-    prob = np.exp(z)
-    prob /= prob.sum(axis=-1, keepdims=True)
-    widths = np.diff(borders)
-    s_lo, s_hi = widths[0] / HALFNORMAL_MEDIAN, widths[-1] / HALFNORMAL_MEDIAN
-    out = np.empty((logits.shape[0], levels.size))
-    for i, pr in enumerate(prob):
-        cdf = np.cumsum(pr)[:-1]  # CDF at borders[1..K-1], shape (K - 1,)
-        p_lo, p_hi = pr[0], pr[-1]
-        row = np.interp(levels, cdf, borders[1:-1])
-        lo = levels < p_lo
-        row[lo] = borders[1] - s_lo * ndtri(1.0 - levels[lo] / (2.0 * p_lo))
-        hi = levels > 1.0 - p_hi
-        r = np.clip((levels[hi] - (1.0 - p_hi)) / p_hi, 0.0, 1.0 - 1e-12)
-        row[hi] = borders[-2] + s_hi * ndtri((1.0 + r) / 2.0)
-        out[i] = np.maximum.accumulate(row)
-    return out
-
-
 # -- loading ------------------------------------------------------------------------------------
 def _bundled_path() -> Path:
     return Path(str(resources.files("curvecast.forecast").joinpath("weights/lcpfn.safetensors")))
-
-
-def _read_header_metadata(data: bytes) -> dict[str, str]:
-    """The ``__metadata__`` of a safetensors file (8-byte little-endian length, then JSON)."""
-    n = int.from_bytes(data[:8], "little")
-    header = json.loads(data[8 : 8 + n])
-    meta = header.get("__metadata__") or {}
-    return {str(k): str(v) for k, v in meta.items()}
 
 
 def load_model(path: str | Path | None = None, sha256: str | None = WEIGHTS_SHA256) -> LCPFNModel:
@@ -277,30 +189,15 @@ def load_model(path: str | Path | None = None, sha256: str | None = WEIGHTS_SHA2
 
 @lru_cache(maxsize=4)
 def _load_cached(path: str, sha256: str | None) -> LCPFNModel:
-    try:
-        from safetensors.numpy import load as st_load
-    except ImportError as exc:
-        raise MissingDependencyError(
-            f"The lcpfn forecaster reads its weights with safetensors. Install it: {_INSTALL_HINT}"
-        ) from exc
-    data = Path(path).read_bytes()
-    digest = hashlib.sha256(data).hexdigest()
-    if sha256 is not None and digest != sha256.lower():
-        raise WeightsChecksumError(
-            f"The LC-PFN weights at {path} have sha256 {digest}, expected {sha256}. The file is "
-            "corrupt or was replaced: reinstall curvecast, or retrain with "
-            "`python -m curvecast.train.lcpfn` and pass sha256=None for your own file."
-        )
-    meta = _read_header_metadata(data)
+    arrays, meta = read_checked(
+        path, sha256, "The LC-PFN weights", "python -m curvecast.train.lcpfn"
+    )
     if meta.get("format") != FORMAT:
         raise ValueError(
             f"{path} is not a curvecast LC-PFN weights file (format {meta.get('format')!r}, "
             f"expected {FORMAT!r})."
         )
-    arrays = {k: np.asarray(v, dtype=np.float64) for k, v in st_load(data).items()}
     borders = arrays.pop("borders")
-    for a in (*arrays.values(), borders):
-        a.setflags(write=False)
     return LCPFNModel(params=arrays, n_heads=int(meta["n_heads"]), borders=borders, meta=meta)
 
 

@@ -1,0 +1,158 @@
+"""The NumPy side of curvecast's transformers: layers, the bar distribution, checked loading.
+
+Shared by :mod:`curvecast.forecast.lcpfn` and :mod:`curvecast.forecast.pfn`; the torch modules
+in :mod:`curvecast.train` use the same parameter names, so a state dict exported as safetensors
+is read here without torch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.special import erf, ndtri
+
+from curvecast.exceptions import CurvecastError, MissingDependencyError
+
+__all__ = [
+    "HALFNORMAL_MEDIAN",
+    "LAYER_NORM_EPS",
+    "WeightsChecksumError",
+    "bar_quantiles",
+    "read_checked",
+]
+
+#: Median of the standard half-normal: a tail bar's width is its half-normal's median.
+HALFNORMAL_MEDIAN = float(ndtri(0.75))
+LAYER_NORM_EPS = 1e-5
+
+
+class WeightsChecksumError(CurvecastError, ValueError):
+    """A weights file does not have the sha256 it must have (corrupt, truncated or replaced)."""
+
+
+def linear(
+    h: NDArray[np.float64], p: Mapping[str, NDArray[np.float64]], name: str
+) -> NDArray[np.float64]:
+    out: NDArray[np.float64] = h @ p[f"{name}.weight"].T + p[f"{name}.bias"]
+    return out
+
+
+def gelu(v: NDArray[np.float64]) -> NDArray[np.float64]:
+    out: NDArray[np.float64] = 0.5 * v * (1.0 + erf(v / math.sqrt(2.0)))
+    return out
+
+
+def layer_norm(
+    h: NDArray[np.float64], p: Mapping[str, NDArray[np.float64]], name: str
+) -> NDArray[np.float64]:
+    mu = h.mean(axis=-1, keepdims=True)
+    var = h.var(axis=-1, keepdims=True)
+    out: NDArray[np.float64] = (h - mu) / np.sqrt(var + LAYER_NORM_EPS) * p[f"{name}.weight"]
+    return out + p[f"{name}.bias"]
+
+
+def attention(
+    h: NDArray[np.float64],
+    allowed: NDArray[np.bool_],
+    p: Mapping[str, NDArray[np.float64]],
+    name: str,
+    n_heads: int,
+) -> NDArray[np.float64]:
+    """Masked multi-head self-attention; ``h`` shape ``(L, d)``, ``allowed`` shape ``(L, L)``."""
+    n, d = h.shape
+    dh = d // n_heads
+    qkv = linear(h, p, f"{name}.qkv").reshape(n, 3, n_heads, dh).transpose(1, 2, 0, 3)
+    q, k, v = qkv[0], qkv[1], qkv[2]  # (heads, L, dh)
+    scores = q @ k.transpose(0, 2, 1) / math.sqrt(dh)
+    scores = np.where(allowed[None], scores, -np.inf)
+    scores -= scores.max(axis=-1, keepdims=True)
+    w = np.exp(scores)
+    w /= w.sum(axis=-1, keepdims=True)
+    att = (w @ v).transpose(1, 0, 2).reshape(n, d)
+    return linear(att, p, f"{name}.out")
+
+
+def bar_quantiles(
+    logits: NDArray[np.float64], borders: NDArray[np.float64], levels: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """Quantiles of LC-PFN's full-support bar distribution.
+
+    Args:
+        logits: shape ``(m, K)``.
+        borders: shape ``(K + 1,)``, strictly increasing.
+        levels: shape ``(L,)`` in (0, 1).
+
+    Returns:
+        shape ``(m, L)``, non-decreasing along the levels. Inner bars have uniform density (the
+        CDF is linear between borders); bar 0 is a half-normal extending down from
+        ``borders[1]`` and bar ``K - 1`` one extending up from ``borders[K - 1]``, each with its
+        median at the bar's width.
+    """
+    z = logits - logits.max(axis=-1, keepdims=True)
+    prob = np.exp(z)
+    prob /= prob.sum(axis=-1, keepdims=True)
+    widths = np.diff(borders)
+    s_lo, s_hi = widths[0] / HALFNORMAL_MEDIAN, widths[-1] / HALFNORMAL_MEDIAN
+    out = np.empty((logits.shape[0], levels.size))
+    for i, pr in enumerate(prob):
+        cdf = np.cumsum(pr)[:-1]  # CDF at borders[1..K-1], shape (K - 1,)
+        p_lo, p_hi = pr[0], pr[-1]
+        row = np.interp(levels, cdf, borders[1:-1])
+        lo = levels < p_lo
+        row[lo] = borders[1] - s_lo * ndtri(1.0 - levels[lo] / (2.0 * p_lo))
+        hi = levels > 1.0 - p_hi
+        r = np.clip((levels[hi] - (1.0 - p_hi)) / p_hi, 0.0, 1.0 - 1e-12)
+        row[hi] = borders[-2] + s_hi * ndtri((1.0 + r) / 2.0)
+        out[i] = np.maximum.accumulate(row)
+    return out
+
+
+def header_metadata(data: bytes) -> dict[str, str]:
+    """The ``__metadata__`` of a safetensors file (8-byte little-endian length, then JSON)."""
+    n = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + n])
+    meta = header.get("__metadata__") or {}
+    return {str(k): str(v) for k, v in meta.items()}
+
+
+def read_checked(
+    path: str | Path, sha256: str | None, what: str, retrain: str
+) -> tuple[dict[str, NDArray[np.float64]], dict[str, str]]:
+    """The float64 arrays and metadata of a safetensors file whose sha256 is checked first.
+
+    Args:
+        path: the file.
+        sha256: the hex digest it must have; None skips the check.
+        what: the weights' name for messages ("The LC-PFN weights").
+        retrain: the command that makes a new file, for the checksum message.
+
+    Raises:
+        MissingDependencyError: ``safetensors`` is not installed.
+        FileNotFoundError: no file at ``path``.
+        WeightsChecksumError: the digest differs.
+    """
+    try:
+        from safetensors.numpy import load as st_load
+    except ImportError as exc:
+        raise MissingDependencyError(
+            f"{what} are read with safetensors. Install it: pip install safetensors "
+            "(a core dependency of curvecast)"
+        ) from exc
+    data = Path(path).read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    if sha256 is not None and digest != sha256.lower():
+        raise WeightsChecksumError(
+            f"{what} at {path} have sha256 {digest}, expected {sha256}. The file is corrupt or "
+            f"was replaced: reinstall curvecast, or retrain with `{retrain}` and pass "
+            "sha256=None for your own file."
+        )
+    arrays = {k: np.asarray(v, dtype=np.float64) for k, v in st_load(data).items()}
+    for a in arrays.values():
+        a.setflags(write=False)
+    return arrays, header_metadata(data)
