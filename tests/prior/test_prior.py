@@ -49,9 +49,10 @@ def test_every_shape_metric_and_grid_appears(tasks: list[list[Curve]]) -> None:
     assert kinds == {True, False}  # bounded (accuracy, error rate) and unbounded above
 
 
-def test_grids_are_increasing_and_sizes_span_1_to_1000(tasks: list[list[Curve]]) -> None:
+def test_grids_are_increasing_and_sizes_span_2_to_1000(tasks: list[list[Curve]]) -> None:
+    # two points at least: one to observe and one to predict
     sizes = [task[0].x.size for task in tasks]
-    assert min(sizes) == 1 and max(sizes) >= 1000
+    assert 2 == min(sizes) and 500 <= max(sizes) <= 1000
     for c in _curves(tasks):
         assert np.all(np.diff(c.x) > 0) and c.x[0] > 0
         assert len(c.meta["clean"]) == c.x.size
