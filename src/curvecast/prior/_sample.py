@@ -54,9 +54,7 @@ def _default_shapes() -> Mapping[str, float]:
     # and slow_start (1.0 each): real searches rank by quality early, and those two shapes
     # delay every curve's progress alike (docs/prior/README.md).
     weak = {"sigmoid", "slow_start"}
-    return {
-        name: (1.0 if i < 11 or name in weak else 2.25) for i, name in enumerate(SHAPE_NAMES)
-    }
+    return {name: (1.0 if i < 11 or name in weak else 2.25) for i, name in enumerate(SHAPE_NAMES)}
 
 
 def _default_metrics() -> Mapping[str, float]:
@@ -73,7 +71,8 @@ class PriorConfig:
 
     Attributes:
         shape_weights: relative weight of each shape (names in ``SHAPE_NAMES``; a missing name
-            has weight 0). Default: Domhan's families, sigmoid and slow_start 1 each, the others 2.25.
+            has weight 0). Default: Domhan's families, sigmoid and slow_start 1 each, the
+            other four 2.25.
         metric_weights: relative weight of "accuracy", "error_rate", "loss", "perplexity".
             Default 0.3, 0.2, 0.35, 0.15.
         grid_weights: relative weight of "linear", "geometric", "irregular". Default 0.5, 0.25,

@@ -49,7 +49,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from curvecast.forecast.lcpfn import FORMAT, HALFNORMAL_MEDIAN, HORIZON, UNIFORM_STD, X_SCALE
+from curvecast.forecast._nn import HALFNORMAL_MEDIAN
+from curvecast.forecast.lcpfn import FORMAT, HORIZON, UNIFORM_STD, X_SCALE
 
 if TYPE_CHECKING:
     import torch
