@@ -139,6 +139,17 @@ def build_parser() -> argparse.ArgumentParser:
     else:
         add_bench_parser(sub)
     from curvecast.dashboard import add_dashboard_parser
+    from curvecast.train.pfn import add_arguments as add_train_arguments
+
+    train = sub.add_parser(
+        "train",
+        help="train the PFN forecaster on the synthetic prior (needs curvecast[train])",
+        description="Train curvecast's PFN on tasks drawn from curvecast.prior, on the GPU when "
+        "torch sees one, else on the CPU; write the weights (safetensors) and a model card "
+        "(--out with .json). Use the file with PFNForecaster(weights=...).",
+        epilog=_EPILOG,
+    )
+    add_train_arguments(train)
 
     add_dashboard_parser(sub)
     return parser
@@ -242,6 +253,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from curvecast.bench.cli import run_bench
 
             return int(run_bench(args))
+        if args.command == "train":
+            from curvecast.train.pfn import run as run_train
+
+            return run_train(args, "curvecast " + " ".join(sys.argv[1:] if argv is None else argv))
         if args.command == "dashboard":
             from curvecast.dashboard import run_dashboard
 

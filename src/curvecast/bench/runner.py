@@ -60,6 +60,7 @@ DEFAULT_METHODS: tuple[str, ...] = (
     "parametric",
     "domhan_mcmc",
     "lcpfn",
+    "pfn",
 )
 DEFAULT_CUTOFFS: tuple[float, ...] = (0.1, 0.2, 0.4, 0.6, 0.8)
 #: Methods that ``--mcmc-limit`` restricts to a stratified subset of curves.

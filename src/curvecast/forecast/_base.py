@@ -60,6 +60,7 @@ _BUILTIN: dict[str, str] = {
     "mmf4": "curvecast.forecast.least_squares:MMF4Forecaster",
     "lcpfn": "curvecast.forecast.lcpfn:LCPFNForecaster",
     "analog": "curvecast.forecast.analog:AnalogForecaster",
+    "pfn": "curvecast.forecast.pfn:PFNForecaster",
 }
 # "analog" is "parametric" when no other curves are given, and uses them when they are.
 _AUTO_PREFERENCE: tuple[str, ...] = ("analog", "parametric", "last_value")

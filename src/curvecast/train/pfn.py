@@ -407,21 +407,18 @@ def _git_commit() -> str | None:
     return out.stdout.strip() or None
 
 
-def build_parser(prog: str = "python -m curvecast.train.pfn") -> argparse.ArgumentParser:
-    """The training command's arguments (shared with ``curvecast train``)."""
-    ap = argparse.ArgumentParser(
-        prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+def add_arguments(ap: argparse.ArgumentParser) -> None:
+    """The training command's arguments (``curvecast train`` and ``python -m``)."""
     ap.add_argument("--out", type=Path, required=True, help="weights file to write (.safetensors)")
-    ap.add_argument("--steps", type=int, default=20000)
-    ap.add_argument("--batch-size", type=int, default=32)
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--steps", type=int, default=20000, help="optimizer steps (default: 20000)")
+    ap.add_argument("--batch-size", type=int, default=32, help="tasks per step (default: 32)")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the prior draws and the init")
     ap.add_argument("--d-model", type=int, default=ModelConfig.d_model)
     ap.add_argument("--n-layers", type=int, default=ModelConfig.n_layers)
     ap.add_argument("--n-heads", type=int, default=ModelConfig.n_heads)
     ap.add_argument("--d-ff", type=int, default=ModelConfig.d_ff)
     ap.add_argument("--n-bars", type=int, default=ModelConfig.n_bars)
-    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (default: 1e-3)")
     ap.add_argument("--workers", type=int, default=1, help="processes drawing prior batches")
     ap.add_argument(
         "--threads",
@@ -429,42 +426,52 @@ def build_parser(prog: str = "python -m curvecast.train.pfn") -> argparse.Argume
         default=1,
         help="torch CPU threads (1 is fastest on a small machine: the batch workers need a core)",
     )
-    ap.add_argument("--log-every", type=int, default=100)
+    ap.add_argument("--log-every", type=int, default=100, metavar="STEPS")
     ap.add_argument(
         "--max-minutes",
         type=float,
         default=math.inf,
         help="stop after this many minutes even if --steps are not done (the schedule adapts)",
     )
-    return ap
 
 
-def main(argv: Sequence[str] | None = None, prog: str = "python -m curvecast.train.pfn") -> int:
-    """Train, then write ``--out`` (safetensors) and ``--out`` with .json (the model card)."""
-    ap = build_parser(prog)
-    args = ap.parse_args(argv)
+def _check_args(args: argparse.Namespace) -> str | None:
+    """The first problem with the arguments, as a message naming the flag; None when fine."""
     for name in ("steps", "batch_size", "d_model", "n_layers", "n_heads", "d_ff", "n_bars"):
         if getattr(args, name) < 1:
-            ap.error(f"--{name.replace('_', '-')} must be a positive integer")
+            return f"--{name.replace('_', '-')} must be a positive integer"
     if args.workers < 0:
-        ap.error("--workers must be 0 or more")
+        return "--workers must be 0 or more"
     if args.threads < 1:
-        ap.error("--threads must be a positive integer")
+        return "--threads must be a positive integer"
     if args.d_model % args.n_heads:
-        ap.error(f"--d-model ({args.d_model}) must be a multiple of --n-heads ({args.n_heads})")
+        return f"--d-model ({args.d_model}) must be a multiple of --n-heads ({args.n_heads})"
+    if not (args.lr > 0 and math.isfinite(args.lr)):
+        return "--lr must be a positive number"
+    if not args.max_minutes > 0:
+        return "--max-minutes must be positive"
     if not args.out.parent.exists():
-        ap.error(f"--out: the folder {args.out.parent} does not exist; create it first")
+        return f"--out: the folder {args.out.parent} does not exist; create it first"
+    return None
+
+
+def run(args: argparse.Namespace, command: str) -> int:
+    """Train with parsed ``args``; write the weights and the model card. Returns an exit code."""
+    problem = _check_args(args)
+    if problem is not None:
+        print(f"curvecast train: error: {problem}", file=sys.stderr)
+        return 2
     try:
         import torch
     except ImportError:
         print(
-            "Training needs torch: pip install 'curvecast[train]' (CPU: pip install torch)",
+            "curvecast train: error: training needs torch. Install it: "
+            "pip install 'curvecast[train]' (a CPU build is enough)",
             file=sys.stderr,
         )
-        return 1
+        return 2
     torch.set_num_threads(args.threads)
     cfg = ModelConfig(args.d_model, args.n_layers, args.n_heads, args.d_ff, args.n_bars)
-    command = f"{prog} " + " ".join(sys.argv[1:] if argv is None else list(argv))
     model, summary = train(
         cfg,
         steps=args.steps,
@@ -492,6 +499,17 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m curvecast.tra
     args.out.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
     print(json.dumps({"wrote": str(args.out), "sha256": sha, "steps": summary["steps"]}))
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m curvecast.train.pfn``: the same as ``curvecast train``."""
+    prog = "python -m curvecast.train.pfn"
+    ap = argparse.ArgumentParser(
+        prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    add_arguments(ap)
+    args = ap.parse_args(argv)
+    return run(args, f"{prog} " + " ".join(sys.argv[1:] if argv is None else list(argv)))
 
 
 if __name__ == "__main__":
