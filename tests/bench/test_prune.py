@@ -67,7 +67,9 @@ def test_a_diverged_curve_is_counted_and_never_the_best() -> None:
     assert r.regret == 0.0
 
 
-@pytest.mark.parametrize("name", ["median", "successive_halving", "hyperband", "curvecast"])
+@pytest.mark.parametrize(
+    "name", ["median", "successive_halving", "hyperband", "curvecast", "curvecast:last_value"]
+)
 def test_real_pruners_prune_a_clearly_bad_search(name: str) -> None:
     rng = np.random.default_rng(0)
     finals = [0.9, *rng.uniform(0.1, 0.3, 15).tolist()]
@@ -110,11 +112,19 @@ def test_bench_prune_cli_writes_the_report(
     for pruner in ("none", "median", "curvecast"):
         assert f"| {pruner} |" in md
     assert "## Targets (curvecast)" in md and "command:" in md
+    assert "- **fixture**, curvecast: median speedup" in md
     data = json.loads((out / "prune.json").read_text())
     assert {r["pruner"] for r in data["rows"]} == {"none", "median", "curvecast"}
     assert len(data["rows"]) == 3 * 2 * 3  # tasks x orders x pruners
     assert (out / "prune_regret.png").stat().st_size > 1000
     assert "| curvecast |" in capsys.readouterr().out
+
+
+def test_curvecast_with_a_method_uses_that_method() -> None:
+    judge = make_judge("curvecast:last_value", _search([0.5, 0.6]))
+    assert judge.study.pruner.rule.method == "last_value"
+    with pytest.raises(KeyError):
+        make_judge("optuna:median", _search([0.5, 0.6]))
 
 
 def test_bench_prune_rejects_unknown_pruner(capsys: pytest.CaptureFixture[str]) -> None:
@@ -124,6 +134,10 @@ def test_bench_prune_rejects_unknown_pruner(capsys: pytest.CaptureFixture[str]) 
         main(["bench", "prune", "--suite", "fixture", "--pruners", "median,oracle"])
     assert info.value.code == 2
     assert "oracle" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:
+        main(["bench", "prune", "--suite", "fixture", "--pruners", "curvecast:magic"])
+    assert info.value.code == 2
+    assert "curvecast:METHOD" in capsys.readouterr().err
 
 
 def test_a_search_that_completes_nothing_scores_the_worst_final() -> None:

@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from curvecast.bench.prune import PRUNERS as _PRUNERS
 from curvecast.exceptions import DataSourceError, InvalidParameterError, MissingDependencyError
 
 __all__ = ["add_bench_parser", "main", "run_bench"]
@@ -303,18 +304,16 @@ def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
     return bench
 
 
-_PRUNERS = (
-    "none", "median", "percentile", "successive_halving", "hyperband", "patient", "wilcoxon",
-    "asha", "curvecast",
-)  # fmt: skip
-
-
 def _pruners(text: str) -> tuple[str, ...]:
+    from curvecast.forecast import available_methods
+
     names = tuple(s.strip() for s in text.split(",") if s.strip())
-    bad = [n for n in names if n not in _PRUNERS]
+    known = {*_PRUNERS, *(f"curvecast:{m}" for m in available_methods())}
+    bad = [n for n in names if n not in known]
     if not names or bad:
         raise argparse.ArgumentTypeError(
-            f"must be a comma-separated list of {', '.join(_PRUNERS)}; got {text!r}"
+            f"must be a comma-separated list of {', '.join(_PRUNERS)} or curvecast:METHOD "
+            f"(METHOD one of {', '.join(available_methods())}); got {text!r}"
         )
     return names
 

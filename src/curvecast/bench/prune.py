@@ -221,14 +221,16 @@ def _optuna_pruner(name: str, max_t: int, min_t: int, bounds: Any) -> Any:
         return p.PatientPruner(p.MedianPruner(n_startup_trials=5), patience=2)
     if name == "wilcoxon":
         return p.WilcoxonPruner(p_threshold=0.1)
-    if name == "curvecast":
+    if name == "curvecast" or name.startswith("curvecast:"):
         from curvecast.integrations.optuna import ForecastPruner
 
-        return ForecastPruner(bounds=bounds)
+        method = name.partition(":")[2] or "auto"
+        return ForecastPruner(method=method, bounds=bounds)
     raise KeyError(name)
 
 
-#: The pruners of ``curvecast bench prune``; "asha" drives Ray's AsyncHyperBandScheduler.
+#: The pruners of ``curvecast bench prune``; "asha" drives Ray's AsyncHyperBandScheduler, and
+#: "curvecast:METHOD" (not in the default list) is ForecastPruner with ``method=METHOD``.
 PRUNERS: tuple[str, ...] = (
     "none", "median", "percentile", "successive_halving", "hyperband", "patient", "wilcoxon",
     "asha", "curvecast",
@@ -236,7 +238,8 @@ PRUNERS: tuple[str, ...] = (
 
 
 def make_judge(name: str, curves: Sequence[Curve]) -> Judge:
-    """A fresh judge for one replay of ``curves`` with the pruner ``name`` (see :data:`PRUNERS`).
+    """A fresh judge for one replay of ``curves`` with the pruner ``name`` (see :data:`PRUNERS`;
+    also "curvecast:METHOD", ForecastPruner with that forecasting method).
 
     Raises:
         KeyError: unknown name. MissingDependencyError: Optuna (or Ray for "asha") missing.
