@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from pathlib import Path
 
@@ -94,8 +96,9 @@ def test_context_keeps_finite_points_of_the_furthest_reaching_curves() -> None:
     assert np.isfinite(enc.v_obs).all() and np.all(ctx_rows[:, 2] == 1.0)
     ids = {tuple(r) for r in ctx_rows[:, 5:]}
     assert len(ids) == E.MAX_CONTEXT_CURVES
-    # the diverged curve reaches x = 10 and comes first; curves of 12 down to 8 points follow
-    assert ctx_rows.shape[0] == 10 + 12 + 11 + 10 + 9 + 8
+    # the six furthest-reaching: 12, 11, 10 points, the diverged curve's 10 finite ones, 9, 8
+    assert ctx_rows.shape[0] == 12 + 11 + 10 + 10 + 9 + 8
+    assert enc.n_context == E.MAX_CONTEXT_CURVES
     assert enc.task[6] == 1.0 and enc.task[7] == pytest.approx(math.log1p(6) / 2.0)
 
 
@@ -109,19 +112,41 @@ def test_context_offset_is_flagged_only_where_a_curve_reaches_the_cut() -> None:
 
 
 # -- loading --------------------------------------------------------------------------------------
-def test_bundled_weights_load_with_their_checksum() -> None:
+def test_bundled_weights_have_the_recorded_checksum_and_card() -> None:
+    data = P._bundled_path().read_bytes()
+    assert hashlib.sha256(data).hexdigest() == P.WEIGHTS_SHA256
+    card = json.loads(P._bundled_path().with_suffix(".json").read_text())
+    assert card["sha256"] == P.WEIGHTS_SHA256 and card["format"] == P.FORMAT
+    for key in ("command", "commit", "seed", "steps", "curves_seen"):
+        assert card[key] not in (None, ""), key
     model = P.load_model()
     assert model.meta["format"] == P.FORMAT and model.n_layers >= 1
     assert np.all(np.diff(model.borders) > 0)
 
 
 def test_checksum_mismatch_is_a_clear_error(tmp_path: Path) -> None:
-    bad = tmp_path / "pfn.safetensors"
-    data = bytearray(P._bundled_path().read_bytes())
-    data[-1] ^= 0xFF
-    bad.write_bytes(bytes(data))
+    data = P._bundled_path().read_bytes()
+    good, bad = tmp_path / "good.safetensors", tmp_path / "bad.safetensors"
+    good.write_bytes(data)
+    P.load_model(good, sha256=hashlib.sha256(data).hexdigest())  # the right digest loads
+    flipped = bytearray(data)
+    flipped[-1] ^= 0xFF
+    bad.write_bytes(bytes(flipped))
     with pytest.raises(WeightsChecksumError, match=r"sha256 .* expected .*curvecast train"):
-        P.load_model(bad, sha256=P.WEIGHTS_SHA256)
+        P.load_model(bad, sha256=hashlib.sha256(data).hexdigest())
+
+
+def test_an_incomplete_file_is_refused_by_name(tmp_path: Path) -> None:
+    from safetensors.numpy import save_file
+
+    path = tmp_path / "partial.safetensors"
+    save_file(
+        {"query": np.zeros(4, np.float32)},
+        str(path),
+        metadata={"format": P.FORMAT, "input_version": P.INPUT_VERSION, "n_heads": "2"},
+    )
+    with pytest.raises(ValueError, match=r"lacks \['borders', 'decoder.out.weight'\]"):
+        P.load_model(path)
 
 
 def test_weights_of_another_model_are_refused(tmp_path: Path) -> None:
@@ -161,6 +186,42 @@ def test_a_rising_curve_is_forecast_near_or_above_where_it_is() -> None:
     assert med[0] > Y[9] - 0.02 and med[1] > Y[9] - 0.02
     lo, hi = f.quantile(0.05), f.quantile(0.95)
     assert np.all(hi - lo > 0)
+
+
+def test_points_inside_the_observed_range_follow_the_data() -> None:
+    curve = Curve(X[:10], Y[:10], bounds=(0, 1))
+    f = _fc(curve, np.array([2.0, 5.5, 20.0]))
+    np.testing.assert_allclose(f.median[:2], [Y[1], (Y[4] + Y[5]) / 2], atol=1e-9)
+    later = _fc(curve, np.array([20.0]))
+    np.testing.assert_allclose(f.quantiles[2], later.quantiles[0])  # queries are independent
+
+
+def test_a_single_point_at_x_zero_gives_the_same_answer_whatever_else_is_asked() -> None:
+    curve = Curve(np.array([0.0]), np.array([0.3]), bounds=(0, 1))
+    alone = _fc(curve, np.array([1000.0]))
+    with_others = _fc(curve, np.array([0.5, 100.0, 1000.0]))
+    np.testing.assert_allclose(alone.quantiles[0], with_others.quantiles[-1])
+
+
+def test_a_constant_curve_at_zero_and_overflowing_bounds_give_finite_forecasts() -> None:
+    for curve in (
+        Curve(X[:5], np.zeros(5)),
+        Curve(X[:5], Y[:5], bounds=(-1e308, 1e308)),
+        Curve(X[:5], 1e-300 * Y[:5]),
+    ):
+        f = _fc(curve, np.array([50.0]))
+        assert np.isfinite(f.quantiles).all()
+    tiny = _fc(Curve(X[:10], 1e-300 * Y[:10]), np.array([50.0]))
+    assert 0.0 < tiny.quantile(0.95)[0] - tiny.quantile(0.05)[0] < 1e-299  # read at its scale
+
+
+def test_context_of_the_other_direction_is_refused_by_name() -> None:
+    import curvecast
+
+    with pytest.raises(curvecast.InvalidParameterError, match="'context' parameter of forecast"):
+        curvecast.forecast(
+            X[:5], Y[:5], [20.0], method="pfn", context=[Curve(X, -Y, direction="minimize")]
+        )
 
 
 def test_context_changes_the_forecast() -> None:

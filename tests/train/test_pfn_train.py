@@ -36,8 +36,14 @@ def test_examples_are_finite_and_always_ask_for_the_last_finite_point() -> None:
         assert z.shape == (enc.x_query.shape[0],) and 1 <= z.size <= T.MAX_QUERIES
         for a in (enc.x_obs, enc.v_obs, enc.x_query, enc.task, z):
             assert np.isfinite(a).all()
-        # the last query is the last finite point of one of the task's curves: x / xr >= 1
-        assert enc.x_query[-1, 0] > 0.0
+        # the last query is the last finite point of one of the task's curves
+        assert enc.x_query[-1, 0] > 0.0  # later than the cut
+        lasts = [
+            enc.normalize(c.y[T._finite_len(c.y) - 1 : T._finite_len(c.y)])[0]
+            for c in task
+            if T._finite_len(c.y) >= 2
+        ]
+        assert np.isclose(lasts, z[-1]).any() or abs(z[-1]) == T._TARGET_CLIP
     assert seen > 150
 
 
@@ -55,7 +61,8 @@ def test_a_few_steps_export_and_numpy_matches_torch(tmp_path: Path) -> None:
     model, summary = T.train(
         TINY, steps=3, batch_size=4, seed=0, log_every=1, workers=0, log=lambda s: None
     )
-    assert summary["steps"] == 3 and summary["curves_seen"] == 12
+    assert summary["steps"] == 3 and summary["tasks_seen"] == 12
+    assert 12 <= summary["curves_seen"] <= 12 * 16
     assert all(np.isfinite(r["val_nll"]) for r in summary["history"])
     with torch.no_grad():  # make the residual branches non-zero so that parity means something
         for p in model.parameters():
@@ -75,7 +82,7 @@ def test_the_command_writes_weights_and_a_model_card(tmp_path: Path) -> None:
     out = tmp_path / "mine.safetensors"
     assert cli_main(["train", "--steps", "2", "--seed", "5", "--out", str(out), *TINY_ARGS]) == 0
     card = json.loads(out.with_suffix(".json").read_text())
-    assert card["steps"] == 2 and card["seed"] == 5 and card["curves_seen"] == 8
+    assert card["steps"] == 2 and card["seed"] == 5 and card["tasks_seen"] == 8
     assert card["command"].startswith("curvecast train") and "--seed 5" in card["command"]
     assert card["config"]["d_model"] == 16
     f = inference.PFNForecaster(weights=out, sha256=card["sha256"])
@@ -91,6 +98,8 @@ def test_the_command_writes_weights_and_a_model_card(tmp_path: Path) -> None:
         (["--d-model", "10", "--n-heads", "4"], "--d-model"),
         (["--workers", "-1"], "--workers"),
         (["--lr", "-1"], "--lr"),
+        (["--seed", "-3"], "--seed"),
+        (["--log-every", "0"], "--log-every"),
     ],
 )
 def test_bad_arguments_name_the_flag(
@@ -101,8 +110,17 @@ def test_bad_arguments_name_the_flag(
     assert err.startswith("curvecast train: error: ") and flag in err and "Traceback" not in err
 
 
-def test_a_missing_output_folder_is_refused_before_training(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    ("out", "says"),
+    [
+        ("nope/w.safetensors", "does not exist"),
+        (".", "is a folder"),
+        ("w.json", "not end in .json"),
+    ],
+)
+def test_a_bad_output_path_is_refused_before_training(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], out: str, says: str
 ) -> None:
-    assert cli_main(["train", "--out", str(tmp_path / "nope" / "w.safetensors")]) == 2
-    assert "does not exist" in capsys.readouterr().err
+    assert cli_main(["train", "--out", str(tmp_path / out)]) == 2
+    err = capsys.readouterr().err
+    assert "--out" in err and says in err

@@ -8,6 +8,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from curvecast.curves import Curve, check_axis
+from curvecast.exceptions import parameter_error
 from curvecast.forecast._base import get_forecaster
 from curvecast.forecast._result import DEFAULT_LEVELS, GRID, Forecast, as_rng, check_levels
 
@@ -45,7 +46,8 @@ def forecast(
 
     Raises:
         InvalidCurveError: bad ``x``, ``y``, ``x_new``, ``direction`` or ``bounds``.
-        InvalidParameterError: bad ``quantiles`` or ``rng``.
+        InvalidParameterError: bad ``quantiles`` or ``rng``, or a ``context`` curve that is not
+            a Curve or does not share the curve's direction.
         UnknownMethodError: unknown ``method``.
 
     Example:
@@ -86,6 +88,14 @@ def forecast_curve(
             diverged=True,
             info={"diverged_at": float(curve.x[curve.n_observed])},
         )
+    for c in context:
+        if not isinstance(c, Curve) or c.direction != curve.direction:
+            raise parameter_error(
+                "context",
+                "forecast",
+                f"a sequence of Curve objects of the same search (direction {curve.direction!r})",
+                c if not isinstance(c, Curve) else f"a curve with direction {c.direction!r}",
+            )
     ctx = [c.truncate(c.n_observed) if c.diverged and c.n_observed else c for c in context]
     ctx = [c for c in ctx if not c.diverged]
     result = forecaster.forecast(curve, xq, rng=gen, context=ctx)

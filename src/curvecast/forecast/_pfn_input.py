@@ -9,8 +9,10 @@ Normalisation, per request
 - Level and scale: ``a`` is the last observed ``u``; ``s`` is the range of the later half of the
   observed points (the scale the curve moves on now), at least a floor: 1% of the bounded range
   when both bounds are finite, else 1% of ``|a|`` (a tenth of that once three points give a
-  range of their own). Every value is fed as ``(u - a) / s`` and the network predicts the
-  queries' values on that scale, so any unit and any magnitude work.
+  range of their own). Bounds are meant to be the metric's real range ((0, 1) or (0, 100) for
+  an accuracy): a far wider range widens the floor, and with it flat curves' forecasts. Every
+  value is fed as ``(u - a) / s`` and the network predicts the queries' values on that scale,
+  so any unit and any magnitude work.
 - Axis: ``xr``, the last observed ``x``, is the unit; a point is fed as ``log(x / xr)`` and
   ``sqrt(x / xr)``, so epochs, training-set sizes and tokens, and horizons from 1.01x to 100x and
   beyond, are one input space (``x / xr`` is clipped at 150, ``log`` at -14).
@@ -78,6 +80,7 @@ class Encoded:
         sign: +1 when maximising, -1 when minimising.
         level: ``a``, the last observed value in larger-is-better units.
         scale: ``s``, positive.
+        n_context: how many context curves were read.
     """
 
     x_obs: _F
@@ -87,6 +90,7 @@ class Encoded:
     sign: float
     level: float
     scale: float
+    n_context: int = 0
 
     def normalize(self, y: _F) -> _F:
         """Metric values to the network's target units, ``(sign * y - a) / s``."""
@@ -119,6 +123,13 @@ def _value_features(z: _F) -> _F:
     return np.stack([np.clip(z, -20.0, 20.0) / 5.0, np.arcsinh(z) / 3.0], axis=-1)
 
 
+def _room(distance: float, scale: float) -> float:
+    """The distance to a bound in scales, squashed; capped at 1e12 scales (far is far)."""
+    with np.errstate(over="ignore"):
+        ratio = min(float(np.float64(distance) / scale), 1e12)
+    return float(np.arcsinh(ratio) / 3.0)
+
+
 def _thin_target(n: int) -> NDArray[np.intp]:
     if n <= MAX_TARGET:
         return np.arange(n)
@@ -136,10 +147,11 @@ def _scale(u: _F, level: float, bounds: tuple[float, float] | None) -> tuple[flo
     n = u.size
     recent = u[min(n // 2, max(n - 2, 0)) :]
     spread = float(np.ptp(recent)) if recent.size > 1 else 0.0
-    if bounds is not None and math.isfinite(bounds[0]) and math.isfinite(bounds[1]):
-        floor = 0.01 * (bounds[1] - bounds[0])
+    width = bounds[1] - bounds[0] if bounds is not None else math.inf
+    if math.isfinite(width):  # (0, 1) accuracy: 0.01; (0, 100) percent: 1
+        floor = 0.01 * width
     else:
-        floor = 0.01 * max(abs(level), 1e-6)
+        floor = 0.01 * abs(level) if level != 0.0 else 1e-12
     if n >= 3:
         floor *= 0.1
     return max(spread, floor), spread < floor
@@ -172,8 +184,8 @@ def encode(
     level = float(u[-1])
     scale, floored = _scale(u, level, bounds)
     xr = float(x[-1])
-    if not xr > 0.0:
-        xr = float(x_new[0]) if x_new.size and x_new[0] > 0 else 1.0
+    if not xr > 0.0:  # one point at x = 0: the axis unit is 1, whatever is asked
+        xr = 1.0
 
     keep = _thin_target(u.size)
     zt = (u[keep] - level) / scale
@@ -205,13 +217,14 @@ def encode(
         x_parts.append(_x_features(cx[sel], xr))
         v_parts.append(v)
 
+    n_context = len(chosen)
     task = np.zeros(N_TASK)
     lo, hi = bounds if bounds is not None else (-math.inf, math.inf)
     up, down = (hi, lo) if sign > 0 else (-lo, -hi)  # the bounds in larger-is-better units
     if math.isfinite(up):
-        task[0], task[1] = 1.0, np.arcsinh((up - level) / scale) / 3.0
+        task[0], task[1] = 1.0, _room(up - level, scale)
     if math.isfinite(down):
-        task[2], task[3] = 1.0, np.arcsinh((level - down) / scale) / 3.0
+        task[2], task[3] = 1.0, _room(level - down, scale)
     task[4] = math.log(u.size) / 5.0
     task[5] = math.log(max(float(np.ptp(u)), scale) / scale) / 3.0
     task[6] = 1.0 if chosen else 0.0
@@ -225,4 +238,5 @@ def encode(
         sign=sign,
         level=level,
         scale=scale,
+        n_context=n_context,
     )

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.special import ndtri
 
 from curvecast.curves import Curve
 from curvecast.forecast._nn import (
@@ -41,8 +42,9 @@ from curvecast.forecast._nn import (
     linear,
     read_checked,
 )
-from curvecast.forecast._pfn_input import MAX_CONTEXT_CURVES, Encoded, encode
+from curvecast.forecast._pfn_input import Encoded, encode
 from curvecast.forecast._result import GRID, Forecast
+from curvecast.forecast._util import noise_scale
 
 __all__ = [
     "FORMAT",
@@ -125,18 +127,26 @@ def load_model(path: str | Path | None = None, sha256: str | None = None) -> PFN
         ValueError: the file is not curvecast PFN weights of this version.
     """
     if path is None:
-        path, sha256 = _bundled_path(), sha256 or WEIGHTS_SHA256 or None
-    return _load_cached(str(path), sha256)
+        path, sha256 = _bundled_path(), sha256 or WEIGHTS_SHA256
+    path = Path(path)
+    return _load_cached(str(path), path.stat().st_mtime_ns, sha256)
 
 
 @lru_cache(maxsize=4)
-def _load_cached(path: str, sha256: str | None) -> PFNModel:
+def _load_cached(path: str, mtime_ns: int, sha256: str | None) -> PFNModel:
+    """Cached per file version (``mtime_ns``), so a retrained file is read again."""
     arrays, meta = read_checked(path, sha256, "The PFN weights", "curvecast train")
     if meta.get("format") != FORMAT or meta.get("input_version") != INPUT_VERSION:
         raise ValueError(
             f"{path} is not curvecast PFN weights for this version (format "
             f"{meta.get('format')!r}, input {meta.get('input_version')!r}; expected {FORMAT!r}, "
             f"{INPUT_VERSION!r}). Retrain with `curvecast train`."
+        )
+    missing = [k for k in ("borders", "query", "decoder.out.weight") if k not in arrays]
+    if missing or "n_heads" not in meta:
+        raise ValueError(
+            f"{path} lacks {missing or ['n_heads metadata']}: it is not a complete curvecast PFN "
+            "weights file. Retrain with `curvecast train`."
         )
     borders = arrays.pop("borders")
     return PFNModel(params=arrays, n_heads=int(meta["n_heads"]), borders=borders, meta=meta)
@@ -147,11 +157,14 @@ class PFNForecaster:
 
     Args:
         weights: a safetensors file written by ``curvecast train``; None for the bundled one.
-        sha256: the digest ``weights`` must have (bundled file: checked by default).
+        sha256: the digest ``weights`` must have; the bundled file is always checked against
+            :data:`WEIGHTS_SHA256`, your own file only when you pass one.
 
     Deterministic (``rng`` is accepted for the protocol and unused). ``context``: other curves of
     the same search (same metric and axis); the furthest-reaching ``MAX_CONTEXT_CURVES`` (6) are
-    read. The weights load on the first forecast.
+    read. Points of ``x_new`` up to the last observed ``x`` are answered from the observed curve
+    (interpolated, with a band of its noise); the network forecasts the later ones. The weights
+    load on the first forecast.
 
     Raises (on the first forecast):
         MissingDependencyError: ``safetensors`` is missing.
@@ -186,19 +199,33 @@ class PFNForecaster:
         context: Sequence[Curve] = (),
     ) -> Forecast:
         model = self.model
-        ctx = [(c.observed_x, c.observed_y) for c in context if c.observed_x.size]
+        x, y = curve.observed_x, curve.observed_y
+        x_new = np.asarray(x_new, dtype=np.float64)
+        ahead = x_new > x[-1]  # the network was trained on later points only
         enc = encode(
-            curve.observed_x,
-            curve.observed_y,
-            np.asarray(x_new, dtype=np.float64),
+            x,
+            y,
+            x_new[ahead],
             direction=curve.direction,
             bounds=curve.bounds,
-            context=ctx,
+            context=[(c.observed_x, c.observed_y) for c in context],
         )
-        zq = bar_quantiles(model.logits(enc), model.borders, GRID)
-        values = enc.denormalize(zq)
-        if enc.sign < 0:  # a decreasing map reverses the levels; GRID is symmetric around 0.5
-            values = values[:, ::-1]
-        n_ctx = min(len(ctx), MAX_CONTEXT_CURVES)
-        info: dict[str, Any] = {"n_context_curves": n_ctx, "scale": enc.scale}
+        values = np.empty((x_new.size, GRID.size))
+        if ahead.any():
+            # quantiles of larger-is-better values at 1 - GRID are the metric's at GRID
+            levels = GRID if enc.sign > 0 else 1.0 - GRID[::-1]
+            zq = bar_quantiles(model.logits(enc), model.borders, levels)
+            values[ahead] = enc.denormalize(zq if enc.sign > 0 else zq[:, ::-1])
+        if not ahead.all():
+            values[~ahead] = _within(x, y, x_new[~ahead], enc.scale)
+        info: dict[str, Any] = {"n_context_curves": enc.n_context, "scale": enc.scale}
         return Forecast(x_new, values, direction=curve.direction, method=self.name, info=info)
+
+
+def _within(x: _F, y: _F, x_new: _F, scale: float) -> _F:
+    """Quantiles at points inside the observed range: the observed curve (interpolated) with
+    a normal band of the observation noise; shape ``(len(x_new), len(GRID))``."""
+    sd = noise_scale(y)
+    if sd is None or not sd > 0:
+        sd = 0.1 * scale
+    return np.asarray(np.interp(x_new, x, y)[:, None] + sd * ndtri(GRID)[None, :])

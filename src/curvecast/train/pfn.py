@@ -33,6 +33,7 @@ import argparse
 import hashlib
 import json
 import math
+import os
 import platform
 import subprocess
 import sys
@@ -124,7 +125,8 @@ def examples(rng: np.random.Generator, n: int, config: PriorConfig | None = None
 
 
 def collate(batch: Sequence[tuple[Encoded, _F]]) -> dict[str, NDArray[Any]]:
-    """Pad a list of examples into arrays; ``*_mask`` is True on real (non-padding) entries."""
+    """Pad a list of examples into arrays; ``*_mask`` is True on real (non-padding) entries and
+    ``n_curves`` counts each example's curves (the target and its context)."""
     b = len(batch)
     n = max(e.x_obs.shape[0] for e, _ in batch)
     m = max(e.x_query.shape[0] for e, _ in batch)
@@ -136,6 +138,7 @@ def collate(batch: Sequence[tuple[Encoded, _F]]) -> dict[str, NDArray[Any]]:
         "query_mask": np.zeros((b, m), bool),
         "task": np.zeros((b, N_TASK), np.float32),
         "target": np.zeros((b, m), np.float32),
+        "n_curves": np.array([1 + e.n_context for e, _ in batch]),
     }
     for k, (e, z) in enumerate(batch):
         no, nq = e.x_obs.shape[0], e.x_query.shape[0]
@@ -320,6 +323,7 @@ def train(
         return out
 
     history: list[dict[str, Any]] = []
+    curves = 0  # target and context curves read, over all steps
     start, ema, done = time.perf_counter(), float("nan"), 0
     loader = _batch_loader(seed, batch_size, workers)
     for step in range(steps):
@@ -329,7 +333,9 @@ def train(
             break
         for group in opt.param_groups:
             group["lr"] = lr * lr_factor(progress)
-        loss = loss_of(_to_torch(next(loader), device))
+        batch = next(loader)
+        curves += int(batch["n_curves"].sum())
+        loss = loss_of(_to_torch(batch, device))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -355,7 +361,8 @@ def train(
         "steps": done,
         "steps_planned": steps,
         "batch_size": batch_size,
-        "curves_seen": done * batch_size,
+        "tasks_seen": done * batch_size,
+        "curves_seen": curves,
         "seed": seed,
         "lr": lr,
         "warmup_frac": warmup_frac,
@@ -400,7 +407,12 @@ def export(
 def _git_commit() -> str | None:
     try:
         out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, timeout=10
+            ["git", "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+            cwd=Path(__file__).parent,  # the source tree's commit, wherever the command runs
         )
     except (OSError, subprocess.SubprocessError):
         return None
@@ -442,6 +454,10 @@ def _check_args(args: argparse.Namespace) -> str | None:
             return f"--{name.replace('_', '-')} must be a positive integer"
     if args.workers < 0:
         return "--workers must be 0 or more"
+    if args.seed < 0:
+        return "--seed must be 0 or more"
+    if args.log_every < 1:
+        return "--log-every must be a positive integer"
     if args.threads < 1:
         return "--threads must be a positive integer"
     if args.d_model % args.n_heads:
@@ -450,8 +466,14 @@ def _check_args(args: argparse.Namespace) -> str | None:
         return "--lr must be a positive number"
     if not args.max_minutes > 0:
         return "--max-minutes must be positive"
-    if not args.out.parent.exists():
+    if args.out.suffix == ".json":
+        return "--out must not end in .json: the model card is written next to it with that suffix"
+    if args.out.is_dir():
+        return f"--out: {args.out} is a folder; give a file name such as {args.out}/pfn.safetensors"
+    if not args.out.parent.is_dir():
         return f"--out: the folder {args.out.parent} does not exist; create it first"
+    if not os.access(args.out.parent, os.W_OK):
+        return f"--out: the folder {args.out.parent} is not writable"
     return None
 
 
