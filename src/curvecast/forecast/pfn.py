@@ -218,6 +218,8 @@ class PFNForecaster:
             values[ahead] = enc.denormalize(zq if enc.sign > 0 else zq[:, ::-1])
         if not ahead.all():
             values[~ahead] = _within(x, y, x_new[~ahead], enc.scale)
+        if curve.bounds is not None:  # the bars' tails reach past a bound; the metric cannot
+            values = np.clip(values, *curve.bounds)
         info: dict[str, Any] = {"n_context_curves": enc.n_context, "scale": enc.scale}
         return Forecast(x_new, values, direction=curve.direction, method=self.name, info=info)
 
