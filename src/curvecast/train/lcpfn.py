@@ -38,7 +38,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import platform
 import sys
 import time
 from collections.abc import Sequence
@@ -51,6 +50,7 @@ from numpy.typing import NDArray
 
 from curvecast.forecast._nn import HALFNORMAL_MEDIAN
 from curvecast.forecast.lcpfn import FORMAT, HORIZON, UNIFORM_STD, X_SCALE
+from curvecast.train._common import device_name, lr_factor, post_norm_layer
 
 if TYPE_CHECKING:
     import torch
@@ -151,34 +151,14 @@ def build_model(cfg: ModelConfig, borders: NDArray[np.float64]) -> torch.nn.Modu
     if cfg.d_model % cfg.n_heads:
         raise ValueError(f"d_model {cfg.d_model} is not divisible by n_heads {cfg.n_heads}")
 
-    class Layer(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.qkv = nn.Linear(cfg.d_model, 3 * cfg.d_model)
-            self.out = nn.Linear(cfg.d_model, cfg.d_model)
-            self.norm1 = nn.LayerNorm(cfg.d_model)
-            self.ff1 = nn.Linear(cfg.d_model, cfg.d_ff)
-            self.ff2 = nn.Linear(cfg.d_ff, cfg.d_model)
-            self.norm2 = nn.LayerNorm(cfg.d_model)
-            # as in PFNs: the residual branches start at zero
-            for lin in (self.out, self.ff2):
-                nn.init.zeros_(lin.weight)
-                nn.init.zeros_(lin.bias)
-
-        def forward(self, h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-            b, n, d = h.shape
-            dh = d // cfg.n_heads
-            qkv = self.qkv(h).view(b, n, 3, cfg.n_heads, dh).permute(2, 0, 3, 1, 4)
-            att = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2], attn_mask=mask)
-            h = self.norm1(h + self.out(att.transpose(1, 2).reshape(b, n, d)))
-            return self.norm2(h + self.ff2(F.gelu(self.ff1(h))))
-
     class LCPFN(nn.Module):
         def __init__(self) -> None:
             super().__init__()
             self.x_encoder = nn.Linear(1, cfg.d_model)
             self.y_encoder = nn.Linear(1, cfg.d_model)
-            self.layers = nn.ModuleList([Layer() for _ in range(cfg.n_layers)])
+            self.layers = nn.ModuleList(
+                [post_norm_layer(cfg.d_model, cfg.n_heads, cfg.d_ff) for _ in range(cfg.n_layers)]
+            )
             self.decoder = nn.ModuleDict(
                 {"hidden": nn.Linear(cfg.d_model, cfg.d_ff), "out": nn.Linear(cfg.d_ff, cfg.n_bars)}
             )
@@ -257,12 +237,6 @@ def train(
     val_k = val_rng.integers(1, HORIZON, size=4)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
 
-    def lr_factor(progress: float) -> float:
-        if progress < warmup_frac:
-            return max(progress / warmup_frac, 1.0 / steps)
-        rest = (progress - warmup_frac) / max(1.0 - warmup_frac, 1e-12)
-        return 0.5 * (1.0 + math.cos(math.pi * min(rest, 1.0)))
-
     t_all = torch.arange(1, HORIZON + 1, dtype=torch.float32, device=device)
     start, history, ema = time.perf_counter(), [], float("nan")
     done = 0
@@ -272,7 +246,7 @@ def train(
             log(json.dumps({"stopped_early_at_step": step, "reason": "max_wall_s"}))
             break
         for group in opt.param_groups:
-            group["lr"] = lr * lr_factor(progress)
+            group["lr"] = lr * lr_factor(progress, warmup_frac, steps)
         _, noisy = sample_prior_curves(batch_size, rng)
         z = torch.as_tensor(noisy, dtype=torch.float32, device=device)
         k = int(rng.integers(1, HORIZON))
@@ -309,7 +283,7 @@ def train(
         "lr": lr,
         "warmup_frac": warmup_frac,
         "wall_time_s": round(time.perf_counter() - start, 1),
-        "device": _device_name(device),
+        "device": device_name(device),
         "final_train_nll_ema": history[-1]["train_nll_ema"] if history else None,
         "final_val_nll": history[-1]["val_nll"] if history else None,
         "history": history,
@@ -336,14 +310,6 @@ def _borders(model: torch.nn.Module) -> torch.Tensor:
     """The bar borders buffer of a model from :func:`build_model`, shape ``(n_bars + 1,)``."""
     out: torch.Tensor = model.get_buffer("borders")
     return out
-
-
-def _device_name(device: torch.device) -> str:
-    import torch
-
-    if device.type == "cuda":
-        return f"cuda ({torch.cuda.get_device_name(device)})"
-    return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
 
 
 def export_safetensors(

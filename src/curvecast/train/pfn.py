@@ -34,7 +34,6 @@ import hashlib
 import json
 import math
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -50,6 +49,7 @@ from curvecast.curves import Curve
 from curvecast.forecast._pfn_input import N_TASK, N_VALUE, N_X, Encoded, context_ids, encode
 from curvecast.forecast.pfn import FORMAT, INPUT_VERSION
 from curvecast.prior import PriorConfig, sample_task
+from curvecast.train._common import device_name, lr_factor, post_norm_layer
 from curvecast.train.lcpfn import bar_nll
 
 if TYPE_CHECKING:
@@ -187,27 +187,6 @@ def build_model(cfg: ModelConfig, borders: _F) -> torch.nn.Module:
         raise ValueError(f"d_model {cfg.d_model} is not divisible by n_heads {cfg.n_heads}")
     d = cfg.d_model
 
-    class Layer(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.qkv = nn.Linear(d, 3 * d)
-            self.out = nn.Linear(d, d)
-            self.norm1 = nn.LayerNorm(d)
-            self.ff1 = nn.Linear(d, cfg.d_ff)
-            self.ff2 = nn.Linear(cfg.d_ff, d)
-            self.norm2 = nn.LayerNorm(d)
-            for lin in (self.out, self.ff2):  # residual branches start at zero, as in PFNs
-                nn.init.zeros_(lin.weight)
-                nn.init.zeros_(lin.bias)
-
-        def forward(self, h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-            b, n, _ = h.shape
-            dh = d // cfg.n_heads
-            qkv = self.qkv(h).view(b, n, 3, cfg.n_heads, dh).permute(2, 0, 3, 1, 4)
-            att = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2], attn_mask=mask)
-            h = self.norm1(h + self.out(att.transpose(1, 2).reshape(b, n, d)))
-            return self.norm2(h + self.ff2(F.gelu(self.ff1(h))))
-
     class PFN(nn.Module):
         def __init__(self) -> None:
             super().__init__()
@@ -215,7 +194,9 @@ def build_model(cfg: ModelConfig, borders: _F) -> torch.nn.Module:
             self.v_in, self.v_out = nn.Linear(N_VALUE, d), nn.Linear(d, d)
             self.task_enc = nn.Linear(N_TASK, d)
             self.query = nn.Parameter(torch.zeros(d))
-            self.layers = nn.ModuleList([Layer() for _ in range(cfg.n_layers)])
+            self.layers = nn.ModuleList(
+                [post_norm_layer(d, cfg.n_heads, cfg.d_ff) for _ in range(cfg.n_layers)]
+            )
             self.decoder = nn.ModuleDict(
                 {"hidden": nn.Linear(d, cfg.d_ff), "out": nn.Linear(cfg.d_ff, cfg.n_bars)}
             )
@@ -304,12 +285,6 @@ def train(
     val = _to_torch(collate(examples(np.random.default_rng([seed, 1]), 512)), device)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
 
-    def lr_factor(progress: float) -> float:
-        if progress < warmup_frac:
-            return max(progress / warmup_frac, 1.0 / steps)
-        rest = (progress - warmup_frac) / max(1.0 - warmup_frac, 1e-12)
-        return 0.5 * (1.0 + math.cos(math.pi * min(rest, 1.0)))
-
     def loss_of(batch: dict[str, torch.Tensor]) -> torch.Tensor:
         nll = bar_nll(model(batch), batch["target"], border_t)
         qm = batch["query_mask"]
@@ -332,7 +307,7 @@ def train(
             log(json.dumps({"stopped_early_at_step": step, "reason": "max_wall_s"}))
             break
         for group in opt.param_groups:
-            group["lr"] = lr * lr_factor(progress)
+            group["lr"] = lr * lr_factor(progress, warmup_frac, steps)
         batch = next(loader)
         curves += int(batch["n_curves"].sum())
         loss = loss_of(_to_torch(batch, device))
@@ -367,19 +342,11 @@ def train(
         "lr": lr,
         "warmup_frac": warmup_frac,
         "wall_time_s": round(time.perf_counter() - start, 1),
-        "device": _device_name(device),
+        "device": device_name(device),
         "final_val_nll": history[-1]["val_nll"],
         "history": history,
     }
     return model, summary
-
-
-def _device_name(device: torch.device) -> str:
-    import torch
-
-    if device.type == "cuda":
-        return f"cuda ({torch.cuda.get_device_name(device)})"
-    return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
 
 
 def export(
