@@ -207,6 +207,88 @@ def forecast_tables(
 
 
 _NAN = Interval(math.nan, math.nan, math.nan)
+#: The method whose targets the report checks, when it ran.
+CANDIDATE = "pfn"
+
+
+def forecast_targets(
+    summaries: Sequence[Mapping[str, Any]], candidate: str = CANDIDATE
+) -> list[str]:
+    """The learned forecaster's targets, checked per suite on the point estimates.
+
+    - CRPS IQM at every cutoff no worse than every other method of the run;
+    - CRPS IQM on average (over cutoffs) at least 20% below ``last_value``'s;
+    - 90% coverage (the mean over cutoffs) in [0.85, 0.95];
+    - Spearman (the mean over cutoffs) above every other method's.
+
+    Returns markdown list items; none when ``candidate`` did not run.
+    """
+    lines: list[str] = []
+    for suite in dict.fromkeys(s["suite"] for s in summaries):
+        rows = [s for s in summaries if s["suite"] == suite]
+        mine = {s["cutoff"]: s for s in rows if s["method"] == candidate}
+        if not mine:
+            continue
+        others = sorted({s["method"] for s in rows} - {candidate})
+        checks = []
+        worse = []
+        for cut, s in sorted(mine.items()):
+            best = min(
+                (o for o in rows if o["cutoff"] == cut and o["method"] != candidate),
+                key=lambda o: _finite_or_inf(o["crps_iqm"].estimate),
+                default=None,
+            )
+            if best is not None and s["crps_iqm"].estimate > best["crps_iqm"].estimate:
+                worse.append(
+                    f"@{cut:g} {s['crps_iqm'].estimate:.3g} vs {best['method']} "
+                    f"{best['crps_iqm'].estimate:.3g}"
+                )
+        checks.append(
+            "CRPS no worse than every other method at every cutoff: "
+            + ("yes" if not worse else "NO (" + "; ".join(worse) + ")")
+        )
+        base = {s["cutoff"]: s for s in rows if s["method"] == "last_value"}
+        gains = [
+            1.0 - mine[c]["crps_iqm"].estimate / base[c]["crps_iqm"].estimate
+            for c in mine
+            if c in base and base[c]["crps_iqm"].estimate > 0
+        ]
+        if gains:
+            g = float(np.mean(gains))
+            checks.append(f"CRPS {g:.0%} below last_value on average (>= 20%): " + _yes(g >= 0.2))
+        cov = [s["cover90"].estimate for s in mine.values() if math.isfinite(s["cover90"].estimate)]
+        if cov:
+            c90 = float(np.mean(cov))
+            checks.append(f"90% coverage {c90:.2f} (0.85-0.95): " + _yes(0.85 <= c90 <= 0.95))
+        sp = _mean_spearman(rows)
+        if candidate in sp and len(sp) > 1:
+            rival = max((m for m in sp if m != candidate), key=lambda m: sp[m])
+            checks.append(
+                f"Spearman {sp[candidate]:.2f} vs best other {rival} {sp[rival]:.2f}: "
+                + _yes(sp[candidate] > sp[rival])
+            )
+        lines.append(
+            f"- **{suite}** ({candidate} against {', '.join(others)}): " + "; ".join(checks)
+        )
+    return lines
+
+
+def _yes(ok: bool) -> str:
+    return "yes" if ok else "NO"
+
+
+def _finite_or_inf(v: float) -> float:
+    return v if math.isfinite(v) else math.inf
+
+
+def _mean_spearman(rows: Sequence[Mapping[str, Any]]) -> dict[str, float]:
+    """Mean over cutoffs of each method's Spearman estimate, where it has one."""
+    by: dict[str, list[float]] = {}
+    for s in rows:
+        v = s["spearman"].estimate
+        if v is not None and math.isfinite(v):
+            by.setdefault(s["method"], []).append(float(v))
+    return {m: float(np.mean(v)) for m, v in by.items()}
 
 
 def _est(iv: Interval, digits: int = 3) -> str:
@@ -241,6 +323,9 @@ def write_forecast_report(
     if plots:
         paths.update(_plot_all(result, summaries, out_dir))
     tables = forecast_tables(result, summaries, pairs)
+    targets = forecast_targets(summaries)
+    if targets:
+        tables += f"\n## Targets ({CANDIDATE})\n\n" + "\n".join(targets) + "\n"
     skipped = "; ".join(f"{k} ({v})" for k, v in result.skipped.items()) or "none"
     lines = [
         header_markdown("curvecast forecast benchmark", env),
