@@ -61,7 +61,7 @@ FORMAT = "curvecast-pfn-v1"
 #: Version of the input encoding of :mod:`curvecast.forecast._pfn_input` the weights expect.
 INPUT_VERSION = "1"
 #: sha256 of the bundled ``weights/pfn.safetensors``; a mismatch stops loading.
-WEIGHTS_SHA256 = ""
+WEIGHTS_SHA256 = "8055f2e3a237a483eecb8c5b175f56509da24e6b9e1bc2a153465924b89146be"
 
 
 @dataclass(frozen=True)

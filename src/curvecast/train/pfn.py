@@ -459,6 +459,7 @@ def run(args: argparse.Namespace, command: str) -> int:
             file=sys.stderr,
         )
         return 2
+    commit = _git_commit()  # the code that trains, before anyone commits more during the run
     torch.set_num_threads(args.threads)
     cfg = ModelConfig(args.d_model, args.n_layers, args.n_heads, args.d_ff, args.n_bars)
     model, summary = train(
@@ -480,7 +481,7 @@ def run(args: argparse.Namespace, command: str) -> int:
         "format": FORMAT,
         "input_version": INPUT_VERSION,
         "command": command,
-        "commit": _git_commit(),
+        "commit": commit,
         "config": asdict(cfg),
         "prior": "curvecast.prior.PriorConfig() defaults",
         **summary,
