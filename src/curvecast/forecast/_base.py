@@ -61,6 +61,7 @@ _BUILTIN: dict[str, str] = {
     "lcpfn": "curvecast.forecast.lcpfn:LCPFNForecaster",
     "analog": "curvecast.forecast.analog:AnalogForecaster",
     "pfn": "curvecast.forecast.pfn:PFNForecaster",
+    "ensemble": "curvecast.forecast.ensemble:EnsembleForecaster",
 }
 # "analog" is "parametric" when no other curves are given, and uses them when they are.
 _AUTO_PREFERENCE: tuple[str, ...] = ("analog", "parametric", "last_value")
