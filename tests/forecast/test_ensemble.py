@@ -35,10 +35,12 @@ def test_the_mixture_is_wider_than_its_members_when_they_disagree() -> None:
     x = np.arange(1.0, 11.0)
     curve = Curve(x, 0.9 - 0.5 * x**-0.7, bounds=(0, 1))
     rng = np.random.default_rng(0)
-    mix = EnsembleForecaster(("last_value", "parametric")).forecast(curve, [50.0], rng=rng)
+    mix = EnsembleForecaster(("last_value", "parametric")).forecast(
+        curve, np.array([50.0]), rng=rng
+    )
     parts = [
-        EnsembleForecaster(("last_value", "last_value")).forecast(curve, [50.0], rng=rng),
-        EnsembleForecaster(("parametric", "parametric")).forecast(curve, [50.0], rng=rng),
+        EnsembleForecaster(("last_value", "last_value")).forecast(curve, np.array([50.0]), rng=rng),
+        EnsembleForecaster(("parametric", "parametric")).forecast(curve, np.array([50.0]), rng=rng),
     ]
     lo, hi = mix.quantile(0.05)[0], mix.quantile(0.95)[0]
     assert lo <= max(p.quantile(0.05)[0] for p in parts) + 1e-9
@@ -58,4 +60,4 @@ def test_the_mixture_is_wider_than_its_members_when_they_disagree() -> None:
 )
 def test_bad_arguments_name_the_parameter(kwargs: dict[str, object], name: str) -> None:
     with pytest.raises(InvalidParameterError, match=f"'{name}' parameter of EnsembleForecaster"):
-        EnsembleForecaster(**kwargs)
+        EnsembleForecaster(**kwargs)  # type: ignore[arg-type]
