@@ -41,7 +41,19 @@ def test_each_missed_target_says_by_how_much() -> None:
     (line,) = forecast_targets(rows)
     assert "NO (@0.2 0.12 vs last_value 0.1)" in line
     assert "-20% below last_value" in line and "coverage 0.99" in line
-    assert "Spearman 0.40 vs best other last_value 0.50: NO" in line
+    assert "Spearman 0.40 vs best baseline last_value 0.50: NO" in line
+
+
+def test_the_other_candidate_is_not_a_baseline() -> None:
+    rows = [
+        _s("last_value", 0.2, 0.10, 0.9, 0.5),
+        _s("pfn", 0.2, 0.08, 0.9, 0.6),
+        _s("ensemble", 0.2, 0.05, 0.9, 0.7),
+    ]
+    (pfn,) = forecast_targets(rows, "pfn")
+    (ens,) = forecast_targets(rows, "ensemble")
+    assert "against last_value)" in pfn and "every cutoff: yes" in pfn
+    assert "(ensemble against last_value)" in ens
 
 
 def test_no_candidate_no_targets() -> None:

@@ -63,8 +63,9 @@ _BUILTIN: dict[str, str] = {
     "pfn": "curvecast.forecast.pfn:PFNForecaster",
     "ensemble": "curvecast.forecast.ensemble:EnsembleForecaster",
 }
-# "analog" is "parametric" when no other curves are given, and uses them when they are.
-_AUTO_PREFERENCE: tuple[str, ...] = ("analog", "parametric", "last_value")
+# "ensemble" mixes the PFN with "analog" ("parametric" when no other curves are given); on the
+# benchmark suites it is the best calibrated of the sharp methods (README, "Benchmarks").
+_AUTO_PREFERENCE: tuple[str, ...] = ("ensemble", "analog", "parametric", "last_value")
 _REGISTRY: dict[str, Callable[[], Forecaster]] = {}
 _INSTANCES: dict[str, Forecaster] = {}
 
