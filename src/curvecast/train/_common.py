@@ -5,14 +5,17 @@ torch is imported inside the functions, so that importing :mod:`curvecast.train`
 
 from __future__ import annotations
 
+import json
 import math
 import platform
-from typing import TYPE_CHECKING
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["device_name", "lr_factor", "post_norm_layer"]
+__all__ = ["device_name", "fit", "lr_factor", "post_norm_layer"]
 
 
 def post_norm_layer(d_model: int, n_heads: int, d_ff: int) -> torch.nn.Module:
@@ -66,3 +69,60 @@ def device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return f"cuda ({torch.cuda.get_device_name(device)})"
     return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+
+
+def fit(
+    model: torch.nn.Module,
+    opt: torch.optim.Optimizer,
+    *,
+    steps: int,
+    lr: float,
+    warmup_frac: float,
+    max_wall_s: float,
+    log_every: int,
+    step_loss: Callable[[], torch.Tensor],
+    val_nll: Callable[[], float],
+    log: Callable[[str], Any],
+) -> tuple[int, list[dict[str, Any]], float]:
+    """The training loop both trainers run; returns (steps done, loss history, wall seconds).
+
+    Each step sets the learning rate from :func:`lr_factor`, takes ``step_loss()`` (a fresh
+    batch's loss), clips the gradient norm at 1 and steps ``opt``. Progress is the larger of the
+    fraction of ``steps`` done and of ``max_wall_s`` spent, so a run cut by its time limit still
+    anneals fully. Every ``log_every`` steps, and once at the end, a record with the training
+    loss (an exponential moving average), ``val_nll()`` and the wall time goes to ``history``
+    and, as JSON, to ``log``.
+    """
+    import torch
+
+    history: list[dict[str, Any]] = []
+    start, ema, done = time.perf_counter(), float("nan"), 0
+
+    def record() -> dict[str, Any]:
+        return {
+            "step": done,
+            "train_nll_ema": None if math.isnan(ema) else round(ema, 4),
+            "val_nll": round(val_nll(), 4),
+            "wall_s": round(time.perf_counter() - start, 1),
+        }
+
+    for step in range(steps):
+        progress = max(step / steps, (time.perf_counter() - start) / max_wall_s)
+        if progress >= 1.0:
+            log(json.dumps({"stopped_early_at_step": step, "reason": "max_wall_s"}))
+            break
+        for group in opt.param_groups:
+            group["lr"] = lr * lr_factor(progress, warmup_frac, steps)
+        loss = step_loss()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        done = step + 1
+        ema = loss.item() if math.isnan(ema) else 0.98 * ema + 0.02 * loss.item()
+        if done % log_every == 0 or done == steps:
+            history.append(record())
+            log(json.dumps(history[-1]))
+    if not history or history[-1]["step"] != done:
+        history.append(record())
+    return done, history, round(time.perf_counter() - start, 1)

@@ -39,7 +39,6 @@ import argparse
 import json
 import math
 import sys
-import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -50,7 +49,7 @@ from numpy.typing import NDArray
 
 from curvecast.forecast._nn import HALFNORMAL_MEDIAN
 from curvecast.forecast.lcpfn import FORMAT, HORIZON, UNIFORM_STD, X_SCALE
-from curvecast.train._common import device_name, lr_factor, post_norm_layer
+from curvecast.train._common import device_name, fit, post_norm_layer
 
 if TYPE_CHECKING:
     import torch
@@ -238,42 +237,20 @@ def train(
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
 
     t_all = torch.arange(1, HORIZON + 1, dtype=torch.float32, device=device)
-    start, history, ema = time.perf_counter(), [], float("nan")
-    done = 0
-    for step in range(steps):
-        progress = max(step / steps, (time.perf_counter() - start) / max_wall_s)
-        if progress >= 1.0:
-            log(json.dumps({"stopped_early_at_step": step, "reason": "max_wall_s"}))
-            break
-        for group in opt.param_groups:
-            group["lr"] = lr * lr_factor(progress, warmup_frac, steps)
+
+    def step_loss() -> torch.Tensor:
         _, noisy = sample_prior_curves(batch_size, rng)
         z = torch.as_tensor(noisy, dtype=torch.float32, device=device)
         k = int(rng.integers(1, HORIZON))
         logits = model(t_all.expand(batch_size, -1), z, k)
-        loss = bar_nll(logits, z[:, k:], _borders(model)).mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        done = step + 1
-        ema = loss.item() if math.isnan(ema) else 0.98 * ema + 0.02 * loss.item()
-        if done % log_every == 0 or done == steps:
-            val = _val_nll(model, val_y, val_k, t_all)
-            rec = {
-                "step": done,
-                "train_nll_ema": round(ema, 4),
-                "val_nll": round(val, 4),
-                "wall_s": round(time.perf_counter() - start, 1),
-            }
-            history.append(rec)
-            log(json.dumps(rec))
-    if history and history[-1]["step"] != done:
-        val = _val_nll(model, val_y, val_k, t_all)
-        wall = round(time.perf_counter() - start, 1)
-        history.append(
-            {"step": done, "train_nll_ema": round(ema, 4), "val_nll": round(val, 4), "wall_s": wall}
-        )
+        out: torch.Tensor = bar_nll(logits, z[:, k:], _borders(model)).mean()
+        return out
+
+    done, history, wall = fit(
+        model, opt, steps=steps, lr=lr, warmup_frac=warmup_frac, max_wall_s=max_wall_s,
+        log_every=log_every, step_loss=step_loss,
+        val_nll=lambda: _val_nll(model, val_y, val_k, t_all), log=log,
+    )  # fmt: skip
     summary = {
         "steps": done,
         "steps_planned": steps,
@@ -282,10 +259,10 @@ def train(
         "seed": seed,
         "lr": lr,
         "warmup_frac": warmup_frac,
-        "wall_time_s": round(time.perf_counter() - start, 1),
+        "wall_time_s": wall,
         "device": device_name(device),
-        "final_train_nll_ema": history[-1]["train_nll_ema"] if history else None,
-        "final_val_nll": history[-1]["val_nll"] if history else None,
+        "final_train_nll_ema": history[-1]["train_nll_ema"],
+        "final_val_nll": history[-1]["val_nll"],
         "history": history,
     }
     return model, summary

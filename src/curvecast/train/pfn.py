@@ -36,7 +36,6 @@ import math
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -49,7 +48,7 @@ from curvecast.curves import Curve
 from curvecast.forecast._pfn_input import N_TASK, N_VALUE, N_X, Encoded, context_ids, encode
 from curvecast.forecast.pfn import FORMAT, INPUT_VERSION
 from curvecast.prior import PriorConfig, sample_task
-from curvecast.train._common import device_name, lr_factor, post_norm_layer
+from curvecast.train._common import device_name, fit, post_norm_layer
 from curvecast.train.lcpfn import bar_nll
 
 if TYPE_CHECKING:
@@ -297,41 +296,19 @@ def train(
         model.train()
         return out
 
-    history: list[dict[str, Any]] = []
     curves = 0  # target and context curves read, over all steps
-    start, ema, done = time.perf_counter(), float("nan"), 0
     loader = _batch_loader(seed, batch_size, workers)
-    for step in range(steps):
-        progress = max(step / steps, (time.perf_counter() - start) / max_wall_s)
-        if progress >= 1.0:
-            log(json.dumps({"stopped_early_at_step": step, "reason": "max_wall_s"}))
-            break
-        for group in opt.param_groups:
-            group["lr"] = lr * lr_factor(progress, warmup_frac, steps)
+
+    def step_loss() -> torch.Tensor:
+        nonlocal curves
         batch = next(loader)
         curves += int(batch["n_curves"].sum())
-        loss = loss_of(_to_torch(batch, device))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        done = step + 1
-        ema = loss.item() if math.isnan(ema) else 0.98 * ema + 0.02 * loss.item()
-        if done % log_every == 0 or done == steps:
-            rec = {
-                "step": done,
-                "train_nll_ema": round(ema, 4),
-                "val_nll": round(val_nll(), 4),
-                "wall_s": round(time.perf_counter() - start, 1),
-            }
-            history.append(rec)
-            log(json.dumps(rec))
-    if not history or history[-1]["step"] != done:
-        wall = round(time.perf_counter() - start, 1)
-        ema_r = None if math.isnan(ema) else round(ema, 4)
-        history.append(
-            {"step": done, "train_nll_ema": ema_r, "val_nll": round(val_nll(), 4), "wall_s": wall}
-        )
+        return loss_of(_to_torch(batch, device))
+
+    done, history, wall = fit(
+        model, opt, steps=steps, lr=lr, warmup_frac=warmup_frac, max_wall_s=max_wall_s,
+        log_every=log_every, step_loss=step_loss, val_nll=val_nll, log=log,
+    )  # fmt: skip
     summary = {
         "steps": done,
         "steps_planned": steps,
@@ -341,7 +318,7 @@ def train(
         "seed": seed,
         "lr": lr,
         "warmup_frac": warmup_frac,
-        "wall_time_s": round(time.perf_counter() - start, 1),
+        "wall_time_s": wall,
         "device": device_name(device),
         "final_val_nll": history[-1]["val_nll"],
         "history": history,
