@@ -131,9 +131,9 @@ def test_bench_prune_rejects_unknown_pruner(capsys: pytest.CaptureFixture[str]) 
     from curvecast.cli import main
 
     with pytest.raises(SystemExit) as info:
-        main(["bench", "prune", "--suite", "fixture", "--pruners", "median,oracle"])
+        main(["bench", "prune", "--suite", "fixture", "--pruners", "median,clairvoyant"])
     assert info.value.code == 2
-    assert "oracle" in capsys.readouterr().err
+    assert "clairvoyant" in capsys.readouterr().err
     with pytest.raises(SystemExit) as info:
         main(["bench", "prune", "--suite", "fixture", "--pruners", "curvecast:magic"])
     assert info.value.code == 2
@@ -146,3 +146,26 @@ def test_a_search_that_completes_nothing_scores_the_worst_final() -> None:
     r = replay(curves, judge, pruner="x", task="t", order=0)
     assert r.regret == pytest.approx((0.9 - 0.5) * 0.95)
     assert math.isfinite(r.rel_regret)
+
+
+def test_oracle_keeps_only_the_best_and_stops_the_rest_at_their_first_point() -> None:
+    curves = _search([0.5, 0.9, 0.7, 0.9 - 1e-9])
+    r = replay(curves, make_judge("oracle", curves), pruner="oracle", task="t", order=0)
+    assert r.regret == 0.0 and r.n_pruned == 3
+    assert r.points == 10 + 3 and r.speedup == pytest.approx(40 / 13)
+
+
+def test_each_replayed_trial_carries_its_own_budget_for_curvecast() -> None:
+    short = Curve(np.arange(1.0, 4), [0.5, 0.6, 0.62], bounds=(0, 1))
+    long = Curve(np.arange(1.0, 9), np.linspace(0.3, 0.8, 8), bounds=(0, 1))
+    planned = Curve(
+        np.arange(1.0, 4), [0.4, 0.5, math.nan], bounds=(0, 1), meta={"total_epochs": 6}
+    )
+    judge = make_judge("curvecast:last_value", [short, long, planned])
+    replay([short, long, planned], judge, pruner="c", task="t", order=0, workers=3)
+    budgets = {t.number: t.user_attrs["max_step"] for t in judge.study.trials}
+    assert budgets == {0: 3, 1: 8, 2: 6}
+    from curvecast.integrations.optuna import verdicts
+
+    horizons = {v.horizon for v in verdicts(judge.study.trials[1])}
+    assert horizons == {8.0}

@@ -122,6 +122,57 @@ def test_fixed_max_resource_allows_pruning_before_any_trial_completes() -> None:
     assert v.reason == "no_incumbent" and v.horizon == EPOCHS
 
 
+def _budgeted_objective(trial: optuna.Trial) -> float:
+    """Each trial has its own number of epochs, as when epochs are a hyperparameter."""
+    epochs = trial.suggest_categorical("epochs", [6, 12, 24])
+    lr = trial.suggest_float("lr", 1e-3, 1.0, log=True)
+    ceiling = 0.9 * (1 - abs(math.log10(lr) + 1) / 4)
+    acc = 0.0
+    for step in range(1, epochs + 1):
+        acc = ceiling * (1 - math.exp(-3 * lr * step))
+        trial.report(acc, step)
+        if trial.should_prune():
+            raise optuna.TrialPruned()
+    return acc
+
+
+def test_per_trial_max_resource_forecasts_each_trial_at_its_own_end() -> None:
+    pruner = ForecastPruner(
+        method="last_value", bounds=(0, 1), max_resource=lambda t: t.params["epochs"]
+    )
+    study = optuna.create_study(
+        direction="maximize", pruner=pruner, sampler=optuna.samplers.RandomSampler(seed=2)
+    )
+    study.optimize(_budgeted_objective, n_trials=12)
+    judged = [(t, v) for t in study.trials for v in verdicts(t) if v.horizon is not None]
+    assert {t.params["epochs"] for t, _ in judged} == {6, 12, 24}
+    for t, v in judged:
+        assert v.horizon == t.params["epochs"]
+    assert pruner.settings()["max_resource"] == "per-trial"
+
+
+def test_per_trial_max_resource_returning_none_falls_back_to_auto() -> None:
+    pruner = ForecastPruner(method="last_value", max_resource=lambda t: None)
+    study = optuna.create_study(direction="maximize", pruner=pruner)
+    study.optimize(_budgeted_objective, n_trials=4)
+    completed = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    longest = max(t.last_step for t in completed[:1])
+    later = [v for t in study.trials[1:] for v in verdicts(t) if v.horizon is not None]
+    assert later and all(v.horizon >= longest for v in later)
+
+
+@pytest.mark.parametrize("bad", [0, -3, float("nan"), "12", True])
+def test_per_trial_max_resource_with_a_bad_return_names_the_parameter(bad: object) -> None:
+    pruner = ForecastPruner(method="last_value", max_resource=lambda t: bad)
+    study = optuna.create_study(direction="maximize")
+    trial = study.ask()
+    trial.report(0.5, 1)
+    trial.report(0.6, 2)
+    frozen = study._storage.get_trial(trial._trial_id)
+    with pytest.raises(InvalidParameterError, match=r"The .max_resource. parameter.*trial 0"):
+        pruner.prune(study, frozen)
+
+
 def test_multi_objective_study_is_refused_clearly() -> None:
     study = optuna.create_study(directions=["maximize", "minimize"])
     trial = study.ask()

@@ -8,7 +8,7 @@ import math
 import os
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ CONTINUE, STOP, PAUSE = TrialScheduler.CONTINUE, TrialScheduler.STOP, TrialSched
 class _Trial:
     trial_id: str
     status: str = "RUNNING"
+    config: dict[str, Any] = field(default_factory=dict)
 
 
 class _Controller:
@@ -193,6 +194,31 @@ def test_fixed_max_t_ends_a_trial_there_and_counts_it_as_completed() -> None:
     s.on_trial_add(None, t2)
     assert _feed(s, t2, [0.1, 0.1, 0.1])[-1] == STOP
     assert s.verdicts["b"][-1].incumbent == pytest.approx(0.8)
+
+
+def test_per_trial_max_t_judges_and_ends_each_trial_at_its_own_budget() -> None:
+    s = _scheduler(max_t=lambda trial: trial.config.get("epochs"))
+    short = _Trial("short", config={"epochs": 4})
+    s.on_trial_add(None, short)
+    assert _feed(s, short, [0.5, 0.6, 0.7, 0.8]) == [CONTINUE] * 3 + [STOP]
+    assert s.verdicts["short"][-1].reason == "finished"
+    s.on_trial_complete(None, short, _result(4, 0.8))
+    long = _Trial("long", config={"epochs": 12})
+    s.on_trial_add(None, long)
+    _feed(s, long, [0.1, 0.15, 0.2])
+    assert {v.horizon for v in s.verdicts["long"]} == {12.0}
+    unknown = _Trial("unknown")  # None: the shared horizon, the longest completed trial
+    s.on_trial_add(None, unknown)
+    _feed(s, unknown, [0.7, 0.75, 0.78])
+    assert {v.horizon for v in s.verdicts["unknown"]} == {4.0}
+
+
+def test_per_trial_max_t_with_a_bad_return_names_the_parameter() -> None:
+    s = _scheduler(max_t=lambda trial: -1)
+    t = _Trial("a")
+    s.on_trial_add(None, t)
+    with pytest.raises(InvalidParameterError, match=r"The .max_t. parameter.*trial a"):
+        _feed(s, t, [0.5, 0.6])
 
 
 def test_results_without_the_metric_or_repeated_at_the_end_are_not_judged() -> None:

@@ -165,19 +165,36 @@ def replay(
 # -- judges: Optuna's pruners and curvecast's, inside real studies -------------------------------
 
 
-class OptunaJudge:
-    """A real in-memory Optuna study with ``pruner``; trials are asked and told as in a search."""
+#: The user attribute under which each replayed trial carries its own final step (its budget),
+#: as a user's objective knows its epochs; ForecastPruner reads it, Optuna's pruners cannot.
+BUDGET_ATTR = "max_step"
 
-    def __init__(self, pruner: Any, direction: Literal["maximize", "minimize"]) -> None:
+
+class OptunaJudge:
+    """A real in-memory Optuna study with ``pruner``; trials are asked and told as in a search.
+
+    ``budgets`` maps a trial id to its final step, set on the trial as :data:`BUDGET_ATTR`.
+    """
+
+    def __init__(
+        self,
+        pruner: Any,
+        direction: Literal["maximize", "minimize"],
+        budgets: dict[str, int] | None = None,
+    ) -> None:
         import optuna
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self._optuna = optuna
         self.study = optuna.create_study(direction=direction, pruner=pruner)
         self._trials: dict[str, Any] = {}
+        self._budgets = budgets or {}
 
     def start(self, trial_id: str) -> None:
-        self._trials[trial_id] = self.study.ask()
+        trial = self.study.ask()
+        if trial_id in self._budgets:
+            trial.set_user_attr(BUDGET_ATTR, self._budgets[trial_id])
+        self._trials[trial_id] = trial
 
     def report(self, trial_id: str, step: int, value: float) -> bool:
         trial = self._trials[trial_id]
@@ -225,15 +242,52 @@ def _optuna_pruner(name: str, max_t: int, min_t: int, bounds: Any) -> Any:
         from curvecast.integrations.optuna import ForecastPruner
 
         method = name.partition(":")[2] or "auto"
-        return ForecastPruner(method=method, bounds=bounds)
+        return ForecastPruner(method=method, bounds=bounds, max_resource=_trial_budget)
     raise KeyError(name)
 
 
-#: The pruners of ``curvecast bench prune``; "asha" drives Ray's AsyncHyperBandScheduler, and
-#: "curvecast:METHOD" (not in the default list) is ForecastPruner with ``method=METHOD``.
+def _trial_budget(trial: Any) -> int | None:
+    budget: int | None = trial.user_attrs.get(BUDGET_ATTR)
+    return budget
+
+
+def _budget(curve: Curve, steps: list[int]) -> int:
+    """The final step the run was planned for: its last step, or, for a run that diverged
+    before its end, the planned epochs its source records (meta "total_epochs")."""
+    planned = curve.meta.get("total_epochs")
+    if isinstance(planned, int | float) and math.isfinite(planned) and planned > steps[-1]:
+        if np.allclose(curve.x, steps):  # steps are the source's own x (epochs)
+            return int(planned)
+    return steps[-1]
+
+
+class OracleJudge:
+    """The bound no pruner can pass: it knows every final value, lets the best configuration(s)
+    run to the end and stops every other trial at its first report. Its speedup is the most a
+    search can save when each trial must report once; its regret is 0."""
+
+    def __init__(self, curves: Sequence[Curve]) -> None:
+        finals = [_final(c) for c in curves]
+        finite = [f for f in finals if math.isfinite(f)]
+        best = (max if curves[0].direction == "maximize" else min)(finite) if finite else None
+        self._keep = {str(i) for i, f in enumerate(finals) if best is not None and f == best}
+
+    def start(self, trial_id: str) -> None:
+        pass
+
+    def report(self, trial_id: str, step: int, value: float) -> bool:
+        return trial_id not in self._keep
+
+    def complete(self, trial_id: str) -> None:
+        pass
+
+
+#: The pruners of ``curvecast bench prune``; "asha" drives Ray's AsyncHyperBandScheduler,
+#: "oracle" is :class:`OracleJudge` (the bound, not a pruner), and "curvecast:METHOD" (not in
+#: the default list) is ForecastPruner with ``method=METHOD``.
 PRUNERS: tuple[str, ...] = (
     "none", "median", "percentile", "successive_halving", "hyperband", "patient", "wilcoxon",
-    "asha", "curvecast",
+    "asha", "curvecast", "oracle",
 )  # fmt: skip
 
 
@@ -248,10 +302,13 @@ def make_judge(name: str, curves: Sequence[Curve]) -> Judge:
     all_steps = [_steps(c) for c in curves]
     max_t = max(s[-1] for s in all_steps)
     min_t = max(1, min(s[0] for s in all_steps))
+    if name == "oracle":
+        return OracleJudge(curves)
     if name == "asha":
         from curvecast.bench.replay_ray import asha_judge
 
         mode = "max" if direction == "maximize" else "min"
         judge: Judge = asha_judge(max_t=max_t, grace_period=min_t, reduction_factor=3, mode=mode)
         return judge
-    return OptunaJudge(_optuna_pruner(name, max_t, min_t, curves[0].bounds), direction)
+    budgets = {str(i): _budget(c, all_steps[i]) for i, c in enumerate(curves)}
+    return OptunaJudge(_optuna_pruner(name, max_t, min_t, curves[0].bounds), direction, budgets)

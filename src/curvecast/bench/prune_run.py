@@ -249,7 +249,9 @@ def write_prune_report(
         f"with {cfg.workers} trials in flight; at most {cfg.configs} configurations per search. "
         "Speedup = points reported without pruning / with; regret = best final value of all "
         "configurations - best final among completed trials; relative regret = regret / |best|. "
-        "Intervals: stratified bootstrap 95% over tasks (strata) and orders (runs).", "",
+        "Intervals: stratified bootstrap 95% over tasks (strata) and orders (runs). "
+        "`oracle` is not a pruner but the bound: it knows every final value and stops every "
+        "trial but the best at its first report.", "",
     ]  # fmt: skip
     for suite in dict.fromkeys(a["suite"] for a in agg):
         lines += [

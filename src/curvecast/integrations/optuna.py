@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from curvecast.curves import Curve
 from curvecast.exceptions import MissingDependencyError, parameter_error
@@ -32,6 +32,7 @@ from curvecast.pruning._rule import (
     DEFAULT_MIN_POINTS,
     DEFAULT_THRESHOLD,
     DEFAULT_WARMUP_FRACTION,
+    own_horizon,
 )
 
 try:
@@ -47,12 +48,24 @@ except ImportError as exc:  # pragma: no cover - exercised only without optuna
 if TYPE_CHECKING:
     from optuna.study import Study
 
-__all__ = ["ATTR_PREFIX", "STUDY_ATTR", "ForecastPruner", "final_forecast", "verdicts"]
+__all__ = [
+    "ATTR_PREFIX",
+    "STUDY_ATTR",
+    "ForecastPruner",
+    "MaxResource",
+    "final_forecast",
+    "verdicts",
+]
 
 #: Prefix of the trial system attributes that hold curvecast's decisions.
 ATTR_PREFIX = "curvecast:step:"
 #: The study system attribute that holds the pruner's settings (see ForecastPruner.settings).
 STUDY_ATTR = "curvecast:pruner"
+
+
+#: What ``max_resource`` takes: the final step of every trial, "auto", or a function of the trial
+#: that returns its own final step (None: fall back to "auto").
+MaxResource: TypeAlias = int | float | Literal["auto"] | Callable[[FrozenTrial], int | float | None]
 
 
 def _key(step: int) -> str:
@@ -101,7 +114,11 @@ class ForecastPruner(BasePruner):
         threshold: prune when P(final beats incumbent) < threshold, in (0, 1); default 0.1
             (Domhan et al. (2015) used 0.05; see ``curvecast bench prune``).
         max_resource: the final step, or "auto" (default): the largest last step among
-            completed trials. Until one trial completes, only divergence prunes.
+            completed trials; until one trial completes, only divergence prunes. When trials
+            have budgets of their own (the number of epochs is a hyperparameter, or a compute
+            budget fixes each model's tokens), pass a function of the trial that returns its
+            final step, e.g. ``lambda t: t.params["epochs"]``: each trial is then forecast at
+            its own end (returning None falls back to "auto").
         n_startup_trials: no forecast-based pruning until this many trials completed (>= 1).
         min_points: no forecast-based pruning before this many reports (>= 1).
         warmup_fraction: no forecast-based pruning before ``step >= warmup_fraction *
@@ -124,7 +141,7 @@ class ForecastPruner(BasePruner):
         self,
         threshold: float = DEFAULT_THRESHOLD,
         *,
-        max_resource: int | float | Literal["auto"] = "auto",
+        max_resource: MaxResource = "auto",
         n_startup_trials: int = 1,
         min_points: int = DEFAULT_MIN_POINTS,
         warmup_fraction: float = DEFAULT_WARMUP_FRACTION,
@@ -146,14 +163,21 @@ class ForecastPruner(BasePruner):
             seed=seed,
             owner=owner,
         )
-        if max_resource != "auto" and (
-            isinstance(max_resource, bool)
-            or not isinstance(max_resource, int | float)
-            or not math.isfinite(max_resource)
-            or max_resource <= 0
+        if (
+            not callable(max_resource)
+            and max_resource != "auto"
+            and (
+                isinstance(max_resource, bool)
+                or not isinstance(max_resource, int | float)
+                or not math.isfinite(max_resource)
+                or max_resource <= 0
+            )
         ):
             raise parameter_error(
-                "max_resource", owner, "a positive number or 'auto'", max_resource
+                "max_resource",
+                owner,
+                "a positive number, 'auto' or a function of the trial",
+                max_resource,
             )
         for name, value, low in (
             ("n_startup_trials", n_startup_trials, 1),
@@ -213,7 +237,7 @@ class ForecastPruner(BasePruner):
         incumbent: float | None = None
         if len(completed) >= self._n_startup_trials and finite:
             incumbent = max(finite) if direction == "maximize" else min(finite)
-        if self._max_resource == "auto":
+        if callable(self._max_resource) or self._max_resource == "auto":
             horizon: float | None = float(max(last_steps)) if last_steps else None
         else:
             horizon = float(self._max_resource)
@@ -241,8 +265,20 @@ class ForecastPruner(BasePruner):
             "bounds": None
             if self._bounds is None
             else [b if math.isfinite(b) else None for b in self._bounds],
-            "max_resource": self._max_resource,
+            "max_resource": "per-trial" if callable(self._max_resource) else self._max_resource,
         }
+
+    def _horizon(self, trial: FrozenTrial, summary: _Summary) -> float | None:
+        """The final step of ``trial``: its own (a callable ``max_resource``) or the study's."""
+        if not callable(self._max_resource):
+            return summary.horizon
+        own = own_horizon(
+            self._max_resource(trial),
+            name="max_resource",
+            owner="ForecastPruner",
+            trial=trial.number,
+        )
+        return summary.horizon if own is None else own
 
     def prune(self, study: Study, trial: FrozenTrial) -> bool:
         """Decide for ``trial`` at its latest step; records the decision on the trial."""
@@ -262,7 +298,10 @@ class ForecastPruner(BasePruner):
             return False  # no forecast due: skip the study scan and the storage write
         summary = self._summarise(study, direction)
         verdict = self._rule.decide(
-            curve, horizon=summary.horizon, incumbent=summary.incumbent, context=summary.context
+            curve,
+            horizon=self._horizon(trial, summary),
+            incumbent=summary.incumbent,
+            context=summary.context,
         )
         if verdict.reason != "between_checks":
             self._record(study, trial, step, verdict)

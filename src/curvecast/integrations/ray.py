@@ -55,7 +55,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -67,6 +67,7 @@ from curvecast.pruning._rule import (
     DEFAULT_MIN_POINTS,
     DEFAULT_THRESHOLD,
     DEFAULT_WARMUP_FRACTION,
+    own_horizon,
 )
 
 try:
@@ -122,7 +123,9 @@ class ForecastScheduler(FIFOScheduler):
         max_t: the final value of ``time_attr``, or "auto" (default): the largest last
             ``time_attr`` among completed trials. With a number, a trial that reaches it is ended
             (as ASHA does) and counts as completed. Until a horizon is known, only divergence
-            stops.
+            stops. When trials have budgets of their own, pass a function of the Tune trial that
+            returns its final ``time_attr``, e.g. ``lambda trial: trial.config["epochs"]``:
+            each trial is then forecast at, and ended at, its own end (None: "auto").
         min_points: no forecast-based decision before this many results (>= 1); also the number
             of results a resumed trial runs before it may be paused again.
         warmup_fraction: no forecast-based decision before ``time_attr >= warmup_fraction *
@@ -156,7 +159,7 @@ class ForecastScheduler(FIFOScheduler):
         threshold: float = DEFAULT_THRESHOLD,
         *,
         time_attr: str = "training_iteration",
-        max_t: int | float | Literal["auto"] = "auto",
+        max_t: int | float | Literal["auto"] | Callable[[Trial], int | float | None] = "auto",
         min_points: int = DEFAULT_MIN_POINTS,
         warmup_fraction: float = DEFAULT_WARMUP_FRACTION,
         method: str = "auto",
@@ -184,13 +187,19 @@ class ForecastScheduler(FIFOScheduler):
             raise parameter_error("mode", owner, '"min", "max" or None', mode)
         if not isinstance(time_attr, str) or not time_attr:
             raise parameter_error("time_attr", owner, "a non-empty str", time_attr)
-        if max_t != "auto" and (
-            isinstance(max_t, bool)
-            or not isinstance(max_t, int | float)
-            or not math.isfinite(max_t)
-            or max_t <= 0
+        if (
+            not callable(max_t)
+            and max_t != "auto"
+            and (
+                isinstance(max_t, bool)
+                or not isinstance(max_t, int | float)
+                or not math.isfinite(max_t)
+                or max_t <= 0
+            )
         ):
-            raise parameter_error("max_t", owner, "a positive number or 'auto'", max_t)
+            raise parameter_error(
+                "max_t", owner, "a positive number, 'auto' or a function of the trial", max_t
+            )
         if isinstance(max_context, bool) or not isinstance(max_context, int) or max_context < 0:
             raise parameter_error("max_context", owner, "an int >= 0", max_context)
         if not isinstance(freeze_thaw, bool):
@@ -209,6 +218,7 @@ class ForecastScheduler(FIFOScheduler):
         self._pruned: set[str] = set()  # stopped by this scheduler: never the incumbent
         self._since_resume: dict[str, int] = {}  # reports since the last resume
         self._priority_cache: dict[str, tuple[tuple[int, int], float]] = {}
+        self._horizons: dict[str, float] = {}  # a trial's own horizon (callable max_t)
         self._summary: _Summary | None = None
         self._n_stopped = 0
         self._n_paused = 0
@@ -289,13 +299,15 @@ class ForecastScheduler(FIFOScheduler):
             return TrialScheduler.CONTINUE
         summary = self._summarise()
         curve = self._curve(tid)
+        horizon = self._horizon(trial, tid, summary)
         verdict = self._rule.decide(
-            curve, horizon=summary.horizon, incumbent=summary.incumbent, context=summary.context
+            curve, horizon=horizon, incumbent=summary.incumbent, context=summary.context
         )
         if verdict.reason == "between_checks":
             return TrialScheduler.CONTINUE  # no forecast due at this report
         action = TrialScheduler.CONTINUE
-        if verdict.reason == "finished" and self._max_t != "auto":
+        fixed = self._max_t != "auto" and (not callable(self._max_t) or tid in self._horizons)
+        if verdict.reason == "finished" and fixed:
             action = TrialScheduler.STOP  # reached max_t: ended like ASHA, counts as completed
         elif verdict.should_stop:
             if verdict.reason == "hopeless" and self._freeze_thaw:
@@ -402,7 +414,7 @@ class ForecastScheduler(FIFOScheduler):
         incumbent: float | None = None
         if finals:
             incumbent = max(finals) if self._mode == "max" else min(finals)
-        if self._max_t == "auto":
+        if callable(self._max_t) or self._max_t == "auto":
             horizon = max((float(c.x[-1]) for c in curves), default=None)
         else:
             horizon = float(self._max_t)
@@ -411,6 +423,16 @@ class ForecastScheduler(FIFOScheduler):
             context = [c for c in curves if not c.diverged][-self._max_context :]
         self._summary = _Summary(version, horizon, incumbent, context)
         return self._summary
+
+    def _horizon(self, trial: Trial, tid: str, summary: _Summary) -> float | None:
+        """The final ``time_attr`` of ``trial``: its own (callable ``max_t``) or the shared one."""
+        if not callable(self._max_t):
+            return summary.horizon
+        own = own_horizon(self._max_t(trial), name="max_t", owner="ForecastScheduler", trial=tid)
+        if own is None:
+            return summary.horizon
+        self._horizons[tid] = own
+        return own
 
     def _priority(self, tid: str) -> float:
         """P(beats the incumbent) of a paused or waiting trial, re-forecast when the completed
@@ -424,7 +446,7 @@ class ForecastScheduler(FIFOScheduler):
             return cached[1]
         v = self._rule.decide(
             self._curve(tid),
-            horizon=summary.horizon,
+            horizon=self._horizons.get(tid, summary.horizon),
             incumbent=summary.incumbent,
             context=summary.context,
         )

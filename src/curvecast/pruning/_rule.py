@@ -23,6 +23,7 @@ __all__ = [
     "DEFAULT_THRESHOLD",
     "DEFAULT_WARMUP_FRACTION",
     "ForecastRule",
+    "own_horizon",
 ]
 
 # Defaults shared by every adapter (Optuna, Ray, the prune benchmark). Domhan et al. stopped at
@@ -36,6 +37,27 @@ DEFAULT_WARMUP_FRACTION = 0.0
 DEFAULT_CHECK_GROWTH = 1.2
 
 _LEVELS = (0.05, 0.25, 0.5, 0.75, 0.95)
+
+
+def own_horizon(value: object, *, name: str, owner: str, trial: object) -> float | None:
+    """Check what a per-trial horizon function returned for ``trial``: a positive finite
+    number (returned as float) or None (the adapter then falls back to its shared horizon).
+
+    Raises:
+        InvalidParameterError: anything else, naming the parameter ``name`` of ``owner``.
+    """
+    if value is None:
+        return None
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise parameter_error(
+            name, owner, f"a function returning a positive number or None (trial {trial})", value
+        )
+    return float(value)
 
 
 class ForecastRule:
