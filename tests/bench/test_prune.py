@@ -98,7 +98,7 @@ def test_bench_prune_cli_writes_the_report(
             "--suite",
             "fixture",
             "--pruners",
-            "none,median,curvecast",
+            "none,median,curvecast,curvecast@0.3",
             "--orders",
             "2",
             "--out",
@@ -109,20 +109,24 @@ def test_bench_prune_cli_writes_the_report(
     )
     assert rc == 0
     md = (out / "prune.md").read_text()
-    for pruner in ("none", "median", "curvecast"):
+    for pruner in ("none", "median", "curvecast", "curvecast@0.3"):
         assert f"| {pruner} |" in md
     assert "## Targets (curvecast)" in md and "command:" in md
     assert "- **fixture**, curvecast: median speedup" in md
     data = json.loads((out / "prune.json").read_text())
-    assert {r["pruner"] for r in data["rows"]} == {"none", "median", "curvecast"}
-    assert len(data["rows"]) == 3 * 2 * 3  # tasks x orders x pruners
+    assert {r["pruner"] for r in data["rows"]} == {"none", "median", "curvecast", "curvecast@0.3"}
+    assert len(data["rows"]) == 3 * 2 * 4  # tasks x orders x pruners
     assert (out / "prune_regret.png").stat().st_size > 1000
+    assert (out / "prune_frontier.png").stat().st_size > 1000
     assert "| curvecast |" in capsys.readouterr().out
 
 
 def test_curvecast_with_a_method_uses_that_method() -> None:
     judge = make_judge("curvecast:last_value", _search([0.5, 0.6]))
     assert judge.study.pruner.rule.method == "last_value"
+    judge = make_judge("curvecast:last_value@0.25", _search([0.5, 0.6]))
+    assert judge.study.pruner.rule.threshold == 0.25
+    assert make_judge("curvecast@0.4", _search([0.5, 0.6])).study.pruner.rule.method == "auto"
     with pytest.raises(KeyError):
         make_judge("optuna:median", _search([0.5, 0.6]))
 
@@ -138,6 +142,11 @@ def test_bench_prune_rejects_unknown_pruner(capsys: pytest.CaptureFixture[str]) 
         main(["bench", "prune", "--suite", "fixture", "--pruners", "curvecast:magic"])
     assert info.value.code == 2
     assert "curvecast:METHOD" in capsys.readouterr().err
+    for bad in ("curvecast@1.5", "curvecast@often", "curvecast:pfn@0"):
+        with pytest.raises(SystemExit) as info:
+            main(["bench", "prune", "--suite", "fixture", "--pruners", bad])
+        assert info.value.code == 2
+        assert "THRESHOLD in (0, 1)" in capsys.readouterr().err
 
 
 def test_a_search_that_completes_nothing_scores_the_worst_final() -> None:

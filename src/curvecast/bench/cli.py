@@ -305,15 +305,24 @@ def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def _pruners(text: str) -> tuple[str, ...]:
+    from curvecast.bench.prune import curvecast_spec
     from curvecast.forecast import available_methods
 
+    def known(name: str) -> bool:
+        if name in _PRUNERS:
+            return True
+        try:
+            spec = curvecast_spec(name)
+        except ValueError:
+            return False
+        return spec is not None and spec[0] in {"auto", *available_methods()}
+
     names = tuple(s.strip() for s in text.split(",") if s.strip())
-    known = {*_PRUNERS, *(f"curvecast:{m}" for m in available_methods())}
-    bad = [n for n in names if n not in known]
-    if not names or bad:
+    if not names or not all(known(n) for n in names):
         raise argparse.ArgumentTypeError(
-            f"must be a comma-separated list of {', '.join(_PRUNERS)} or curvecast:METHOD "
-            f"(METHOD one of {', '.join(available_methods())}); got {text!r}"
+            f"must be a comma-separated list of {', '.join(_PRUNERS)} or "
+            "curvecast:METHOD@THRESHOLD (both parts optional; METHOD one of "
+            f"{', '.join(available_methods())}, THRESHOLD in (0, 1)); got {text!r}"
         )
     return names
 

@@ -26,6 +26,7 @@ from typing import Any, Literal, Protocol
 import numpy as np
 
 from curvecast.curves import Curve
+from curvecast.pruning._rule import DEFAULT_THRESHOLD
 
 __all__ = ["PRUNERS", "Judge", "ReplayResult", "make_judge", "replay"]
 
@@ -238,12 +239,40 @@ def _optuna_pruner(name: str, max_t: int, min_t: int, bounds: Any) -> Any:
         return p.PatientPruner(p.MedianPruner(n_startup_trials=5), patience=2)
     if name == "wilcoxon":
         return p.WilcoxonPruner(p_threshold=0.1)
-    if name == "curvecast" or name.startswith("curvecast:"):
+    spec = curvecast_spec(name)
+    if spec is not None:
         from curvecast.integrations.optuna import ForecastPruner
 
-        method = name.partition(":")[2] or "auto"
-        return ForecastPruner(method=method, bounds=bounds, max_resource=_trial_budget)
+        method, threshold = spec
+        return ForecastPruner(
+            DEFAULT_THRESHOLD if threshold is None else threshold,
+            method=method,
+            bounds=bounds,
+            max_resource=_trial_budget,
+        )
     raise KeyError(name)
+
+
+def curvecast_spec(name: str) -> tuple[str, float | None] | None:
+    """``(method, threshold)`` of a curvecast pruner name ``curvecast[:METHOD][@THRESHOLD]``
+    (threshold None: the default), or None when ``name`` names another pruner.
+
+    Raises:
+        ValueError: a curvecast name whose threshold is not a number in (0, 1).
+    """
+    head, at, tail = name.partition("@")
+    if head != "curvecast" and not head.startswith("curvecast:"):
+        return None
+    method = head.partition(":")[2] or "auto"
+    if not at:
+        return method, None
+    try:
+        threshold = float(tail)
+    except ValueError:
+        threshold = math.nan
+    if not 0.0 < threshold < 1.0:
+        raise ValueError(f"the threshold in {name!r} must be a number in (0, 1)")
+    return method, threshold
 
 
 def _trial_budget(trial: Any) -> int | None:
@@ -283,8 +312,9 @@ class OracleJudge:
 
 
 #: The pruners of ``curvecast bench prune``; "asha" drives Ray's AsyncHyperBandScheduler,
-#: "oracle" is :class:`OracleJudge` (the bound, not a pruner), and "curvecast:METHOD" (not in
-#: the default list) is ForecastPruner with ``method=METHOD``.
+#: "oracle" is :class:`OracleJudge` (the bound, not a pruner), and "curvecast:METHOD@THRESHOLD"
+#: (not in the default list; both parts optional) is ForecastPruner with that method and
+#: threshold.
 PRUNERS: tuple[str, ...] = (
     "none", "median", "percentile", "successive_halving", "hyperband", "patient", "wilcoxon",
     "asha", "curvecast", "oracle",

@@ -22,7 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from curvecast.bench.aggregate import Interval, pooled_iqm, pooled_mean, stratified_bootstrap
-from curvecast.bench.prune import PRUNERS, ReplayResult, make_judge, replay
+from curvecast.bench.prune import PRUNERS, ReplayResult, curvecast_spec, make_judge, replay
 from curvecast.curves import Curve
 
 __all__ = ["PruneConfig", "PruneResult", "run_prune_bench", "write_prune_report"]
@@ -199,7 +199,7 @@ def _targets(agg: list[dict[str, Any]]) -> list[str]:
     for suite in dict.fromkeys(a["suite"] for a in agg):
         by = {a["pruner"]: a for a in agg if a["suite"] == suite}
         for name in by:
-            if name == "curvecast" or name.startswith("curvecast:"):
+            if curvecast_spec(name) is not None:
                 lines.append(f"- **{suite}**, {name}: " + "; ".join(_checks(by, name)))
     return lines
 
@@ -224,8 +224,10 @@ def _checks(by: dict[str, dict[str, Any]], name: str) -> list[str]:
                 by[other]["speedup_median"].estimate,
                 by[other]["rel_regret_mean"].estimate,
             )
+            better = s >= os_ and g <= og
             dominated = (os_ >= s and og <= g) and (os_ > s or og < g)
-            checks.append(f"not dominated by {other}: {'yes' if not dominated else 'NO'}")
+            verdict = "yes" if better else "NO, " + ("dominated" if dominated else "a trade-off")
+            checks.append(f"Pareto-better than {other} ({os_:.2f}x, {og:.4f}): {verdict}")
     return checks
 
 
@@ -282,7 +284,51 @@ def write_prune_report(
     }), indent=1), encoding="utf-8")  # fmt: skip
     if plots:
         paths["plot"] = _plot(result, out_dir / "prune_regret.png")
+        paths["frontier"] = _plot_frontier(agg, out_dir / "prune_frontier.png")
     return md, paths
+
+
+def _plot_frontier(agg: list[dict[str, Any]], path: Path) -> Path:
+    """Speedup against relative regret per suite, with the bootstrap intervals: a pruner is
+    Pareto-better than another when it sits to the right of it and no higher. The curvecast
+    pruners of one method at several thresholds are joined by a line (their trade-off)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    suites = list(dict.fromkeys(a["suite"] for a in agg))
+    fig, axes = plt.subplots(1, len(suites), figsize=(5.5 * len(suites), 4.4), squeeze=False)
+    for ax, suite in zip(axes[0], suites, strict=True):
+        rows = [a for a in agg if a["suite"] == suite and a["pruner"] != "none"]
+        lines: dict[str, list[tuple[float, float]]] = {}
+        for a in rows:
+            s, g = a["speedup_median"], a["rel_regret_mean"]
+            spec = curvecast_spec(a["pruner"])
+            style = {"marker": "o", "ms": 7} if spec else {"marker": "s", "ms": 5}
+            ax.errorbar(
+                s.estimate, g.estimate,
+                xerr=[[s.estimate - s.low], [s.high - s.estimate]],
+                yerr=[[g.estimate - g.low], [g.high - g.estimate]],
+                capsize=2, lw=0.8, **style,
+            )  # fmt: skip
+            ax.annotate(a["pruner"], (s.estimate, g.estimate), fontsize=7,
+                        xytext=(3, 3), textcoords="offset points")  # fmt: skip
+            if spec is not None:
+                lines.setdefault(spec[0], []).append((s.estimate, g.estimate))
+        for pts in lines.values():
+            if len(pts) > 1:
+                xs, ys = zip(*sorted(pts), strict=True)
+                ax.plot(xs, ys, color="black", lw=1, alpha=0.6)
+        ax.set_title(f"{suite}: speedup against regret")
+        ax.set_xlabel("speedup (median; points without pruning / with)")
+        ax.set_ylabel("mean relative regret (lower is better)")
+        ax.set_yscale("symlog", linthresh=1e-3)
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
 
 
 def _plot(result: PruneResult, path: Path) -> Path:
