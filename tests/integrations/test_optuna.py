@@ -173,6 +173,30 @@ def test_per_trial_max_resource_with_a_bad_return_names_the_parameter(bad: objec
         pruner.prune(study, frozen)
 
 
+@pytest.mark.parametrize("incumbent", ["forecast", "completed"])
+def test_running_trials_forecasts_are_the_incumbent_before_any_trial_completes(
+    incumbent: str,
+) -> None:
+    pruner = ForecastPruner(
+        method="last_value", bounds=(0, 1), max_resource=20, incumbent=incumbent
+    )
+    study = optuna.create_study(direction="maximize", pruner=pruner)
+    good, bad = study.ask(), study.ask()
+    for step in (1, 2, 3):
+        good.report(0.80 + 0.01 * step, step)
+        assert not good.should_prune()
+        bad.report(0.20 + 0.01 * step, step)
+        if bad.should_prune():
+            break
+    v = verdicts(study._storage.get_trial(bad._trial_id))[-1]
+    if incumbent == "forecast":
+        assert v.decision == "stop" and v.reason == "hopeless"
+        assert v.incumbent is not None and 0.7 < v.incumbent < 0.85  # good's lower quartile
+    else:
+        assert v.decision == "continue" and v.reason == "no_incumbent"
+    assert pruner.settings()["incumbent"] == incumbent
+
+
 def test_multi_objective_study_is_refused_clearly() -> None:
     study = optuna.create_study(directions=["maximize", "minimize"])
     trial = study.ask()
@@ -191,6 +215,7 @@ def test_multi_objective_study_is_refused_clearly() -> None:
         ({"max_resource": -5}, "max_resource"),
         ({"max_resource": "soon"}, "max_resource"),
         ({"max_context": -1}, "max_context"),
+        ({"incumbent": "best"}, "incumbent"),
     ],
 )
 def test_bad_arguments_fail_at_construction(kwargs: dict[str, object], name: str) -> None:

@@ -221,6 +221,37 @@ def test_per_trial_max_t_with_a_bad_return_names_the_parameter() -> None:
         _feed(s, t, [0.5, 0.6])
 
 
+@pytest.mark.parametrize("incumbent", ["forecast", "completed"])
+def test_running_trials_forecasts_are_the_incumbent_before_any_trial_completes(
+    incumbent: str,
+) -> None:
+    s = _scheduler(max_t=20, incumbent=incumbent)
+    good, bad = _Trial("good"), _Trial("bad")
+    s.on_trial_add(None, good)
+    s.on_trial_add(None, bad)
+    actions = []
+    for step in range(1, 6):
+        assert s.on_trial_result(None, good, _result(step, 0.80 + 0.01 * step)) == CONTINUE
+        actions.append(s.on_trial_result(None, bad, _result(step, 0.20 + 0.01 * step)))
+        if actions[-1] == STOP:
+            break
+    if incumbent == "forecast":
+        assert actions[-1] == STOP and s.verdicts["bad"][-1].reason == "hopeless"
+    else:
+        assert STOP not in actions and s.verdicts["bad"][-1].reason == "no_incumbent"
+    # a trial that ended no longer sets the bar
+    s.on_trial_error(None, good)
+    late = _Trial("late")
+    s.on_trial_add(None, late)
+    _feed(s, late, [0.2, 0.21, 0.22, 0.23])
+    assert s.verdicts["late"][-1].reason == "no_incumbent"
+
+
+def test_bad_incumbent_choice_is_refused() -> None:
+    with pytest.raises(InvalidParameterError, match=r"The .incumbent. parameter"):
+        _scheduler(incumbent="oracle")
+
+
 def test_results_without_the_metric_or_repeated_at_the_end_are_not_judged() -> None:
     s = _scheduler()
     t = _Trial("a")

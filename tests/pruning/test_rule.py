@@ -131,3 +131,32 @@ def test_default_schedule_judges_a_50_epoch_run_15_times() -> None:
     """The figure the README and the docstring quote."""
     rule = ForecastRule(method="last_value")
     assert sum(rule.is_check_point(n) for n in range(1, 51)) == 15
+
+
+def test_without_an_incumbent_the_forecast_is_still_recorded() -> None:
+    v = ForecastRule(method="last_value").decide(RISING, horizon=30, incumbent=None)
+    assert v.decision == "continue" and v.reason == "no_incumbent"
+    assert v.prob_better is None and v.final_quantiles[0.5] == pytest.approx(0.33, abs=0.05)
+
+
+def _running(q25: float, q75: float, decision: str = "continue") -> Verdict:
+    quantiles = {0.05: q25 - 0.1, 0.25: q25, 0.5: (q25 + q75) / 2, 0.75: q75, 0.95: q75 + 0.1}
+    return Verdict(decision, "promising", 3.0, 10.0, 0.5, 0.4, quantiles, "last_value")
+
+
+def test_provisional_incumbent_takes_a_running_trials_pessimistic_forecast() -> None:
+    from curvecast.pruning._rule import provisional_incumbent
+
+    running = [_running(0.70, 0.80), _running(0.60, 0.90)]
+    # maximising: the best lower quartile (0.70) beats a completed 0.65, not a completed 0.75
+    assert provisional_incumbent(0.65, running, "maximize") == 0.70
+    assert provisional_incumbent(0.75, running, "maximize") == 0.75
+    assert provisional_incumbent(None, running, "maximize") == 0.70
+    # minimising: the best upper quartile (0.80) is the value a running trial will likely beat
+    assert provisional_incumbent(0.85, running, "minimize") == 0.80
+    assert provisional_incumbent(0.5, running, "minimize") == 0.5
+    # stopped or paused trials and verdicts without quantiles never count
+    stopped = [_running(0.95, 0.99, "stop"), _running(0.95, 0.99, "pause")]
+    bare = [Verdict("continue", "warmup", 1.0, 10.0, None)]
+    assert provisional_incumbent(0.5, [*stopped, *bare], "maximize") == 0.5
+    assert provisional_incumbent(None, bare, "maximize") is None

@@ -32,7 +32,9 @@ from curvecast.pruning._rule import (
     DEFAULT_MIN_POINTS,
     DEFAULT_THRESHOLD,
     DEFAULT_WARMUP_FRACTION,
+    PROVISIONAL_LEVEL,
     own_horizon,
+    provisional_incumbent,
 )
 
 try:
@@ -101,14 +103,19 @@ class _Summary:
 
 
 class ForecastPruner(BasePruner):
-    """Prune a trial when its forecast says it will not beat the best completed trial.
+    """Prune a trial when its forecast says it will not beat the best trial.
 
     At each reported step, the trial's intermediate values form a curve; curvecast forecasts its
     value at the final step (the horizon) and prunes when the probability of beating the
     incumbent falls below ``threshold``. A NaN, infinite or exploding report prunes at once with
     reason "diverged". The incumbent is the best *final reported value* among completed trials
     (the same quantity that is forecast; a study whose objective returns something else, such as
-    a test score, is still pruned on its reported values).
+    a test score, is still pruned on its reported values) or, with ``incumbent="forecast"`` (the
+    default), a running trial's pessimistic forecast where that is better: the value its latest
+    recorded forecast says it reaches with probability 0.75 (the lower quartile of its final
+    value when maximising, the upper when minimising). So trials compete with the running ones
+    from the start of a search, before any trial completed, as successive halving compares the
+    trials of a rung; each verdict records the value it was judged against.
 
     Args:
         threshold: prune when P(final beats incumbent) < threshold, in (0, 1); default 0.1
@@ -119,7 +126,12 @@ class ForecastPruner(BasePruner):
             budget fixes each model's tokens), pass a function of the trial that returns its
             final step, e.g. ``lambda t: t.params["epochs"]``: each trial is then forecast at
             its own end (returning None falls back to "auto").
-        n_startup_trials: no forecast-based pruning until this many trials completed (>= 1).
+        n_startup_trials: the best completed trial counts as the incumbent once this many
+            trials completed (>= 1).
+        incumbent: "forecast" (default) or "completed": whether running trials' pessimistic
+            forecasts can be the incumbent (see above) or only completed trials. "completed"
+            is Domhan et al.'s rule: nothing is pruned (but divergence) before a trial
+            completed.
         min_points: no forecast-based pruning before this many reports (>= 1).
         warmup_fraction: no forecast-based pruning before ``step >= warmup_fraction *
             max_resource``, in [0, 1).
@@ -151,8 +163,11 @@ class ForecastPruner(BasePruner):
         diverge_above: float | None = None,
         max_context: int = 32,
         seed: int = 0,
+        incumbent: Literal["forecast", "completed"] = "forecast",
     ) -> None:
         owner = "ForecastPruner"
+        if incumbent not in ("forecast", "completed"):
+            raise parameter_error("incumbent", owner, '"forecast" or "completed"', incumbent)
         self._rule = ForecastRule(
             threshold,
             min_points=min_points,
@@ -191,6 +206,7 @@ class ForecastPruner(BasePruner):
         self._max_resource = max_resource
         self._n_startup_trials = n_startup_trials
         self._max_context = max_context
+        self._provisional: float | None = PROVISIONAL_LEVEL if incumbent == "forecast" else None
         self._lock = threading.Lock()
         self._summary: _Summary | None = None
         self._announced: set[int] = set()
@@ -266,6 +282,7 @@ class ForecastPruner(BasePruner):
             if self._bounds is None
             else [b if math.isfinite(b) else None for b in self._bounds],
             "max_resource": "per-trial" if callable(self._max_resource) else self._max_resource,
+            "incumbent": "completed" if self._provisional is None else "forecast",
         }
 
     def _horizon(self, trial: FrozenTrial, summary: _Summary) -> float | None:
@@ -297,15 +314,32 @@ class ForecastPruner(BasePruner):
         if not curve.diverged and n > self._rule.min_points and not self._rule.is_check_point(n):
             return False  # no forecast due: skip the study scan and the storage write
         summary = self._summarise(study, direction)
+        incumbent = summary.incumbent
+        if self._provisional is not None:
+            incumbent = provisional_incumbent(
+                incumbent, self._running_verdicts(study, trial), direction, self._provisional
+            )
         verdict = self._rule.decide(
             curve,
             horizon=self._horizon(trial, summary),
-            incumbent=summary.incumbent,
+            incumbent=incumbent,
             context=summary.context,
         )
         if verdict.reason != "between_checks":
             self._record(study, trial, step, verdict)
         return verdict.should_stop
+
+    @staticmethod
+    def _running_verdicts(study: Study, trial: FrozenTrial) -> list[Verdict]:
+        """The latest recorded verdict of every other running trial."""
+        out = []
+        for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            if t.number == trial.number:
+                continue
+            keys = [k for k in t.system_attrs if k.startswith(ATTR_PREFIX)]
+            if keys:
+                out.append(Verdict.from_dict(t.system_attrs[max(keys)]))
+        return out
 
     @staticmethod
     def _record(study: Study, trial: FrozenTrial, step: int, verdict: Verdict) -> None:

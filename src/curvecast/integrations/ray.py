@@ -67,7 +67,9 @@ from curvecast.pruning._rule import (
     DEFAULT_MIN_POINTS,
     DEFAULT_THRESHOLD,
     DEFAULT_WARMUP_FRACTION,
+    PROVISIONAL_LEVEL,
     own_horizon,
+    provisional_incumbent,
 )
 
 try:
@@ -110,8 +112,11 @@ class ForecastScheduler(FIFOScheduler):
     forecasts its value at the final step (the horizon) and stops the trial when the probability
     of beating the incumbent is below ``threshold``. The incumbent is the best final reported
     value among trials that completed (reached their end or ``max_t``; trials this scheduler
-    stopped do not count). The curves of completed trials are passed to the forecaster as
-    context. See the module docstring for where decisions are kept and for freeze-thaw.
+    stopped do not count) or, with ``incumbent="forecast"`` (the default), a running trial's
+    pessimistic forecast where that is better (the lower quartile of its forecast final value
+    for "max", the upper for "min"), as in :class:`curvecast.integrations.optuna.ForecastPruner`.
+    The curves of completed trials are passed to the forecaster as context. See the module
+    docstring for where decisions are kept and for freeze-thaw.
 
     Args:
         metric: the result key to judge; None to take it from ``tune.TuneConfig(metric=...)``.
@@ -140,6 +145,8 @@ class ForecastScheduler(FIFOScheduler):
             :class:`~curvecast.pruning.ForecastRule`; 1.0: at every report).
         freeze_thaw: pause hopeless trials instead of stopping them, and resume the most
             promising paused trial when a slot is free (needs a checkpointing trainable).
+        incumbent: "forecast" (default) or "completed": whether running trials' pessimistic
+            forecasts can be the incumbent, or only completed trials (Domhan et al.'s rule).
 
     Raises:
         InvalidParameterError: an argument is out of range (at construction), or no metric/mode
@@ -169,8 +176,11 @@ class ForecastScheduler(FIFOScheduler):
         check_growth: float = DEFAULT_CHECK_GROWTH,
         seed: int = 0,
         freeze_thaw: bool = False,
+        incumbent: Literal["forecast", "completed"] = "forecast",
     ) -> None:
         owner = "ForecastScheduler"
+        if incumbent not in ("forecast", "completed"):
+            raise parameter_error("incumbent", owner, '"forecast" or "completed"', incumbent)
         self._rule = ForecastRule(
             threshold,
             min_points=min_points,
@@ -212,6 +222,8 @@ class ForecastScheduler(FIFOScheduler):
         self._bounds = check_bounds(bounds)
         self._max_context = max_context
         self._freeze_thaw = freeze_thaw
+        self._provisional = incumbent == "forecast"
+        self._ended: set[str] = set()  # completed, errored or removed: no longer running
         self._points: dict[str, tuple[list[float], list[float]]] = {}
         self._verdicts: dict[str, list[Verdict]] = {}
         self._completed: dict[str, Curve] = {}  # in completion order
@@ -301,7 +313,7 @@ class ForecastScheduler(FIFOScheduler):
         curve = self._curve(tid)
         horizon = self._horizon(trial, tid, summary)
         verdict = self._rule.decide(
-            curve, horizon=horizon, incumbent=summary.incumbent, context=summary.context
+            curve, horizon=horizon, incumbent=self._incumbent(tid, summary), context=summary.context
         )
         if verdict.reason == "between_checks":
             return TrialScheduler.CONTINUE  # no forecast due at this report
@@ -331,6 +343,7 @@ class ForecastScheduler(FIFOScheduler):
     ) -> None:
         """Count ``trial`` as completed (a candidate incumbent) unless this scheduler stopped it."""
         tid = str(trial.trial_id)
+        self._ended.add(tid)
         point = self._point(result or {})
         if point is not None:
             self._add_point(tid, *point)
@@ -340,6 +353,11 @@ class ForecastScheduler(FIFOScheduler):
 
     def on_trial_remove(self, tune_controller: TuneController | None, trial: Trial) -> None:
         """A pending or paused trial was removed (e.g. the search ended); its verdicts stay."""
+        self._ended.add(str(trial.trial_id))
+
+    def on_trial_error(self, tune_controller: TuneController | None, trial: Trial) -> None:
+        """A trial failed: it no longer counts as running (its verdicts stay)."""
+        self._ended.add(str(trial.trial_id))
 
     def choose_trial_to_run(self, tune_controller: TuneController) -> Trial | None:
         """A pending trial first (submission order); then, with freeze-thaw, the paused trial
@@ -423,6 +441,24 @@ class ForecastScheduler(FIFOScheduler):
             context = [c for c in curves if not c.diverged][-self._max_context :]
         self._summary = _Summary(version, horizon, incumbent, context)
         return self._summary
+
+    def _incumbent(self, tid: str, summary: _Summary) -> float | None:
+        """The completed incumbent or, with ``incumbent="forecast"``, a better pessimistic
+        forecast of another running trial (its latest verdict)."""
+        if not self._provisional:
+            return summary.incumbent
+        running = [
+            vs[-1]
+            for other, vs in self._verdicts.items()
+            if other != tid
+            and vs
+            and other not in self._ended
+            and other not in self._completed
+            and other not in self._pruned
+        ]
+        return provisional_incumbent(
+            summary.incumbent, running, self._direction(), PROVISIONAL_LEVEL
+        )
 
     def _horizon(self, trial: Trial, tid: str, summary: _Summary) -> float | None:
         """The final ``time_attr`` of ``trial``: its own (callable ``max_t``) or the shared one."""
