@@ -239,12 +239,57 @@ def test_running_trials_forecasts_are_the_incumbent_before_any_trial_completes(
         assert actions[-1] == STOP and s.verdicts["bad"][-1].reason == "hopeless"
     else:
         assert STOP not in actions and s.verdicts["bad"][-1].reason == "no_incumbent"
-    # a trial that ended no longer sets the bar
+
+
+def test_a_failed_trial_stops_setting_the_bar_until_tune_retries_it() -> None:
+    s = _scheduler(max_t=20)
+    good = _Trial("good")
+    s.on_trial_add(None, good)
+    _feed(s, good, [0.81, 0.82, 0.83])
     s.on_trial_error(None, good)
     late = _Trial("late")
     s.on_trial_add(None, late)
     _feed(s, late, [0.2, 0.21, 0.22, 0.23])
-    assert s.verdicts["late"][-1].reason == "no_incumbent"
+    assert s.verdicts["late"][-1].reason == "no_incumbent"  # the failed trial is not running
+    s.on_trial_add(None, good)  # Tune retries it (max_failures > 0): it runs again
+    _feed(s, good, [0.81, 0.82, 0.83, 0.84])
+    again = _Trial("again")
+    s.on_trial_add(None, again)
+    _feed(s, again, [0.2, 0.21, 0.22, 0.23])
+    assert s.verdicts["again"][-1].reason == "hopeless"
+    assert s.verdicts["again"][-1].incumbent == pytest.approx(0.8, abs=0.05)
+
+
+def test_freeze_thaw_with_running_incumbents_does_not_swap_hopeless_trials() -> None:
+    """Paused trials are judged against the same incumbent as running ones: a trial paused for
+    a fresh one is not resumed at once, and two hopeless trials do not take turns."""
+    s = _scheduler(max_t=60, freeze_thaw=True, check_growth=1.0)
+    good, a, b = _Trial("good"), _Trial("a"), _Trial("b", status="PENDING")
+    ctl = _Controller(good, a, b)
+    for t in (good, a, b):
+        s.on_trial_add(ctl, t)
+    step = {"good": 0, "a": 0, "b": 0}
+    pauses = []
+    for _ in range(40):
+        for t in (good, a, b):
+            if t.status != "RUNNING":
+                continue
+            step[t.trial_id] += 1
+            base = 0.8 if t is good else 0.3
+            if (
+                s.on_trial_result(
+                    ctl, t, _result(step[t.trial_id], base + 0.001 * step[t.trial_id])
+                )
+                == PAUSE
+            ):
+                t.status = "PAUSED"
+                pauses.append(t.trial_id)
+        if a.status != "RUNNING" and b.status != "RUNNING":  # one slot for a and b
+            chosen = s.choose_trial_to_run(_Controller(a, b))
+            assert chosen is not None
+            chosen.status = "RUNNING"
+    assert pauses == ["a"]  # paused once, for the trial that had not started
+    assert s.n_resumed == 0
 
 
 def test_bad_incumbent_choice_is_refused() -> None:

@@ -133,10 +133,13 @@ def test_default_schedule_judges_a_50_epoch_run_15_times() -> None:
     assert sum(rule.is_check_point(n) for n in range(1, 51)) == 15
 
 
-def test_without_an_incumbent_the_forecast_is_still_recorded() -> None:
-    v = ForecastRule(method="last_value").decide(RISING, horizon=30, incumbent=None)
+def test_without_an_incumbent_the_forecast_is_recorded_only_when_asked() -> None:
+    rule = ForecastRule(method="last_value")
+    v = rule.decide(RISING, horizon=30, incumbent=None, forecast_without_incumbent=True)
     assert v.decision == "continue" and v.reason == "no_incumbent"
     assert v.prob_better is None and v.final_quantiles[0.5] == pytest.approx(0.33, abs=0.05)
+    bare = rule.decide(RISING, horizon=30, incumbent=None)
+    assert bare.reason == "no_incumbent" and not bare.final_quantiles
 
 
 def _running(q25: float, q75: float, decision: str = "continue") -> Verdict:

@@ -187,7 +187,11 @@ class OptunaJudge:
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self._optuna = optuna
-        self.study = optuna.create_study(direction=direction, pruner=pruner)
+        # a fixed name: HyperbandPruner assigns brackets from a hash of the study name, and
+        # Optuna's default name is a fresh uuid, which made Hyperband's rows irreproducible
+        self.study = optuna.create_study(
+            direction=direction, pruner=pruner, study_name="curvecast-replay"
+        )
         self._trials: dict[str, Any] = {}
         self._budgets = budgets or {}
 

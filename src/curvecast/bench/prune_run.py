@@ -224,9 +224,14 @@ def _checks(by: dict[str, dict[str, Any]], name: str) -> list[str]:
                 by[other]["speedup_median"].estimate,
                 by[other]["rel_regret_mean"].estimate,
             )
-            better = s >= os_ and g <= og
+            better = s >= os_ and g <= og and (s > os_ or g < og)
             dominated = (os_ >= s and og <= g) and (os_ > s or og < g)
-            verdict = "yes" if better else "NO, " + ("dominated" if dominated else "a trade-off")
+            if better:
+                verdict = "yes"
+            elif s == os_ and g == og:
+                verdict = "NO, equal"
+            else:
+                verdict = "NO, " + ("dominated" if dominated else "a trade-off")
             checks.append(f"Pareto-better than {other} ({os_:.2f}x, {og:.4f}): {verdict}")
     return checks
 

@@ -113,9 +113,13 @@ class ForecastPruner(BasePruner):
     a test score, is still pruned on its reported values) or, with ``incumbent="forecast"`` (the
     default), a running trial's pessimistic forecast where that is better: the value its latest
     recorded forecast says it reaches with probability 0.75 (the lower quartile of its final
-    value when maximising, the upper when minimising). So trials compete with the running ones
-    from the start of a search, before any trial completed, as successive halving compares the
-    trials of a rung; each verdict records the value it was judged against.
+    value when maximising, the upper when minimising). So trials running side by side (several
+    workers, or ``n_jobs > 1``) compete with each other, as successive halving compares the
+    trials of a rung; each verdict records the value it was judged against. Before any trial
+    completed this needs a known horizon (a number or a function as ``max_resource``; "auto"
+    knows none yet). A trial left RUNNING by a worker that died keeps its last forecast in the
+    running set until Optuna marks it failed: give RDB storage a ``heartbeat_interval`` (which
+    a multi-worker study needs anyway), or use ``incumbent="completed"``.
 
     Args:
         threshold: prune when P(final beats incumbent) < threshold, in (0, 1); default 0.1
@@ -324,6 +328,7 @@ class ForecastPruner(BasePruner):
             horizon=self._horizon(trial, summary),
             incumbent=incumbent,
             context=summary.context,
+            forecast_without_incumbent=self._provisional is not None,
         )
         if verdict.reason != "between_checks":
             self._record(study, trial, step, verdict)

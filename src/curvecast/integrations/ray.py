@@ -7,8 +7,9 @@
 The scheduler applies :class:`curvecast.pruning.ForecastRule`, the rule that
 :class:`curvecast.integrations.optuna.ForecastPruner` applies in Optuna: a trial is stopped when
 the forecast probability that its value at the final step beats the incumbent (the best final
-value among trials that completed) falls below ``threshold``; a NaN, infinite or exploding report
-stops it at once with the reason "diverged".
+value among trials that completed or, where better, the pessimistic forecast of a running trial)
+falls below ``threshold``; a NaN, infinite or exploding report stops it at once with the reason
+"diverged".
 
 Where the decisions live
 ------------------------
@@ -229,7 +230,7 @@ class ForecastScheduler(FIFOScheduler):
         self._completed: dict[str, Curve] = {}  # in completion order
         self._pruned: set[str] = set()  # stopped by this scheduler: never the incumbent
         self._since_resume: dict[str, int] = {}  # reports since the last resume
-        self._priority_cache: dict[str, tuple[tuple[int, int], float]] = {}
+        self._priority_cache: dict[str, tuple[tuple[int, int, float | None], float]] = {}
         self._horizons: dict[str, float] = {}  # a trial's own horizon (callable max_t)
         self._summary: _Summary | None = None
         self._n_stopped = 0
@@ -292,6 +293,7 @@ class ForecastScheduler(FIFOScheduler):
 
     def on_trial_add(self, tune_controller: TuneController | None, trial: Trial) -> None:
         self._direction()
+        self._ended.discard(str(trial.trial_id))  # Tune re-adds a trial it retries after an error
 
     def on_trial_result(
         self, tune_controller: TuneController | None, trial: Trial, result: dict[str, Any]
@@ -313,7 +315,11 @@ class ForecastScheduler(FIFOScheduler):
         curve = self._curve(tid)
         horizon = self._horizon(trial, tid, summary)
         verdict = self._rule.decide(
-            curve, horizon=horizon, incumbent=self._incumbent(tid, summary), context=summary.context
+            curve,
+            horizon=horizon,
+            incumbent=self._incumbent(tid, summary),
+            context=summary.context,
+            forecast_without_incumbent=self._provisional,
         )
         if verdict.reason == "between_checks":
             return TrialScheduler.CONTINUE  # no forecast due at this report
@@ -471,19 +477,22 @@ class ForecastScheduler(FIFOScheduler):
         return own
 
     def _priority(self, tid: str) -> float:
-        """P(beats the incumbent) of a paused or waiting trial, re-forecast when the completed
-        trials change; 1.0 when it cannot be judged yet (no incumbent, warm-up)."""
+        """P(beats the incumbent) of a paused or waiting trial, judged against the same
+        incumbent as a running trial (so that a trial paused for it is not resumed at once), and
+        re-forecast when that incumbent or the completed trials change; 1.0 when it cannot be
+        judged yet (no incumbent, warm-up)."""
         if tid not in self._points:
             return 1.0
         summary = self._summarise()
-        key = (len(self._points[tid][0]), summary.version)
+        incumbent = self._incumbent(tid, summary)
+        key = (len(self._points[tid][0]), summary.version, incumbent)
         cached = self._priority_cache.get(tid)
         if cached is not None and cached[0] == key:
             return cached[1]
         v = self._rule.decide(
             self._curve(tid),
             horizon=self._horizons.get(tid, summary.horizon),
-            incumbent=summary.incumbent,
+            incumbent=incumbent,
             context=summary.context,
         )
         p = _prob(v)

@@ -198,10 +198,14 @@ class ForecastRule:
         horizon: float | None,
         incumbent: float | None,
         context: Sequence[Curve] = (),
+        forecast_without_incumbent: bool = False,
     ) -> Verdict:
         """The verdict for ``curve`` given the final step ``horizon`` and the value to beat.
 
-        ``curve`` may have diverged. ``context`` holds other runs of the same search.
+        ``curve`` may have diverged. ``context`` holds other runs of the same search. With
+        ``forecast_without_incumbent``, a run with nothing to beat yet is still forecast when a
+        check is due, and its "no_incumbent" verdict carries the quantiles (so that it can be the
+        incumbent of others, see :func:`provisional_incumbent`).
         """
         step = float(curve.x[-1])
         if curve.diverged or self._exploded(curve):
@@ -214,6 +218,8 @@ class ForecastRule:
             return Verdict("continue", "warmup", step, horizon, incumbent)
         if not self.is_check_point(curve.n_observed):
             return Verdict("continue", "between_checks", step, horizon, incumbent)
+        if (incumbent is None or not math.isfinite(incumbent)) and not forecast_without_incumbent:
+            return Verdict("continue", "no_incumbent", step, horizon, None)
         fc = forecast_curve(
             curve,
             [horizon],
@@ -223,9 +229,7 @@ class ForecastRule:
             context=context,
         )
         quantiles = {lv: float(q) for lv, q in zip(_LEVELS, fc.quantiles[0], strict=True)}
-        if incumbent is None or not math.isfinite(incumbent):
-            # nothing to beat yet; the forecast is still recorded: it can be the incumbent of
-            # others (see provisional_incumbent) and the dashboard draws it
+        if incumbent is None or not math.isfinite(incumbent):  # forecast_without_incumbent
             return Verdict(
                 "continue", "no_incumbent", step, float(horizon), None, None, quantiles, fc.method
             )
