@@ -33,6 +33,7 @@ from curvecast.pruning._rule import (
     DEFAULT_THRESHOLD,
     DEFAULT_WARMUP_FRACTION,
     PROVISIONAL_LEVEL,
+    check_horizon_setting,
     own_horizon,
     provisional_incumbent,
 )
@@ -182,22 +183,7 @@ class ForecastPruner(BasePruner):
             seed=seed,
             owner=owner,
         )
-        if (
-            not callable(max_resource)
-            and max_resource != "auto"
-            and (
-                isinstance(max_resource, bool)
-                or not isinstance(max_resource, int | float)
-                or not math.isfinite(max_resource)
-                or max_resource <= 0
-            )
-        ):
-            raise parameter_error(
-                "max_resource",
-                owner,
-                "a positive number, 'auto' or a function of the trial",
-                max_resource,
-            )
+        check_horizon_setting(max_resource, name="max_resource", owner=owner)
         for name, value, low in (
             ("n_startup_trials", n_startup_trials, 1),
             ("max_context", max_context, 0),

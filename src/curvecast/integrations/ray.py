@@ -69,6 +69,7 @@ from curvecast.pruning._rule import (
     DEFAULT_THRESHOLD,
     DEFAULT_WARMUP_FRACTION,
     PROVISIONAL_LEVEL,
+    check_horizon_setting,
     own_horizon,
     provisional_incumbent,
 )
@@ -198,19 +199,7 @@ class ForecastScheduler(FIFOScheduler):
             raise parameter_error("mode", owner, '"min", "max" or None', mode)
         if not isinstance(time_attr, str) or not time_attr:
             raise parameter_error("time_attr", owner, "a non-empty str", time_attr)
-        if (
-            not callable(max_t)
-            and max_t != "auto"
-            and (
-                isinstance(max_t, bool)
-                or not isinstance(max_t, int | float)
-                or not math.isfinite(max_t)
-                or max_t <= 0
-            )
-        ):
-            raise parameter_error(
-                "max_t", owner, "a positive number, 'auto' or a function of the trial", max_t
-            )
+        check_horizon_setting(max_t, name="max_t", owner=owner)
         if isinstance(max_context, bool) or not isinstance(max_context, int) or max_context < 0:
             raise parameter_error("max_context", owner, "an int >= 0", max_context)
         if not isinstance(freeze_thaw, bool):

@@ -24,6 +24,7 @@ __all__ = [
     "DEFAULT_WARMUP_FRACTION",
     "PROVISIONAL_LEVEL",
     "ForecastRule",
+    "check_horizon_setting",
     "own_horizon",
     "provisional_incumbent",
 ]
@@ -85,16 +86,32 @@ def own_horizon(value: object, *, name: str, owner: str, trial: object) -> float
     """
     if value is None:
         return None
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not math.isfinite(value)
-        or value <= 0
-    ):
+    if not _is_positive(value):
         raise parameter_error(
             name, owner, f"a function returning a positive number or None (trial {trial})", value
         )
-    return float(value)
+    return float(value)  # type: ignore[arg-type]
+
+
+def check_horizon_setting(value: object, *, name: str, owner: str) -> None:
+    """Check an adapter's horizon argument: a positive number, "auto" or a function of the trial.
+
+    Raises:
+        InvalidParameterError: anything else, naming the parameter ``name`` of ``owner``.
+    """
+    if not callable(value) and value != "auto" and not _is_positive(value):
+        raise parameter_error(
+            name, owner, "a positive number, 'auto' or a function of the trial", value
+        )
+
+
+def _is_positive(value: object) -> bool:
+    return (
+        not isinstance(value, bool)
+        and isinstance(value, int | float)
+        and math.isfinite(value)
+        and value > 0
+    )
 
 
 class ForecastRule:
