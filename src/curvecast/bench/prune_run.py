@@ -305,7 +305,12 @@ def _plot_frontier(agg: list[dict[str, Any]], path: Path) -> Path:
     suites = list(dict.fromkeys(a["suite"] for a in agg))
     fig, axes = plt.subplots(1, len(suites), figsize=(5.5 * len(suites), 4.4), squeeze=False)
     for ax, suite in zip(axes[0], suites, strict=True):
-        rows = [a for a in agg if a["suite"] == suite and a["pruner"] != "none"]
+        rows = [a for a in agg if a["suite"] == suite and a["pruner"] not in ("none", "oracle")]
+        bound = [
+            a["speedup_median"].estimate
+            for a in agg
+            if a["suite"] == suite and a["pruner"] == "oracle"
+        ]
         lines: dict[str, list[tuple[float, float]]] = {}
         for a in rows:
             s, g = a["speedup_median"], a["rel_regret_mean"]
@@ -325,7 +330,11 @@ def _plot_frontier(agg: list[dict[str, Any]], path: Path) -> Path:
             if len(pts) > 1:
                 xs, ys = zip(*sorted(pts), strict=True)
                 ax.plot(xs, ys, color="black", lw=1, alpha=0.6)
-        ax.set_title(f"{suite}: speedup against regret")
+        ax.set_title(
+            f"{suite}: speedup against regret"
+            + (f"\n(oracle bound: {bound[0]:.3g}x at no regret)" if bound else ""),
+            fontsize=10,
+        )
         ax.set_xlabel("speedup (median; points without pruning / with)")
         ax.set_ylabel("mean relative regret (lower is better)")
         ax.set_yscale("symlog", linthresh=1e-3)
