@@ -202,6 +202,7 @@ def test_running_trials_forecasts_are_the_incumbent_before_any_trial_completes(
     if incumbent == "forecast":
         assert v.decision == "stop" and v.reason == "hopeless"
         assert v.incumbent is not None and 0.7 < v.incumbent < 0.85  # good's lower quartile
+        assert v.incumbent_source == f"running trial {good.number}"
     else:
         assert v.decision == "continue" and v.reason == "no_incumbent"
     assert pruner.settings()["incumbent"] == incumbent

@@ -237,6 +237,7 @@ def test_running_trials_forecasts_are_the_incumbent_before_any_trial_completes(
             break
     if incumbent == "forecast":
         assert actions[-1] == STOP and s.verdicts["bad"][-1].reason == "hopeless"
+        assert s.verdicts["bad"][-1].incumbent_source == "running trial good"
     else:
         assert STOP not in actions and s.verdicts["bad"][-1].reason == "no_incumbent"
 

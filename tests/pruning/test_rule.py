@@ -151,15 +151,25 @@ def test_provisional_incumbent_takes_a_running_trials_pessimistic_forecast() -> 
     from curvecast.pruning._rule import provisional_incumbent
 
     running = [_running(0.70, 0.80), _running(0.60, 0.90)]
-    # maximising: the best lower quartile (0.70) beats a completed 0.65, not a completed 0.75
-    assert provisional_incumbent(0.65, running, "maximize") == 0.70
-    assert provisional_incumbent(0.75, running, "maximize") == 0.75
-    assert provisional_incumbent(None, running, "maximize") == 0.70
+    # maximising: the best lower quartile (0.70, the first trial's) beats a completed 0.65, not
+    # a completed 0.75
+    assert provisional_incumbent(0.65, running, "maximize") == (0.70, 0)
+    assert provisional_incumbent(0.75, running, "maximize") == (0.75, None)
+    assert provisional_incumbent(None, running, "maximize") == (0.70, 0)
     # minimising: the best upper quartile (0.80) is the value a running trial will likely beat
-    assert provisional_incumbent(0.85, running, "minimize") == 0.80
-    assert provisional_incumbent(0.5, running, "minimize") == 0.5
+    assert provisional_incumbent(0.85, running, "minimize") == (0.80, 0)
+    assert provisional_incumbent(0.5, running, "minimize") == (0.5, None)
+    assert provisional_incumbent(0.95, running[::-1], "minimize") == (0.80, 1)
     # stopped or paused trials and verdicts without quantiles never count
     stopped = [_running(0.95, 0.99, "stop"), _running(0.95, 0.99, "pause")]
     bare = [Verdict("continue", "warmup", 1.0, 10.0, None)]
-    assert provisional_incumbent(0.5, [*stopped, *bare], "maximize") == 0.5
-    assert provisional_incumbent(None, bare, "maximize") is None
+    assert provisional_incumbent(0.5, [*stopped, *bare], "maximize") == (0.5, None)
+    assert provisional_incumbent(None, bare, "maximize") == (None, None)
+
+
+def test_a_verdict_says_where_its_incumbent_came_from() -> None:
+    v = Verdict("stop", "hopeless", 3.0, 10.0, 0.72, 0.01, {0.5: 0.4}, "pfn", "running trial 7")
+    assert "P(final beats 0.72, the forecast of running trial 7) = 0.010" in v.explain()
+    assert Verdict.from_dict(v.to_dict()) == v
+    plain = Verdict("stop", "hopeless", 3.0, 10.0, 0.72, 0.01, {0.5: 0.4}, "pfn")
+    assert "P(final beats 0.72) = 0.010" in plain.explain()

@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from curvecast.curves import Curve
@@ -304,11 +305,13 @@ class ForecastPruner(BasePruner):
         if not curve.diverged and n > self._rule.min_points and not self._rule.is_check_point(n):
             return False  # no forecast due: skip the study scan and the storage write
         summary = self._summarise(study, direction)
-        incumbent = summary.incumbent
+        incumbent, source = summary.incumbent, None
         if self._provisional is not None:
-            incumbent = provisional_incumbent(
-                incumbent, self._running_verdicts(study, trial), direction, self._provisional
+            running = self._running_verdicts(study, trial)
+            incumbent, i = provisional_incumbent(
+                incumbent, [v for _, v in running], direction, self._provisional
             )
+            source = None if i is None else f"running trial {running[i][0]}"
         verdict = self._rule.decide(
             curve,
             horizon=self._horizon(trial, summary),
@@ -316,20 +319,22 @@ class ForecastPruner(BasePruner):
             context=summary.context,
             forecast_without_incumbent=self._provisional is not None,
         )
+        if source is not None and verdict.incumbent is not None:
+            verdict = replace(verdict, incumbent_source=source)
         if verdict.reason != "between_checks":
             self._record(study, trial, step, verdict)
         return verdict.should_stop
 
     @staticmethod
-    def _running_verdicts(study: Study, trial: FrozenTrial) -> list[Verdict]:
-        """The latest recorded verdict of every other running trial."""
+    def _running_verdicts(study: Study, trial: FrozenTrial) -> list[tuple[int, Verdict]]:
+        """(number, latest recorded verdict) of every other running trial."""
         out = []
         for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
             if t.number == trial.number:
                 continue
             keys = [k for k in t.system_attrs if k.startswith(ATTR_PREFIX)]
             if keys:
-                out.append(Verdict.from_dict(t.system_attrs[max(keys)]))
+                out.append((t.number, Verdict.from_dict(t.system_attrs[max(keys)])))
         return out
 
     @staticmethod

@@ -303,13 +303,16 @@ class ForecastScheduler(FIFOScheduler):
         summary = self._summarise()
         curve = self._curve(tid)
         horizon = self._horizon(trial, tid, summary)
+        incumbent, source = self._incumbent_and_source(tid, summary)
         verdict = self._rule.decide(
             curve,
             horizon=horizon,
-            incumbent=self._incumbent(tid, summary),
+            incumbent=incumbent,
             context=summary.context,
             forecast_without_incumbent=self._provisional,
         )
+        if source is not None and verdict.incumbent is not None:
+            verdict = replace(verdict, incumbent_source=source)
         if verdict.reason == "between_checks":
             return TrialScheduler.CONTINUE  # no forecast due at this report
         action = TrialScheduler.CONTINUE
@@ -440,10 +443,13 @@ class ForecastScheduler(FIFOScheduler):
     def _incumbent(self, tid: str, summary: _Summary) -> float | None:
         """The completed incumbent or, with ``incumbent="forecast"``, a better pessimistic
         forecast of another running trial (its latest verdict)."""
+        return self._incumbent_and_source(tid, summary)[0]
+
+    def _incumbent_and_source(self, tid: str, summary: _Summary) -> tuple[float | None, str | None]:
         if not self._provisional:
-            return summary.incumbent
+            return summary.incumbent, None
         running = [
-            vs[-1]
+            (other, vs[-1])
             for other, vs in self._verdicts.items()
             if other != tid
             and vs
@@ -451,9 +457,10 @@ class ForecastScheduler(FIFOScheduler):
             and other not in self._completed
             and other not in self._pruned
         ]
-        return provisional_incumbent(
-            summary.incumbent, running, self._direction(), PROVISIONAL_LEVEL
+        value, i = provisional_incumbent(
+            summary.incumbent, [v for _, v in running], self._direction(), PROVISIONAL_LEVEL
         )
+        return value, None if i is None else f"running trial {running[i][0]}"
 
     def _horizon(self, trial: Trial, tid: str, summary: _Summary) -> float | None:
         """The final ``time_attr`` of ``trial``: its own (callable ``max_t``) or the shared one."""

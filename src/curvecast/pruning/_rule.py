@@ -54,7 +54,7 @@ def provisional_incumbent(
     running: Iterable[Verdict],
     direction: str,
     level: float = PROVISIONAL_LEVEL,
-) -> float | None:
+) -> tuple[float | None, int | None]:
     """The value to beat: the best completed final, or a running trial's pessimistic forecast
     (its latest verdict's :data:`PROVISIONAL_LEVEL` quantile of the final value) where that is
     better. A trial then competes, from the start of a search, with the running trials that
@@ -62,19 +62,22 @@ def provisional_incumbent(
 
     ``running`` holds the latest verdict of each other running trial (those without forecast
     quantiles, or already stopped, are skipped). ``level`` must be one of the recorded levels.
+    Returns the value and the index in ``running`` of the verdict it came from (None: the
+    completed value, or nothing to beat).
     """
     maximize = direction == "maximize"
     level = level if maximize else round(1.0 - level, 12)
     best = completed if completed is not None and math.isfinite(completed) else None
-    for v in running:
+    source: int | None = None
+    for i, v in enumerate(running):
         if v.decision != "continue" or v.reason not in ("promising", "no_incumbent"):
             continue
         q = v.final_quantiles.get(level)
         if q is None or not math.isfinite(q):
             continue
         if best is None or (q > best if maximize else q < best):
-            best = q
-    return best
+            best, source = q, i
+    return best, source
 
 
 def own_horizon(value: object, *, name: str, owner: str, trial: object) -> float | None:

@@ -40,6 +40,8 @@ class Verdict:
         prob_better: forecast probability that the value at ``horizon`` beats ``incumbent``.
         final_quantiles: forecast quantiles of the value at ``horizon`` as {level: value}.
         method: the forecasting method used.
+        incumbent_source: where ``incumbent`` came from when it was not the best completed
+            trial, e.g. "running trial 7" (the lower quartile of its forecast); None otherwise.
     """
 
     decision: Decision
@@ -50,6 +52,7 @@ class Verdict:
     prob_better: float | None = None
     final_quantiles: dict[float, float] = field(default_factory=dict)
     method: str | None = None
+    incumbent_source: str | None = None
 
     @property
     def should_stop(self) -> bool:
@@ -71,6 +74,7 @@ class Verdict:
             "prob_better": _num(self.prob_better),
             "final_quantiles": {f"{k:g}": _num(v) for k, v in self.final_quantiles.items()},
             "method": self.method,
+            "incumbent_source": self.incumbent_source,
         }
 
     @classmethod
@@ -88,6 +92,7 @@ class Verdict:
                 for k, v in (d.get("final_quantiles") or {}).items()
             },
             method=d.get("method"),
+            incumbent_source=d.get("incumbent_source"),
         )
 
     def explain(self) -> str:
@@ -99,8 +104,9 @@ class Verdict:
         if self.reason in ("hopeless", "promising") and self.prob_better is not None:
             med = self.forecast_median
             verb = "stopped" if self.decision == "stop" else "continued"
+            source = f", the forecast of {self.incumbent_source}" if self.incumbent_source else ""
             return (
-                f"{verb} at step {self.step:g}: P(final beats {self.incumbent:.4g}) = "
+                f"{verb} at step {self.step:g}: P(final beats {self.incumbent:.4g}{source}) = "
                 f"{self.prob_better:.3f}; forecast median at step {self.horizon:g} is "
                 f"{med:.4g}"
                 if med is not None
