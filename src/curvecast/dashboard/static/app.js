@@ -408,7 +408,9 @@
       el("td", { class: "num" }, fmt(v.step)), el("td", null, v.decision), el("td", null, v.reason),
       el("td", { class: "num" }, fmt(v.prob_better, 3)),
       el("td", { class: "num" }, fmt((v.final_quantiles || {})["0.5"])),
-      el("td", { class: "num" }, fmt(v.incumbent)), el("td", null, v.method || "–")));
+      el("td", { class: "num", title: v.incumbent_source ? "the forecast of " + v.incumbent_source
+        : "the best completed trial" }, fmt(v.incumbent) + (v.incumbent_source ? " *" : "")),
+      el("td", null, v.method || "–")));
     const prows = Object.entries(t.params).map(([k, v]) => el("tr", null, el("td", null, k),
       el("td", null, typeof v === "number" ? fmt(v, 6) : String(v))));
     page.tablesEl.replaceChildren(
