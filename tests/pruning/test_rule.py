@@ -150,19 +150,19 @@ def _running(q25: float, q75: float, decision: str = "continue") -> Verdict:
 def test_provisional_incumbent_takes_a_running_trials_pessimistic_forecast() -> None:
     from curvecast.pruning._rule import provisional_incumbent
 
-    running = [_running(0.70, 0.80), _running(0.60, 0.90)]
-    # maximising: the best lower quartile (0.70, the first trial's) beats a completed 0.65, not
-    # a completed 0.75
-    assert provisional_incumbent(0.65, running, "maximize") == (0.70, 0)
+    running = [("trial a", _running(0.70, 0.80)), ("trial b", _running(0.60, 0.90))]
+    # maximising: the best lower quartile (0.70, trial a's) beats a completed 0.65, not a
+    # completed 0.75
+    assert provisional_incumbent(0.65, running, "maximize") == (0.70, "trial a")
     assert provisional_incumbent(0.75, running, "maximize") == (0.75, None)
-    assert provisional_incumbent(None, running, "maximize") == (0.70, 0)
+    assert provisional_incumbent(None, running, "maximize") == (0.70, "trial a")
     # minimising: the best upper quartile (0.80) is the value a running trial will likely beat
-    assert provisional_incumbent(0.85, running, "minimize") == (0.80, 0)
+    assert provisional_incumbent(0.85, running, "minimize") == (0.80, "trial a")
     assert provisional_incumbent(0.5, running, "minimize") == (0.5, None)
-    assert provisional_incumbent(0.95, running[::-1], "minimize") == (0.80, 1)
+    assert provisional_incumbent(0.95, running[::-1], "minimize") == (0.80, "trial a")
     # stopped or paused trials and verdicts without quantiles never count
-    stopped = [_running(0.95, 0.99, "stop"), _running(0.95, 0.99, "pause")]
-    bare = [Verdict("continue", "warmup", 1.0, 10.0, None)]
+    stopped = [("s", _running(0.95, 0.99, "stop")), ("p", _running(0.95, 0.99, "pause"))]
+    bare = [("w", Verdict("continue", "warmup", 1.0, 10.0, None))]
     assert provisional_incumbent(0.5, [*stopped, *bare], "maximize") == (0.5, None)
     assert provisional_incumbent(None, bare, "maximize") == (None, None)
 
@@ -173,3 +173,7 @@ def test_a_verdict_says_where_its_incumbent_came_from() -> None:
     assert Verdict.from_dict(v.to_dict()) == v
     plain = Verdict("stop", "hopeless", 3.0, 10.0, 0.72, 0.01, {0.5: 0.4}, "pfn")
     assert "P(final beats 0.72) = 0.010" in plain.explain()
+    judged = ForecastRule(method="last_value").decide(
+        RISING, horizon=30, incumbent=0.9, incumbent_source="running trial 7"
+    )
+    assert judged.reason == "hopeless" and judged.incumbent_source == "running trial 7"

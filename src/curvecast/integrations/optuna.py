@@ -22,7 +22,6 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from curvecast.curves import Curve
@@ -307,34 +306,32 @@ class ForecastPruner(BasePruner):
         summary = self._summarise(study, direction)
         incumbent, source = summary.incumbent, None
         if self._provisional is not None:
-            running = self._running_verdicts(study, trial)
-            incumbent, i = provisional_incumbent(
-                incumbent, [v for _, v in running], direction, self._provisional
+            incumbent, source = provisional_incumbent(
+                incumbent, self._running_verdicts(study, trial), direction, self._provisional
             )
-            source = None if i is None else f"running trial {running[i][0]}"
         verdict = self._rule.decide(
             curve,
             horizon=self._horizon(trial, summary),
             incumbent=incumbent,
             context=summary.context,
             forecast_without_incumbent=self._provisional is not None,
+            incumbent_source=source,
         )
-        if source is not None and verdict.incumbent is not None:
-            verdict = replace(verdict, incumbent_source=source)
         if verdict.reason != "between_checks":
             self._record(study, trial, step, verdict)
         return verdict.should_stop
 
     @staticmethod
-    def _running_verdicts(study: Study, trial: FrozenTrial) -> list[tuple[int, Verdict]]:
-        """(number, latest recorded verdict) of every other running trial."""
+    def _running_verdicts(study: Study, trial: FrozenTrial) -> list[tuple[str, Verdict]]:
+        """("running trial N", latest recorded verdict) of every other running trial."""
         out = []
         for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
             if t.number == trial.number:
                 continue
             keys = [k for k in t.system_attrs if k.startswith(ATTR_PREFIX)]
             if keys:
-                out.append((t.number, Verdict.from_dict(t.system_attrs[max(keys)])))
+                label = f"running trial {t.number}"
+                out.append((label, Verdict.from_dict(t.system_attrs[max(keys)])))
         return out
 
     @staticmethod

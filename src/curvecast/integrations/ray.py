@@ -303,16 +303,15 @@ class ForecastScheduler(FIFOScheduler):
         summary = self._summarise()
         curve = self._curve(tid)
         horizon = self._horizon(trial, tid, summary)
-        incumbent, source = self._incumbent_and_source(tid, summary)
+        incumbent, source = self._incumbent(tid, summary)
         verdict = self._rule.decide(
             curve,
             horizon=horizon,
             incumbent=incumbent,
             context=summary.context,
             forecast_without_incumbent=self._provisional,
+            incumbent_source=source,
         )
-        if source is not None and verdict.incumbent is not None:
-            verdict = replace(verdict, incumbent_source=source)
         if verdict.reason == "between_checks":
             return TrialScheduler.CONTINUE  # no forecast due at this report
         action = TrialScheduler.CONTINUE
@@ -440,27 +439,21 @@ class ForecastScheduler(FIFOScheduler):
         self._summary = _Summary(version, horizon, incumbent, context)
         return self._summary
 
-    def _incumbent(self, tid: str, summary: _Summary) -> float | None:
+    def _incumbent(self, tid: str, summary: _Summary) -> tuple[float | None, str | None]:
         """The completed incumbent or, with ``incumbent="forecast"``, a better pessimistic
-        forecast of another running trial (its latest verdict)."""
-        return self._incumbent_and_source(tid, summary)[0]
-
-    def _incumbent_and_source(self, tid: str, summary: _Summary) -> tuple[float | None, str | None]:
+        forecast of another running trial (its latest verdict), with where it came from.
+        Completed trials are in ``_ended``; stopped and paused ones are skipped by their last
+        verdict."""
         if not self._provisional:
             return summary.incumbent, None
         running = [
-            (other, vs[-1])
+            (f"running trial {other}", vs[-1])
             for other, vs in self._verdicts.items()
-            if other != tid
-            and vs
-            and other not in self._ended
-            and other not in self._completed
-            and other not in self._pruned
+            if other != tid and vs and other not in self._ended
         ]
-        value, i = provisional_incumbent(
-            summary.incumbent, [v for _, v in running], self._direction(), PROVISIONAL_LEVEL
+        return provisional_incumbent(
+            summary.incumbent, running, self._direction(), PROVISIONAL_LEVEL
         )
-        return value, None if i is None else f"running trial {running[i][0]}"
 
     def _horizon(self, trial: Trial, tid: str, summary: _Summary) -> float | None:
         """The final ``time_attr`` of ``trial``: its own (callable ``max_t``) or the shared one."""
@@ -480,7 +473,7 @@ class ForecastScheduler(FIFOScheduler):
         if tid not in self._points:
             return 1.0
         summary = self._summarise()
-        incumbent = self._incumbent(tid, summary)
+        incumbent, _ = self._incumbent(tid, summary)
         key = (len(self._points[tid][0]), summary.version, incumbent)
         cached = self._priority_cache.get(tid)
         if cached is not None and cached[0] == key:

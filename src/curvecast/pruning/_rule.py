@@ -51,32 +51,32 @@ PROVISIONAL_LEVEL = 0.25
 
 def provisional_incumbent(
     completed: float | None,
-    running: Iterable[Verdict],
+    running: Iterable[tuple[str, Verdict]],
     direction: str,
     level: float = PROVISIONAL_LEVEL,
-) -> tuple[float | None, int | None]:
+) -> tuple[float | None, str | None]:
     """The value to beat: the best completed final, or a running trial's pessimistic forecast
     (its latest verdict's :data:`PROVISIONAL_LEVEL` quantile of the final value) where that is
     better. A trial then competes, from the start of a search, with the running trials that
     will most likely end better, as successive halving compares trials at a rung.
 
-    ``running`` holds the latest verdict of each other running trial (those without forecast
-    quantiles, or already stopped, are skipped). ``level`` must be one of the recorded levels.
-    Returns the value and the index in ``running`` of the verdict it came from (None: the
-    completed value, or nothing to beat).
+    ``running`` holds ``(label, latest verdict)`` of each other running trial, e.g.
+    ``("running trial 7", v)`` (verdicts without forecast quantiles, or of stopped or paused
+    trials, are skipped). ``level`` must be one of the recorded levels. Returns the value and the
+    label of the trial it came from (None: the completed value, or nothing to beat).
     """
     maximize = direction == "maximize"
     level = level if maximize else round(1.0 - level, 12)
     best = completed if completed is not None and math.isfinite(completed) else None
-    source: int | None = None
-    for i, v in enumerate(running):
+    source: str | None = None
+    for label, v in running:
         if v.decision != "continue" or v.reason not in ("promising", "no_incumbent"):
             continue
         q = v.final_quantiles.get(level)
         if q is None or not math.isfinite(q):
             continue
         if best is None or (q > best if maximize else q < best):
-            best, source = q, i
+            best, source = q, label
     return best, source
 
 
@@ -219,13 +219,15 @@ class ForecastRule:
         incumbent: float | None,
         context: Sequence[Curve] = (),
         forecast_without_incumbent: bool = False,
+        incumbent_source: str | None = None,
     ) -> Verdict:
         """The verdict for ``curve`` given the final step ``horizon`` and the value to beat.
 
         ``curve`` may have diverged. ``context`` holds other runs of the same search. With
         ``forecast_without_incumbent``, a run with nothing to beat yet is still forecast when a
         check is due, and its "no_incumbent" verdict carries the quantiles (so that it can be the
-        incumbent of others, see :func:`provisional_incumbent`).
+        incumbent of others, see :func:`provisional_incumbent`). ``incumbent_source`` says where
+        the incumbent came from when it was not the best completed trial; the verdict keeps it.
         """
         step = float(curve.x[-1])
         if curve.diverged or self._exploded(curve):
@@ -264,4 +266,5 @@ class ForecastRule:
             float(p),
             quantiles,
             fc.method,
+            incumbent_source,
         )
