@@ -43,10 +43,15 @@ class _Batched:
         return get_forecaster("last_value").forecast(curve, x_new, **kwargs)  # type: ignore[arg-type]
 
     def forecast_batch(
-        self, curves: list[Curve], x_new: np.ndarray, *, rng: np.random.Generator
+        self,
+        curves: list[Curve],
+        x_news: list[np.ndarray],
+        *,
+        rngs: list[np.random.Generator],
+        context: object = (),
     ) -> list[object]:
         type(self).calls += 1
-        return [self.forecast(c, x_new, rng=rng) for c in curves]
+        return [self.forecast(c, x, rng=g) for c, x, g in zip(curves, x_news, rngs, strict=True)]
 
 
 def test_speed_times_every_method_and_uses_forecast_batch(

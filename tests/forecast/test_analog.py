@@ -29,7 +29,7 @@ def test_without_context_it_is_the_fallback() -> None:
     f = AnalogForecaster(fallback="last_value").forecast(
         _family(0.7).truncate(5), X[5:], rng=np.random.default_rng(0)
     )
-    assert f.info == {"context_used": 0, "fallback": "last_value"}
+    assert f.info == {"context_used": 0, "base": "last_value"}
     assert f.median[-1] == pytest.approx(float(_family(0.7).y[4]), abs=0.02)
 
 

@@ -5,8 +5,12 @@
 - **latency** of one call of :func:`curvecast.forecast_curve` (the front door, method construction
   included) on a synthetic accuracy curve with 10, 100 and 1,000 observed points and 50 query
   points beyond them: p50 and p95 over ``--repeats`` calls after one warm-up call;
-- **throughput** in curves per second on a batch of curves of 100 points: the method's own
-  ``forecast_batch(curves, x_new, rng=...)`` when it has one, else a loop over the front door.
+- **throughput** in curves per second on a batch of curves of 100 points through
+  :func:`curvecast.forecast_many` (one batched forward pass for the methods that batch: ``pfn``,
+  ``calibrated``; a loop over the curves for the others);
+- **one pow4 fit**: a plain ``scipy.optimize.curve_fit`` of ``c - a (x + d)^-alpha`` to the
+  100-point curve, the cost a practitioner pays for the simplest extrapolation; every method's
+  latency and per-curve batched cost are also given as multiples of it.
 
 Speeds are also given relative to ``domhan_mcmc`` timed in the same run (the classic MCMC
 extrapolation of Domhan et al. 2015 that faster methods are measured against).
@@ -69,6 +73,7 @@ class SpeedResult:
     throughput: dict[str, dict[str, Any]] = field(default_factory=dict)
     threads: str = ""
     settings: dict[str, Any] = field(default_factory=dict)
+    curve_fit_s: float | None = None
 
 
 def synthetic_curve(n: int, rng: np.random.Generator) -> Curve:
@@ -214,7 +219,28 @@ def run_speed(
             result.throughput[method] = _throughput(
                 method, batch_curves, batch_x, seed, max(1, repeats // 5), budget_s
             )
+        if 100 in curves:
+            fit_times = _timed_calls(lambda: _pow4_fit(curves[100]), max(repeats, 20), budget_s)
+            result.curve_fit_s = float(np.percentile(fit_times, 50))
+            say(f"speed: one pow4 curve_fit: p50 {1000 * result.curve_fit_s:.3g} ms")
     return result
+
+
+def _pow4(x: NDArray[np.float64], a: float, alpha: float, c: float, d: float) -> Any:
+    return c - a * (x + d) ** (-alpha)
+
+
+def _pow4_fit(curve: Curve) -> object:
+    """One least-squares pow4 fit with scipy, as a practitioner would write it."""
+    from scipy.optimize import curve_fit
+
+    with np.errstate(all="ignore"):
+        try:
+            return curve_fit(
+                _pow4, curve.x, curve.y, p0=(0.5, 0.5, float(curve.y[-1]), 0.0), maxfev=2000
+            )
+        except RuntimeError:  # no convergence still costs what it cost
+            return None
 
 
 def _throughput(
@@ -225,27 +251,14 @@ def _throughput(
     repeats: int,
     budget_s: float,
 ) -> dict[str, Any]:
-    forecaster = get_forecaster(method)
-    batch_fn = getattr(forecaster, "forecast_batch", None)
-    rng = np.random.default_rng([seed, 0xBA7C])
+    from curvecast.forecast import forecast_many
 
-    def looped() -> object:
-        return [forecast_curve(c, x_new, method=method, rng=rng) for c in curves]
+    batched = callable(getattr(get_forecaster(method), "forecast_batch", None))
 
-    fn: Callable[[], object] = looped
-    batched = False
-    if callable(batch_fn):
+    def fn() -> object:
+        return forecast_many(list(curves), x_new, method=method, rng=seed)
 
-        def native() -> object:
-            return batch_fn(list(curves), x_new, rng=rng)
-
-        try:
-            native()  # warm-up, and a check that the signature is the one we call
-            fn, batched = native, True
-        except TypeError:
-            looped()
-    else:
-        looped()
+    fn()  # warm-up
     times = np.asarray(_timed_calls(fn, repeats, budget_s))
     return {
         "curves_per_s": float(len(curves) / np.median(times)),
@@ -269,9 +282,11 @@ def speed_tables(result: SpeedResult) -> str:
         "",
         "| method | "
         + " | ".join(f"n={n} p50 ms | n={n} p95 ms | n={n} speed-up" for n in sizes)
-        + " | curves/s | batched | throughput speed-up |",
-        "|" + "---|" * (1 + 3 * len(sizes) + 3),
+        + " | curves/s | batched | throughput speed-up | n=100 p50 / one pow4 fit | "
+        "batched per curve / one pow4 fit |",
+        "|" + "---|" * (1 + 3 * len(sizes) + 5),
     ]
+    fit = result.curve_fit_s
     for m in result.methods:
         cells = [m]
         for n in sizes:
@@ -285,7 +300,16 @@ def speed_tables(result: SpeedResult) -> str:
         thr = result.throughput[m]
         cells += [f"{thr['curves_per_s']:.3g}", "yes" if thr["batched"] else "no (loop)"]
         cells.append(_ratio(thr["curves_per_s"] / ref_thr["curves_per_s"]) if ref_thr else "n/a")
+        lat100 = result.latency[m].get(100)
+        cells.append(f"{lat100['p50'] / fit:.3g}" if fit and lat100 else "n/a")
+        cells.append(f"{1.0 / thr['curves_per_s'] / fit:.3g}" if fit else "n/a")
         lines.append("| " + " | ".join(cells) + " |")
+    if fit:
+        lines += [
+            "",
+            f"One pow4 fit (scipy.optimize.curve_fit on the 100-point curve): p50 "
+            f"{1000 * fit:.3g} ms.",
+        ]
     if result.skipped:
         lines += ["", "Skipped: " + "; ".join(f"{k} ({v})" for k, v in result.skipped.items())]
     return "\n".join(lines)

@@ -1,6 +1,6 @@
 """Forecasting methods: the Forecast result, the Forecaster protocol and the registry."""
 
-from curvecast.forecast._api import forecast, forecast_curve
+from curvecast.forecast._api import forecast, forecast_curve, forecast_many
 from curvecast.forecast._base import (
     Forecaster,
     available_methods,
@@ -18,6 +18,7 @@ __all__ = [
     "available_methods",
     "forecast",
     "forecast_curve",
+    "forecast_many",
     "get_forecaster",
     "register",
     "unregister",

@@ -10,9 +10,10 @@ from numpy.typing import ArrayLike
 from curvecast.curves import Curve, check_axis
 from curvecast.exceptions import parameter_error
 from curvecast.forecast._base import get_forecaster
+from curvecast.forecast._guard import guard, infer_bounds
 from curvecast.forecast._result import DEFAULT_LEVELS, GRID, Forecast, as_rng, check_levels
 
-__all__ = ["forecast", "forecast_curve"]
+__all__ = ["forecast", "forecast_curve", "forecast_many"]
 
 
 def forecast(
@@ -72,31 +73,140 @@ def forecast_curve(
     context: Sequence[Curve] = (),
 ) -> Forecast:
     """:func:`forecast` for a :class:`Curve` already built."""
-    xq = check_axis(x_new, "x_new")
+    return forecast_many(
+        [curve], [x_new], method=method, quantiles=quantiles, rng=rng, context=context
+    )[0]
+
+
+def forecast_many(
+    curves: Sequence[Curve],
+    x_new: ArrayLike | Sequence[ArrayLike],
+    *,
+    method: str = "auto",
+    quantiles: ArrayLike = DEFAULT_LEVELS,
+    rng: np.random.Generator | int | None = None,
+    context: Sequence[Curve] = (),
+) -> list[Forecast]:
+    """Forecast many curves in one call: one forward pass of the network for all of them.
+
+    Each answer is the one :func:`forecast_curve` gives for that curve alone with the same
+    ``rng`` seed: it depends on the curve, its queries, ``context`` and the seed, never on its
+    position in the batch or on the other curves (up to float32 rounding in the network, about
+    1e-6 of the metric's scale).
+
+    Args:
+        curves: the curves, each a :class:`Curve`; ``k = len(curves)``.
+        x_new: the query points, shape ``(m,)`` for all curves alike, or a sequence of ``k``
+            arrays (one per curve, each strictly increasing, >= 0).
+        method, quantiles, context: as for :func:`forecast`; ``context`` is shared by all curves
+            (the completed trials of one search).
+        rng: an int seed or None (seed 0): every curve is forecast with that seed. A Generator:
+            each curve gets its own child generator (``rng.spawn``), in order.
+
+    Returns:
+        ``k`` Forecasts, in the order of ``curves``.
+
+    Raises:
+        InvalidCurveError: a curve that is not a :class:`Curve`, or bad ``x_new``.
+        InvalidParameterError: bad ``quantiles``, ``rng`` or ``context``.
+        UnknownMethodError: unknown ``method``.
+
+    Example:
+        >>> import numpy as np, curvecast
+        >>> x = np.arange(1.0, 11.0)
+        >>> curves = [curvecast.Curve(x, a - 0.3 / x) for a in (0.7, 0.8, 0.9)]
+        >>> [round(float(f.median[0]), 2) <= 1.0 for f in curvecast.forecast_many(curves, [50])]
+        [True, True, True]
+    """
+    if isinstance(curves, Curve) or not isinstance(curves, Sequence):
+        raise parameter_error("curves", "forecast_many", "a sequence of Curve objects", curves)
+    for c in curves:
+        if not isinstance(c, Curve):
+            raise parameter_error("curves", "forecast_many", "a sequence of Curve objects", c)
+    queries = _queries(x_new, len(curves))
     levels = check_levels(quantiles)
-    gen = as_rng(rng)
+    gens = _generators(rng, len(curves))
     forecaster = get_forecaster(method)
     name = getattr(forecaster, "name", method)
-    if curve.diverged:
-        worst = np.full((xq.size, GRID.size), curve.worst)
-        return Forecast(
-            xq,
-            worst,
-            direction=curve.direction,
-            levels=levels,
-            method=name,
-            diverged=True,
-            info={"diverged_at": float(curve.x[curve.n_observed])},
-        )
-    for c in context:
-        if not isinstance(c, Curve) or c.direction != curve.direction:
+    ctx = _check_context(context, curves)
+    out: list[Forecast | None] = [None] * len(curves)
+    todo = []
+    for i, (curve, xq) in enumerate(zip(curves, queries, strict=True)):
+        if curve.diverged:
+            worst = np.full((xq.size, GRID.size), curve.worst)
+            out[i] = Forecast(
+                xq,
+                worst,
+                direction=curve.direction,
+                levels=levels,
+                method=name,
+                diverged=True,
+                info={"diverged_at": float(curve.x[curve.n_observed])},
+            )
+        else:
+            todo.append(i)
+    if todo:
+        seen = [_as_seen(curves[i]) for i in todo]
+        batch = getattr(forecaster, "forecast_batch", None)
+        if batch is not None and len(todo) > 1:
+            results = batch(
+                seen, [queries[i] for i in todo], rngs=[gens[i] for i in todo], context=ctx
+            )
+        else:
+            results = [
+                forecaster.forecast(c, queries[i], rng=gens[i], context=ctx)
+                for c, i in zip(seen, todo, strict=True)
+            ]
+        for i, c, result in zip(todo, seen, results, strict=True):
+            fc = guard(result, c).with_levels(levels).clipped(curves[i].bounds)
+            inferred = infer_bounds(curves[i])
+            if inferred is not None and inferred != curves[i].bounds:
+                fc.info["bounds_inferred"] = [b if np.isfinite(b) else None for b in inferred]
+            out[i] = fc
+    return [f for f in out if f is not None]
+
+
+def _as_seen(curve: Curve) -> Curve:
+    """The curve as methods see it: with the bounds an accuracy-like score implies when none
+    were given (a maximised metric in [0, 1] or [0, 100]); losses keep open bounds, since a
+    loss's floor is seldom 0 (the guard still keeps them non-negative)."""
+    if curve.direction != "maximize":
+        return curve
+    bounds = infer_bounds(curve)
+    if bounds is None or bounds == curve.bounds or not all(np.isfinite(bounds)):
+        return curve
+    return Curve(curve.x, curve.y, curve.direction, bounds, curve.meta)
+
+
+def _queries(x_new: ArrayLike | Sequence[ArrayLike], k: int) -> list[np.ndarray]:
+    if isinstance(x_new, Sequence) and x_new and not isinstance(x_new, str | bytes):
+        first = x_new[0]
+        if isinstance(first, Sequence | np.ndarray) and not isinstance(first, str | bytes):
+            if len(x_new) != k:
+                raise parameter_error(
+                    "x_new", "forecast_many", f"one array for all curves or {k} arrays", x_new
+                )
+            return [check_axis(q, "x_new") for q in x_new]
+    xq = check_axis(x_new, "x_new")  # type: ignore[arg-type]
+    return [xq] * k
+
+
+def _generators(rng: np.random.Generator | int | None, k: int) -> list[np.random.Generator]:
+    if isinstance(rng, np.random.Generator):
+        return list(rng.spawn(k)) if k > 1 else [rng]
+    as_rng(rng)  # validates
+    return [as_rng(rng) for _ in range(k)]
+
+
+def _check_context(context: Sequence[Curve], curves: Sequence[Curve]) -> list[Curve]:
+    direction = curves[0].direction if curves else "maximize"
+    for c in [*context, *(curves if context else ())]:
+        if not isinstance(c, Curve) or c.direction != direction:
             raise parameter_error(
                 "context",
                 "forecast",
-                f"a sequence of Curve objects of the same search (direction {curve.direction!r})",
+                f"a sequence of Curve objects of the same search (direction {direction!r})",
                 c if not isinstance(c, Curve) else f"a curve with direction {c.direction!r}",
             )
     ctx = [c.truncate(c.n_observed) if c.diverged and c.n_observed else c for c in context]
-    ctx = [c for c in ctx if not c.diverged]
-    result = forecaster.forecast(curve, xq, rng=gen, context=ctx)
-    return result.with_levels(levels).clipped(curve.bounds)
+    return [_as_seen(c) for c in ctx if not c.diverged]

@@ -35,6 +35,10 @@ class Forecaster(Protocol):
       the caller, so a method need not (but may) respect them.
     - ``context`` holds other curves of the same search (same metric and axis); a method that
       cannot use them ignores them.
+    - Optionally, ``forecast_batch(curves, x_news, *, rngs, context=())`` answers many curves at
+      once (``x_news`` and ``rngs`` one per curve; ``context`` shared, or one sequence per
+      curve) with a list of Forecasts, each what :meth:`forecast` gives for that curve alone.
+      :func:`curvecast.forecast_many` uses it when present.
     - Thread safety: one instance serves every call (the registry caches it), so ``forecast``
       keeps no per-call state on ``self``; loading weights once in ``__init__`` is the point.
     """
@@ -62,6 +66,7 @@ _BUILTIN: dict[str, str] = {
     "analog": "curvecast.forecast.analog:AnalogForecaster",
     "pfn": "curvecast.forecast.pfn:PFNForecaster",
     "ensemble": "curvecast.forecast.ensemble:EnsembleForecaster",
+    "calibrated": "curvecast.forecast.calibrated:CalibratedForecaster",
 }
 # "ensemble" mixes the PFN with "analog" ("parametric" when no other curves are given); on the
 # benchmark suites it is the best calibrated of the sharp methods (README, "Benchmarks").

@@ -200,6 +200,13 @@ class Forecast:
         inner = np.sum(np.diff(GRID) * (q[:, 1:] + q[:, :-1]) / 2, axis=1)
         return inner + GRID[0] * q[:, 0] + (1 - GRID[-1]) * q[:, -1]
 
+    @property
+    def fallback(self) -> str | None:
+        """Why another method answered instead of :attr:`method` (e.g. "last_value: fewer than
+        5 points"), or None when the method answered itself."""
+        why = self.info.get("fallback")
+        return why if isinstance(why, str) else None
+
     def sample(self, n: int, rng: np.random.Generator | int | None = None) -> NDArray[np.float64]:
         """Draw ``n`` sample paths, shape ``(n, len(x_new))``.
 
@@ -270,6 +277,7 @@ class Forecast:
             "quantiles": [_jsonable(r) for r in self.quantiles],
             "mean": _jsonable(self.mean),
             "method": self.method,
+            "fallback": self.fallback,
             "diverged": self.diverged,
         }
 

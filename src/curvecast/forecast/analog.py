@@ -105,7 +105,7 @@ class AnalogForecaster:
         if not usable:
             return Forecast.from_samples(
                 x_new, base, direction=curve.direction, method=self.name,
-                info={"context_used": 0, "fallback": base_name},
+                info={"context_used": 0, "base": base_name},
             )  # fmt: skip
         level = _level(x, y)
         scale = value_scale(curve)
@@ -146,5 +146,5 @@ class AnalogForecaster:
             n_eff_used = max(n_eff_used, n_eff)
         return Forecast.from_samples(
             x_new, samples, direction=curve.direction, method=self.name,
-            info={"context_used": len(usable), "n_eff": n_eff_used, "fallback": base_name},
+            info={"context_used": len(usable), "n_eff": n_eff_used, "base": base_name},
         )  # fmt: skip

@@ -1,6 +1,7 @@
 """``last_value``: the last observed value, with an honest band around it.
 
-The median is exactly the last observed value, the strong baseline of the LCDB study. The band
+The median is exactly the last observed value, the strong baseline of the LCDB study (at query
+points inside the observed range, the observed curve interpolated). The band
 adds two Gaussian terms: observation noise (estimated from the curve's own second differences)
 and drift, which grows with the logarithm of how far beyond the last observed x a query lies, at
 the rate the curve moved over the second half of what was seen. Both have floors (0.5% and 1% of
@@ -62,7 +63,9 @@ class LastValueForecaster:
         rate = max(rate, 0.01 * scale)
         ahead = np.maximum(_log1(x_new) - _log1(x[-1]), 0.0)
         sd = np.sqrt(noise**2 + (rate * ahead) ** 2)
-        grid_values = y[-1] + sd[:, None] * _Z[None, :]
+        # at observed x the observed curve itself (interpolated), before it the first value
+        center = np.interp(x_new, x, y)
+        grid_values = center[:, None] + sd[:, None] * _Z[None, :]
         return Forecast(x_new, grid_values, direction=curve.direction, method=self.name)
 
 

@@ -159,6 +159,54 @@ def check_front_door(f: Forecaster) -> None:
     assert np.all(out.quantiles >= 0.0) and np.all(out.quantiles <= 1.0), "bounds not respected"
 
 
+def _through_front_door(
+    f: Forecaster, curve: Curve, x_new: list[float], levels: tuple[float, ...]
+) -> Forecast:
+    from curvecast.forecast import register, unregister
+
+    name = f"_conformance_{f.name}"
+    register(name, lambda: f, overwrite=True)
+    try:
+        return forecast_curve(curve, x_new, method=name, quantiles=levels)
+    finally:
+        unregister(name)
+
+
+def _plateau(n: int, seed: int = 0) -> Curve:
+    """An accuracy that reaches its ceiling early and then wobbles by a point; no bounds."""
+    rng = np.random.default_rng(seed)
+    x = np.arange(1, n + 1, dtype=float)
+    y = np.minimum(0.95, 0.6 + 0.1 * x) + rng.normal(0, 0.01, n)
+    return Curve(x, np.clip(y, 0.0, 1.0), "maximize")
+
+
+def check_plausible_tails(f: Forecaster) -> None:
+    """Through the front door with no bounds given: an accuracy in [0, 1] stays in [0, 1], a
+    positive loss stays positive, the spread stays within a few times what the curve moved,
+    and the mean lies inside the central 90% interval."""
+    curve = _plateau(30)
+    out = _through_front_door(f, curve, [35.0, 50.0], (0.05, 0.5, 0.95))
+    q = out.quantiles
+    assert np.all(q >= 0.0) and np.all(q <= 1.0), f"accuracy left [0, 1]: {q.tolist()}"
+    moved = float(np.ptp(curve.y))
+    assert np.all(q[:, 2] - q[:, 0] <= 4 * moved), f"90% interval {q.tolist()} vs range {moved}"
+    mean = out.mean
+    assert np.all((mean >= q[:, 0]) & (mean <= q[:, 2])), f"mean {mean} outside {q.tolist()}"
+    loss = Curve(np.arange(1.0, 9.0), 0.05 + 2.0 / np.arange(1.0, 9.0), "minimize")
+    out = _through_front_door(f, loss, [20.0, 200.0], (0.001, 0.5, 0.999))
+    assert np.all(out.grid_values >= 0.0), "a positive loss was forecast below 0"
+    assert np.all(out.grid_values <= 2.05 + 2 * 2.0 * 4), "a loss tail beyond the plausible"
+
+
+def check_backward_queries(f: Forecaster) -> None:
+    """A query before the first observed point stays near the curve's start, not at +-1e5."""
+    curve = Curve(np.arange(1.0, 9.0), np.linspace(0.5, 0.76, 8), "maximize")
+    out = _through_front_door(f, curve, [0.0, 4.0], (0.05, 0.5, 0.95))
+    q = out.quantiles
+    assert np.all(q[0] >= 0.5 - 3 * 0.26) and np.all(q[0] <= 0.76 + 3 * 0.26), q.tolist()
+    assert q[1, 0] <= curve.y[3] <= q[1, 2], f"observed point outside its band: {q[1].tolist()}"
+
+
 _CHECKS: tuple[Check, ...] = (
     check_has_name,
     check_shapes,
@@ -171,6 +219,8 @@ _CHECKS: tuple[Check, ...] = (
     check_many_points,
     check_prob_better,
     check_front_door,
+    check_plausible_tails,
+    check_backward_queries,
 )
 
 
