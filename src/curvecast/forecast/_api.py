@@ -9,7 +9,7 @@ from numpy.typing import ArrayLike
 
 from curvecast.curves import Curve, check_axis
 from curvecast.exceptions import parameter_error
-from curvecast.forecast._base import get_forecaster
+from curvecast.forecast._base import get_forecaster, resolve_auto
 from curvecast.forecast._guard import guard, infer_bounds
 from curvecast.forecast._result import DEFAULT_LEVELS, GRID, Forecast, as_rng, check_levels
 
@@ -37,7 +37,10 @@ def forecast(
         x_new: query points, shape ``(m,)``, strictly increasing, >= 0.
         direction: "maximize" (accuracy) or "minimize" (loss).
         bounds: ``(lo, hi)`` the metric cannot leave, None for an open side; e.g. ``(0, 1)``.
-        method: a name from :func:`curvecast.available_methods`; "auto" picks the best.
+        method: a name from :func:`curvecast.available_methods`. "auto" (the default) is
+            "calibrated" when ``context`` holds at least 3 curves (the PFN recalibrated on the
+            search: calibrated inside it, a few milliseconds) and "ensemble" for a curve alone
+            (the PFN mixed with the parametric families).
         quantiles: levels reported by ``Forecast.quantiles``, strictly increasing in (0, 1).
         rng: a numpy Generator or int seed; None means seed 0 (repeatable).
         context: other curves of the same search, used by methods that can.
@@ -126,9 +129,12 @@ def forecast_many(
     queries = _queries(x_new, len(curves))
     levels = check_levels(quantiles)
     gens = _generators(rng, len(curves))
+    get_forecaster(method)  # an unknown name fails before anything else is done
+    ctx = _check_context(context, curves)
+    if method == "auto":
+        method = resolve_auto(len(ctx))
     forecaster = get_forecaster(method)
     name = getattr(forecaster, "name", method)
-    ctx = _check_context(context, curves)
     out: list[Forecast | None] = [None] * len(curves)
     todo = []
     for i, (curve, xq) in enumerate(zip(curves, queries, strict=True)):

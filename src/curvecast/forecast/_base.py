@@ -13,7 +13,14 @@ from curvecast.curves import Curve
 from curvecast.exceptions import UnknownMethodError
 from curvecast.forecast._result import Forecast
 
-__all__ = ["Forecaster", "available_methods", "get_forecaster", "register", "unregister"]
+__all__ = [
+    "Forecaster",
+    "available_methods",
+    "get_forecaster",
+    "register",
+    "resolve_auto",
+    "unregister",
+]
 
 
 @runtime_checkable
@@ -68,9 +75,17 @@ _BUILTIN: dict[str, str] = {
     "ensemble": "curvecast.forecast.ensemble:EnsembleForecaster",
     "calibrated": "curvecast.forecast.calibrated:CalibratedForecaster",
 }
-# "ensemble" mixes the PFN with "analog" ("parametric" when no other curves are given); on the
-# benchmark suites it is the best calibrated of the sharp methods (README, "Benchmarks").
+# "auto" is "calibrated" (the PFN recalibrated on the search's other trials: calibrated inside a
+# search and a few milliseconds) when other curves of the search are given, "ensemble" (the PFN
+# mixed with the parametric families: the lower CRPS on a curve alone, some 30 ms) otherwise;
+# the measurements behind the choice are in docs/benchmarks.md.
 _AUTO_PREFERENCE: tuple[str, ...] = ("ensemble", "analog", "parametric", "last_value")
+_AUTO_WITH_CONTEXT = "calibrated"
+
+
+def resolve_auto(n_context: int) -> str:
+    """The method "auto" stands for when ``n_context`` other curves of the search are given."""
+    return _AUTO_WITH_CONTEXT if n_context >= 3 else _AUTO_PREFERENCE[0]
 _REGISTRY: dict[str, Callable[[], Forecaster]] = {}
 _INSTANCES: dict[str, Forecaster] = {}
 

@@ -15,8 +15,8 @@ errors, per query point (split-conformal on a location and a scale):
 
 - a bias ``b``: the median of ``truth - median``, shrunk by ``n / (n + k0)``;
 - a scale ``s``: the ``0.9 (1 + 1/n)`` empirical quantile of how much each forecast's 90%
-  interval (shifted by ``b``) had to be stretched to contain its truth, shrunk towards 1 in log
-  by ``n / (n + k0)``;
+  interval (shifted by ``b``) had to be stretched to contain its truth (the largest stretch
+  when ``n < 9``, which is what makes the guarantee hold for small ``n``), within [0.5, 30];
 
 and the forecast becomes ``Q'(p) = median + b + s (Q(p) - median)``. With ``n`` exchangeable
 trials, the shift and scale give 90% intervals that cover at the nominal rate on the search
@@ -243,7 +243,7 @@ class CalibratedForecaster:
             level = min(1.0, 0.9 * (1 + 1 / n))
             s_hat = float(np.quantile(need, level, method="higher"))
             s_hat = min(max(s_hat, 0.5), 30.0)
-            shift[j], scale[j] = b, math.exp(w * math.log(s_hat))
+            shift[j], scale[j] = b, s_hat
         if have.size < m:
             nearest = have[np.abs(np.arange(m)[:, None] - have[None, :]).argmin(axis=1)]
             shift, scale = shift[nearest], scale[nearest]
