@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal
 
 import numpy as np
@@ -195,7 +196,7 @@ class Curve:
         object.__setattr__(self, "bounds", check_bounds(bounds))
         object.__setattr__(self, "meta", dict(meta or {}))
 
-    @property
+    @cached_property
     def n_observed(self) -> int:
         """Number of points before divergence."""
         bad = np.flatnonzero(~_finite_ok(self.y))

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 
 from curvecast.curves import Curve, check_axis
 from curvecast.exceptions import parameter_error
-from curvecast.forecast._base import get_forecaster, resolve_auto
+from curvecast.forecast._base import Forecaster, get_forecaster, resolve_auto
 from curvecast.forecast._guard import guard, infer_bounds
 from curvecast.forecast._result import DEFAULT_LEVELS, GRID, Forecast, as_rng, check_levels
 
@@ -154,15 +154,23 @@ def forecast_many(
     if todo:
         seen = [_as_seen(curves[i]) for i in todo]
         batch = getattr(forecaster, "forecast_batch", None)
-        if batch is not None and len(todo) > 1:
-            results = batch(
-                seen, [queries[i] for i in todo], rngs=[gens[i] for i in todo], context=ctx
-            )
-        else:
-            results = [
-                forecaster.forecast(c, queries[i], rng=gens[i], context=ctx)
-                for c, i in zip(seen, todo, strict=True)
-            ]
+        results: list[Forecast] | None = None
+        # numeric trouble inside a method (an overflow on an extreme scale) is the method's to
+        # handle: it never reaches the user as a warning, and a method that fails on a curve
+        # answers with last_value, saying so in the Forecast's ``fallback``
+        with np.errstate(all="ignore"):
+            if batch is not None and len(todo) > 1:
+                try:
+                    results = batch(
+                        seen, [queries[i] for i in todo], rngs=[gens[i] for i in todo], context=ctx
+                    )
+                except _NUMERIC_FAILURES:
+                    results = None
+            if results is None:
+                results = [
+                    _one(forecaster, name, c, queries[i], gens[i], ctx)
+                    for c, i in zip(seen, todo, strict=True)
+                ]
         for i, c, result in zip(todo, seen, results, strict=True):
             fc = guard(result, c).with_levels(levels).clipped(curves[i].bounds)
             inferred = infer_bounds(curves[i])
@@ -170,6 +178,28 @@ def forecast_many(
                 fc.info["bounds_inferred"] = [b if np.isfinite(b) else None for b in inferred]
             out[i] = fc
     return [f for f in out if f is not None]
+
+
+#: What a method may raise on numerically extreme input; the front door answers with last_value.
+_NUMERIC_FAILURES = (ValueError, ArithmeticError, np.linalg.LinAlgError)
+
+
+def _one(
+    forecaster: Forecaster,
+    name: str,
+    curve: Curve,
+    xq: NDArray[np.float64],
+    rng: np.random.Generator,
+    context: Sequence[Curve],
+) -> Forecast:
+    try:
+        return forecaster.forecast(curve, xq, rng=rng, context=context)
+    except _NUMERIC_FAILURES as exc:
+        if name == "last_value":
+            raise
+        fb = get_forecaster("last_value").forecast(curve, xq, rng=rng)
+        info = {"fallback": f"last_value: {name} failed on this curve ({type(exc).__name__})"}
+        return Forecast(xq, fb.grid_values, direction=curve.direction, method=name, info=info)
 
 
 def _as_seen(curve: Curve) -> Curve:

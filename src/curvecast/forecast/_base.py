@@ -86,6 +86,8 @@ _AUTO_WITH_CONTEXT = "calibrated"
 def resolve_auto(n_context: int) -> str:
     """The method "auto" stands for when ``n_context`` other curves of the search are given."""
     return _AUTO_WITH_CONTEXT if n_context >= 3 else _AUTO_PREFERENCE[0]
+
+
 _REGISTRY: dict[str, Callable[[], Forecaster]] = {}
 _INSTANCES: dict[str, Forecaster] = {}
 
@@ -122,6 +124,11 @@ def get_forecaster(name: str) -> Forecaster:
     Raises:
         UnknownMethodError: no such method; the message lists the known ones.
     """
+    if not isinstance(name, str):
+        raise UnknownMethodError(
+            f"The 'method' parameter must be a method name (a string), one of "
+            f"{', '.join(available_methods())}. Got {name!r} instead."
+        )
     if name == "auto":
         name = _AUTO_PREFERENCE[0]
     cached = _INSTANCES.get(name)

@@ -12,6 +12,7 @@ import json
 import math
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -36,27 +37,23 @@ class WeightsChecksumError(CurvecastError, ValueError):
     """A weights file does not have the sha256 it must have (corrupt, truncated or replaced)."""
 
 
-def linear(
-    h: NDArray[np.float64], p: Mapping[str, NDArray[np.float64]], name: str
-) -> NDArray[np.float64]:
+def linear(h: NDArray[Any], p: Mapping[str, NDArray[Any]], name: str) -> NDArray[Any]:
     w = p[f"{name}.weight"]
     # 2-D operands go to BLAS; a batched (b, n, d) @ (d, k) product does not
     flat = h.reshape(-1, h.shape[-1]) @ w.T + p[f"{name}.bias"]
-    out: NDArray[np.float64] = flat.reshape(*h.shape[:-1], w.shape[0])
+    out: NDArray[Any] = flat.reshape(*h.shape[:-1], w.shape[0])
     return out
 
 
-def gelu(v: NDArray[np.float64]) -> NDArray[np.float64]:
-    out: NDArray[np.float64] = 0.5 * v * (1.0 + erf(v / math.sqrt(2.0)))
+def gelu(v: NDArray[Any]) -> NDArray[Any]:
+    out: NDArray[Any] = 0.5 * v * (1.0 + erf(v / math.sqrt(2.0)))
     return out
 
 
-def layer_norm(
-    h: NDArray[np.float64], p: Mapping[str, NDArray[np.float64]], name: str
-) -> NDArray[np.float64]:
+def layer_norm(h: NDArray[Any], p: Mapping[str, NDArray[Any]], name: str) -> NDArray[Any]:
     mu = h.mean(axis=-1, keepdims=True)
     var = h.var(axis=-1, keepdims=True)
-    out: NDArray[np.float64] = (h - mu) / np.sqrt(var + LAYER_NORM_EPS) * p[f"{name}.weight"]
+    out: NDArray[Any] = (h - mu) / np.sqrt(var + LAYER_NORM_EPS) * p[f"{name}.weight"]
     return out + p[f"{name}.bias"]
 
 

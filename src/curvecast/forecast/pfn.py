@@ -43,7 +43,7 @@ from curvecast.forecast._nn import (
     linear,
     read_checked,
 )
-from curvecast.forecast._pfn_input import Encoded, encode
+from curvecast.forecast._pfn_input import MAX_CONTEXT_CURVES, Encoded, encode
 from curvecast.forecast._result import GRID, Forecast
 from curvecast.forecast._util import noise_scale
 
@@ -305,7 +305,9 @@ class PFNForecaster:
         ``context`` is shared by all curves, or one sequence per curve (the calibration's
         leave-one-out forecasts give each curve its own). ``rngs`` is unused (deterministic).
         """
-        contexts = _per_curve(context, len(curves))
+        # the network reads the furthest-reaching few context curves: pick them first, so that
+        # a search of thousands of trials costs no more than one of six
+        contexts = [_furthest(ctx) for ctx in _per_curve(context, len(curves))]
         encs, aheads = [], []
         for curve, x_new, ctx in zip(curves, x_news, contexts, strict=True):
             x, y = curve.observed_x, curve.observed_y
@@ -346,6 +348,16 @@ class PFNForecaster:
                 Forecast(x_new, values, direction=curve.direction, method=self.name, info=info)
             )
         return out
+
+
+def _furthest(context: Sequence[Curve]) -> Sequence[Curve]:
+    """The context curves :func:`encode` would read: the furthest-reaching ones with a finite
+    point, in that order (ties keep their order)."""
+    if len(context) <= MAX_CONTEXT_CURVES:
+        return context
+    with_points = [c for c in context if c.n_observed > 0]
+    order = sorted(range(len(with_points)), key=lambda i: -float(with_points[i].observed_x[-1]))
+    return [with_points[i] for i in order[:MAX_CONTEXT_CURVES]]
 
 
 def _per_curve(
