@@ -23,7 +23,14 @@ from numpy.typing import ArrayLike, NDArray
 
 from curvecast.exceptions import InvalidParameterError, parameter_error
 from curvecast.forecast._result import DEFAULT_LEVELS, as_rng, check_levels
-from curvecast.scaling._fit import TermModel, _logsumexp_rows, bootstrap_indices, fit_terms, refit
+from curvecast.scaling._fit import (
+    TermModel,
+    _logsumexp_rows,
+    bootstrap_indices,
+    fit_terms,
+    refit,
+    single_thread,
+)
 from curvecast.scaling._result import ScalingForecast
 from curvecast.scaling.sweep import Sweep
 
@@ -160,7 +167,10 @@ class TermLaw(ScalingLaw):
         if not isinstance(sweep, Sweep):
             raise parameter_error("sweep", f"{type(self).__name__}.fit", "a Sweep", sweep)
         self._check_sweep(sweep)
-        gen = as_rng(rng)
+        with single_thread():
+            return self._fit(sweep, as_rng(rng))
+
+    def _fit(self, sweep: Sweep, gen: np.random.Generator) -> TermLaw:
         model = self._model()
         X = self._features(sweep)
         y = np.log(sweep.loss)

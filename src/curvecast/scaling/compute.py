@@ -29,7 +29,7 @@ from scipy import stats
 from curvecast.exceptions import InvalidParameterError, parameter_error
 from curvecast.forecast._result import DEFAULT_LEVELS, as_rng, check_levels
 from curvecast.scaling._base import ScalingLaw, TermLaw, _positive_array
-from curvecast.scaling._fit import TermModel, bootstrap_indices, fit_terms, refit
+from curvecast.scaling._fit import TermModel, bootstrap_indices, fit_terms, refit, single_thread
 from curvecast.scaling._result import OptimalSplit, ScalingForecast
 from curvecast.scaling.laws import resolve_nd
 from curvecast.scaling.sweep import Sweep
@@ -49,14 +49,20 @@ def _budget_labels(C: NDArray[np.float64], bins_per_decade: float) -> NDArray[np
 
 
 def frontier_points(
-    sweep: Sweep, *, bins_per_decade: float = 4.0, weights: NDArray[np.float64] | None = None
+    sweep: Sweep,
+    *,
+    bins_per_decade: float = 4.0,
+    weights: NDArray[np.float64] | None = None,
+    window: float = 1.0,
 ) -> tuple[NDArray, NDArray, NDArray]:
     """Per compute budget: ``(C, N*, L*)``, each shape ``(B,)``, sorted by C.
 
-    A budget with 3 or more distinct model sizes whose loss is convex in ``log N`` gets the
-    vertex of a least-squares parabola (when inside the sizes tried); otherwise its best run.
-    ``weights`` (bootstrap counts, shape ``(n_runs,)``) drop runs with weight 0 and weight the
-    parabola.
+    A budget's optimum is the vertex of a least-squares parabola of log loss in ``log N``
+    through the runs within ``window`` (natural-log units: a factor e) of its best run, when
+    3 or more sizes are there, the parabola is convex and its vertex lies among them; otherwise
+    its best run. Far-off sizes are left out because iso-FLOP curves are not parabolas far from
+    their minimum. ``weights`` (bootstrap counts, shape ``(n_runs,)``) drop runs with weight 0
+    and weight the parabola.
     """
     w = np.ones(len(sweep)) if weights is None else np.asarray(weights, dtype=np.float64)
     labels = _budget_labels(sweep.C, bins_per_decade)
@@ -69,11 +75,13 @@ def frontier_points(
         best = int(np.argmin(y))
         c_b = float(np.exp(np.average(np.log(sweep.C[idx]), weights=ww)))
         n_star, l_star = float(x[best]), float(y[best])
-        if np.unique(np.round(x, 4)).size >= 3:
-            c2, c1, c0 = np.polyfit(x, y, 2, w=np.sqrt(ww))
+        near = np.abs(x - x[best]) <= window
+        if np.unique(np.round(x[near], 4)).size >= 3:
+            xs, ys = x[near], y[near]
+            c2, c1, c0 = np.polyfit(xs, ys, 2, w=np.sqrt(ww[near]))
             if c2 > 0:
                 xv = -c1 / (2 * c2)
-                if x.min() <= xv <= x.max():
+                if xs.min() <= xv <= xs.max():
                     n_star, l_star = xv, float(c0 + c1 * xv + c2 * xv * xv)
         out_c.append(c_b)
         out_n.append(np.exp(n_star))
@@ -154,7 +162,10 @@ class ComputeLaw(TermLaw):
         """Fit the frontier of ``sweep``; see the class docstring. Returns ``self``."""
         if not isinstance(sweep, Sweep):
             raise parameter_error("sweep", "ComputeLaw.fit", "a Sweep", sweep)
-        gen = as_rng(rng)
+        with single_thread():
+            return self._fit_frontier(sweep, as_rng(rng))
+
+    def _fit_frontier(self, sweep: Sweep, gen: np.random.Generator) -> ComputeLaw:
         C, Ns, Ls = frontier_points(sweep, bins_per_decade=self.bins_per_decade)
         if C.size < 4:
             raise InvalidParameterError(

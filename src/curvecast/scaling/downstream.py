@@ -6,9 +6,12 @@ from chance ``eps`` as the loss falls. ``link="sigmoid"``: ``Err(L) = lo + (hi -
 
 Fitted by least squares on the error from several starts, with a bootstrap over runs. When the
 runs sit on the flat part (all near chance), the replicates disagree about where the drop
-comes, and the predictive band at a lower loss is wide: the law says it cannot extrapolate
-rather than drawing a confident line. ``ScalingForecast.inputs["extrapolation"]`` is how far
-below the lowest fitted loss each query lies (0 inside the fitted range).
+comes. So the law checks whether the drop was seen at all: ``emerged_`` is False when the
+fitted curve changes by less than 4 residual standard deviations over the fitted losses. Then
+a query below the fitted range gets a band from the floor (``bounds[0]``) to the fitted level:
+the law says it cannot extrapolate rather than drawing a confident flat line.
+``ScalingForecast.inputs["extrapolation"]`` is how far below the lowest fitted loss each query
+lies (0 inside the fitted range).
 
 >>> import numpy as np
 >>> from curvecast.scaling import DownstreamLaw, Sweep
@@ -47,7 +50,7 @@ def _exp_link(theta: NDArray[np.float64], L: NDArray[np.float64]) -> NDArray[np.
 
 def _sigmoid_link(theta: NDArray[np.float64], L: NDArray[np.float64]) -> NDArray[np.float64]:
     lo, hi, l0, logs = (theta[..., i : i + 1] for i in range(4))
-    z = np.clip((L - l0) / np.exp(logs), -60, 60)
+    z = np.clip((L - l0) / np.exp(np.clip(logs, -20, 5)), -60, 60)
     return np.asarray(lo + (hi - lo) / (1.0 + np.exp(-z)))
 
 
@@ -58,6 +61,8 @@ class DownstreamLaw(ScalingLaw):
         target: the sweep's extra column to predict (e.g. ``"err_avg"``).
         link: ``"exp"`` (Gadre et al.) or ``"sigmoid"``.
         n_bootstrap: bootstrap replicates (0: best fit only).
+        bounds: the range the target lives in (default ``(0, 1)``, an error rate); predictive
+            samples are clipped into it. ``None`` for an unbounded score.
 
     ``predict(loss=...)`` takes losses, shape ``(m,)``.
 
@@ -70,8 +75,20 @@ class DownstreamLaw(ScalingLaw):
     target = "error"
     _n_params: ClassVar[dict[str, int]] = {"exp": 3, "sigmoid": 4}
 
-    def __init__(self, *, target: str, link: str = "exp", n_bootstrap: int = 200) -> None:
+    def __init__(
+        self,
+        *,
+        target: str,
+        link: str = "exp",
+        n_bootstrap: int = 200,
+        bounds: tuple[float, float] | None = (0.0, 1.0),
+    ) -> None:
         super().__init__()
+        if bounds is not None and not (
+            len(bounds) == 2 and np.all(np.isfinite(bounds)) and bounds[0] < bounds[1]
+        ):
+            raise parameter_error("bounds", "DownstreamLaw", "None or (lo, hi) with lo < hi", bounds)
+        self.bounds = bounds
         if link not in _LINKS:
             raise parameter_error("link", "DownstreamLaw", f"one of {_LINKS}", link)
         if not isinstance(n_bootstrap, int) or isinstance(n_bootstrap, bool) or n_bootstrap < 0:
@@ -83,6 +100,7 @@ class DownstreamLaw(ScalingLaw):
         self.thetas_: NDArray[np.float64] = np.empty((0, 0))
         self.residuals_: NDArray[np.float64] = np.empty(0)
         self.loss_range_: tuple[float, float] = (0.0, 0.0)
+        self.emerged_ = True
 
     def _fn(self) -> Callable[[NDArray[np.float64], NDArray[np.float64]], NDArray[np.float64]]:
         return _exp_link if self.link == "exp" else _sigmoid_link
@@ -150,6 +168,9 @@ class DownstreamLaw(ScalingLaw):
         ]
         self.thetas_ = np.array(thetas).reshape(-1, theta.size)
         self.loss_range_ = (float(L.min()), float(L.max()))
+        ends = fn(theta, np.array([L.min(), L.max()]))
+        sd = float(np.std(self.residuals_, ddof=min(theta.size, L.size - 1)))
+        self.emerged_ = bool(abs(ends[0] - ends[1]) > 4 * max(sd, 1e-12))
         self._fitted = True
         return self
 
@@ -176,6 +197,14 @@ class DownstreamLaw(ScalingLaw):
         k = min(r.size, 64)
         noise = np.quantile(r, (np.arange(k) + 0.5) / k)
         samples = (mu[:, None, :] + noise[None, :, None]).reshape(-1, L.size)
+        if self.bounds is not None:
+            samples = np.clip(samples, *self.bounds)
+            below = L < self.loss_range_[0]
+            if not self.emerged_ and np.any(below):
+                # the drop was never observed: anything from the floor to today's level
+                top = np.quantile(samples[:, below], 0.95, axis=0)
+                u = (np.arange(samples.shape[0]) + 0.5) / samples.shape[0]
+                samples[:, below] = self.bounds[0] + u[:, None] * (top - self.bounds[0])[None, :]
         return ScalingForecast(
             inputs={"loss": L, "extrapolation": np.maximum(self.loss_range_[0] - L, 0.0)},
             point=fn(self.theta_, L),
@@ -201,6 +230,7 @@ class DownstreamLaw(ScalingLaw):
             link=self.link,
             target=self.target_col,
             loss_range=list(self.loss_range_),
+            emerged=self.emerged_,
             n_bootstrap=self.n_bootstrap,
         )
         return out
