@@ -138,6 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
         pass
     else:
         add_bench_parser(sub)
+    from curvecast.scaling.cli import add_scaling_parser
+
+    add_scaling_parser(sub)
     from curvecast.dashboard import add_dashboard_parser
     from curvecast.train.pfn import add_arguments as add_train_arguments
 
@@ -253,6 +256,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from curvecast.bench.cli import run_bench
 
             return int(run_bench(args))
+        if args.command == "scaling":
+            from curvecast.scaling.cli import run_scaling
+
+            return run_scaling(args)
         if args.command == "train":
             from curvecast.train.pfn import run as run_train
 

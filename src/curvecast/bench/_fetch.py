@@ -18,6 +18,12 @@ filled on first use:
   torch), checked against :data:`SCAN_WHEEL_SHA256`; three CSVs are extracted and checked too.
 * YAHPO Gym LCBench: three files from GitHub (slds-lmu/yahpo_data, folder ``lcbench/``) over HTTPS,
   each checked against :data:`YAHPO_FILES`.
+* Scaling sweeps (:mod:`curvecast.scaling.sources`): Gadre et al.'s ``exp_data/`` from the
+  archive of github.com/mlfoundations/scaling at a pinned commit, checked file by file against
+  :data:`MLF_MANIFEST_SHA256`; Porian et al.'s four summary tables from
+  formll/resolving-scaling-law-discrepancies (checked against :data:`FORMLL_FILES` before
+  pandas unpickles them), flattened to ``isoflop_points.csv`` and ``optimal_pairs.csv``; Ruan
+  et al.'s ``base_llm_benchmark_eval.csv`` from ryoungj/ObsScaling (:data:`OBS_FILES`).
 
 Every file is written to a temporary name in its final folder, checked, then renamed, so an
 interrupted download never leaves a file that looks complete. A downloaded archive that fails its
@@ -53,6 +59,10 @@ __all__ = [
     "SCAN_WHEEL_SHA256",
     "YAHPO_BASE_URL",
     "YAHPO_FILES",
+    "FORMLL_FILES",
+    "MLF_ARCHIVE_URL",
+    "MLF_MANIFEST_SHA256",
+    "OBS_FILES",
     "default_cache_dir",
     "require",
     "resolve_root",
@@ -99,6 +109,36 @@ YAHPO_FILES: dict[str, str] = {
     ),
 }
 
+MLF_COMMIT = "a003c4913793ac2ae7ef87b28ecb562955d026d5"
+MLF_ARCHIVE_URL = f"https://codeload.github.com/mlfoundations/scaling/tar.gz/{MLF_COMMIT}"
+#: sha256 of the sorted lines "exp_data/<path> <sha256 of the file>\n" over exp_data/models/*,
+#: exp_data/evals/* and exp_data/eval_metadata.csv (209 files) at MLF_COMMIT.
+MLF_MANIFEST_SHA256 = "ebf61b2c389e67b07e455f4962ede712b280054b513d3329d9a18fc332e97dfb"
+
+FORMLL_COMMIT = "0dc60d91b8a525858a3067fc9e4a46ff5374cc6f"
+FORMLL_BASE_URL = (
+    "https://raw.githubusercontent.com/formll/resolving-scaling-law-discrepancies/"
+    f"{FORMLL_COMMIT}/data/"
+)
+#: file in the repository's data/ -> sha256 (checked before the pickle is read).
+FORMLL_FILES: dict[str, str] = {
+    "summary_df.pickle.xz": "afbf07ec92d23182f56a44dd43599f2a7e9716fd70492fbc0a35f6093272b74f",
+    "summary_df_att.pickle.xz": "40218b8320817bf3c34f82c57aaa28c53ccb5feb9bb3928ee6fc70868ac22af7",
+    "summary_df_kaplan_tuned_hparams.pickle.xz": (
+        "09b6b91c9c6fa0e4c2684dcbed82475ee62d6c4fc60db5ca2ce5653b08f0ae55"
+    ),
+    "summary_df_owt2.pickle.xz": "7aed67d1ad9bc1d7b0518e3814cee1129216b423b4538d4b724873dd670cff30",
+}
+
+OBS_COMMIT = "4d6e1e43fd2635d04654aa77d1df9d5266ea0382"
+OBS_BASE_URL = f"https://raw.githubusercontent.com/ryoungj/ObsScaling/{OBS_COMMIT}/"
+#: data-root path -> sha256 (the same bytes as the shared folder's copy).
+OBS_FILES: dict[str, str] = {
+    "obsscaling/eval_results/base_llm_benchmark_eval.csv": (
+        "511996815735a4c46251dc585dcc525e370d148201f86561e6f927f9df2d0db8"
+    ),
+}
+
 _HOW_TO_GET = {
     "lcdb": (
         "run `pip download --no-deps lcdb==0.1.0`, unpack lcdb/database-accuracy.csv from the "
@@ -112,6 +152,18 @@ _HOW_TO_GET = {
         "run `pip download --no-deps scan-bench==0.2.3` and unzip scan_bench/vlm/data.csv, "
         "scan_bench/llm/splits/train.csv and test.csv into scan_bench/ under data_dir as "
         "vlm_data.csv, llm_train_split.csv and llm_test_split.csv"
+    ),
+    "mlfoundations_scaling": (
+        "clone github.com/mlfoundations/scaling and copy its exp_data/ folder into "
+        "mlfoundations_scaling/ under data_dir"
+    ),
+    "formll_isoflop": (
+        "let curvecast fetch it once (leave data_dir unset) and copy formll_isoflop/ from the "
+        "cache: it is flattened from the pickles in formll/resolving-scaling-law-discrepancies"
+    ),
+    "obsscaling": (
+        "clone github.com/ryoungj/ObsScaling and copy its eval_results/ folder into "
+        "obsscaling/ under data_dir"
     ),
 }
 
@@ -319,8 +371,110 @@ def _fetch_yahpo(root: Path) -> None:
             _check(tmp, sha256, url)
 
 
+def _download_checked(url: str, dest: Path, sha256: str, hint: str) -> None:
+    with _atomic_path(dest) as tmp:
+        try:
+            urlretrieve(url, tmp)
+        except (OSError, urllib.error.URLError) as exc:
+            raise DataSourceError(
+                f"Could not download {url} ({exc}). {hint}, or pass data_dir (--data-dir)."
+            ) from exc
+        _check(tmp, sha256, url)
+
+
+def _fetch_mlfoundations(root: Path) -> None:
+    dest_root = root / "mlfoundations_scaling"
+    dest_root.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=dest_root, prefix=".fetch-") as tmp:
+        archive = Path(tmp) / "scaling.tar.gz"
+        try:
+            urlretrieve(MLF_ARCHIVE_URL, archive)
+        except (OSError, urllib.error.URLError) as exc:
+            raise DataSourceError(
+                f"Could not download {MLF_ARCHIVE_URL} ({exc}). {_HOW_TO_GET['mlfoundations_scaling']}"
+                ", or pass data_dir (--data-dir)."
+            ) from exc
+        files: dict[str, bytes] = {}
+        with tarfile.open(archive, "r:gz") as tar:
+            for member in tar.getmembers():
+                parts = member.name.split("/", 1)
+                if len(parts) < 2 or not member.isfile():
+                    continue
+                rel = parts[1]
+                if rel == "exp_data/eval_metadata.csv" or (
+                    rel.startswith(("exp_data/models/", "exp_data/evals/")) and rel.count("/") == 2
+                ):
+                    fh = tar.extractfile(member)
+                    if fh is not None:
+                        files[rel] = fh.read()
+        manifest = "".join(
+            f"{rel} {hashlib.sha256(files[rel]).hexdigest()}\n" for rel in sorted(files)
+        )
+        got = hashlib.sha256(manifest.encode()).hexdigest()
+        if got != MLF_MANIFEST_SHA256:
+            raise DataSourceError(
+                f"{MLF_ARCHIVE_URL} failed its checksum (exp_data manifest sha256 {got}, expected "
+                f"{MLF_MANIFEST_SHA256}). The download was discarded; retry, or pass data_dir."
+            )
+        # eval_metadata.csv last: its presence marks a complete copy
+        for rel in sorted(files, key=lambda r: r == "exp_data/eval_metadata.csv"):
+            with _atomic_path(dest_root / rel) as part:
+                part.write_bytes(files[rel])
+
+
+_FORMLL_KEYS = ("dataset", "hparams", "warmup", "decay", "param_count", "val")
+
+
+def _fetch_formll(root: Path) -> None:
+    pd = require("pandas")
+    cache = root / "downloads" / "formll"
+    for fname, sha256 in FORMLL_FILES.items():
+        if not (cache / fname).is_file() or sha256_file(cache / fname) != sha256:
+            _download_checked(
+                FORMLL_BASE_URL + fname, cache / fname, sha256, _HOW_TO_GET["formll_isoflop"]
+            )
+    points, optimal = [], []
+    for fname in FORMLL_FILES:
+        # a pickle runs code when read: only ever one whose sha256 was just checked above
+        _check(cache / fname, FORMLL_FILES[fname], str(cache / fname))
+        table = pd.read_pickle(cache / fname)
+        source = fname.split(".", 1)[0]
+        for _, row in table.iterrows():
+            keys = {k: row[k] for k in _FORMLL_KEYS}
+            for _, b in row["data"].iterrows():
+                if not hasattr(b["orig_n"], "__len__"):
+                    continue  # a budget the authors did not run for this setting
+                for n, t, loss in zip(b["orig_n"], b["orig_t"], b["orig_loss"], strict=True):
+                    points.append(
+                        {"source": source, **keys, "flops": b["flops"], "n_params": n,
+                         "tokens": t, "loss": loss}
+                    )
+            for _, o in row["optimal_pairs"].iterrows():
+                optimal.append(
+                    {"flops": o["flops"], "n": o["n"], "t": o["t"], "multiplier": o["multiplier"],
+                     "loss": o["loss"], **keys, "source": source}
+                )
+    for rel, recs in (
+        ("formll_isoflop/optimal_pairs.csv", optimal),
+        ("formll_isoflop/isoflop_points.csv", points),
+    ):
+        with _atomic_path(root / rel) as tmp:
+            pd.DataFrame(recs).to_csv(tmp, index=False)
+
+
+def _fetch_obsscaling(root: Path) -> None:
+    for rel, sha256 in OBS_FILES.items():
+        if (root / rel).is_file():
+            continue
+        url = OBS_BASE_URL + rel.split("/", 1)[1]
+        _download_checked(url, root / rel, sha256, _HOW_TO_GET["obsscaling"])
+
+
 _FETCHERS: dict[str, Callable[[Path], None]] = {
     "lcdb": _fetch_lcdb,
     "scan_bench": _fetch_scan,
     "yahpo_lcbench": _fetch_yahpo,
+    "mlfoundations_scaling": _fetch_mlfoundations,
+    "formll_isoflop": _fetch_formll,
+    "obsscaling": _fetch_obsscaling,
 }

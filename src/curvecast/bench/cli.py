@@ -131,7 +131,7 @@ def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
         description="Benchmark the forecasting methods: accuracy (forecast) or speed (speed).",
     )
     bench.set_defaults(func=run_bench, bench_command=None)
-    sub = bench.add_subparsers(dest="bench_command", metavar="{forecast,speed}")
+    sub = bench.add_subparsers(dest="bench_command", metavar="{forecast,speed,prune,scaling}")
 
     fc = sub.add_parser(
         "forecast",
@@ -301,6 +301,9 @@ def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
     pr.add_argument("--n-boot", type=_int_at_least(1), default=1000, metavar="B")
     pr.add_argument("--out", type=Path, default=Path("bench-out"), metavar="DIR")
     pr.add_argument("--no-plots", action="store_true", help="skip the PNG plot")
+    from curvecast.bench.scaling_cli import add_scaling_bench_parser
+
+    add_scaling_bench_parser(sub)
     return bench
 
 
@@ -344,10 +347,17 @@ def run_bench(args: argparse.Namespace) -> int:
         that can run), 1 for a missing optional dependency.
     """
     command = getattr(args, "bench_command", None)
-    if command not in ("forecast", "speed", "prune"):
-        _stderr("curvecast bench: error: choose a benchmark: forecast, speed or prune (see --help)")
+    if command not in ("forecast", "speed", "prune", "scaling"):
+        _stderr(
+            "curvecast bench: error: choose a benchmark: forecast, speed, prune or scaling "
+            "(see --help)"
+        )
         return 2
     try:
+        if command == "scaling":
+            from curvecast.bench.scaling_cli import run_scaling_bench_cli
+
+            return run_scaling_bench_cli(args)
         if command == "forecast":
             return _run_forecast(args)
         if command == "prune":

@@ -1,0 +1,275 @@
+"""The protocol every scaling law follows, and the shared machinery of the log-sum-exp laws.
+
+A law is a small object: construct it with its settings, ``fit(sweep, rng=...)`` it (returns
+``self``), then ``predict(**inputs)`` a :class:`~curvecast.scaling.ScalingForecast` with
+quantiles, whose ``interval(0.9)`` gives the 90% predictive interval. ``params`` holds the best
+fit's parameters; ``to_dict()`` a JSON-ready summary. Laws never mutate the sweep, and a fit is
+deterministic for a given ``rng``.
+
+Uncertainty comes from a bootstrap over runs (or over model sizes, ``resample="sizes"``, which
+is wider and more honest when few sizes are in the sweep): each replicate refits the law, and the
+predictive distribution at a query mixes the replicates' predictions with the fit's own log
+residuals, so a 90% interval is meant to hold 90% of new runs, not just the mean curve.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from curvecast.exceptions import InvalidParameterError, parameter_error
+from curvecast.forecast._result import DEFAULT_LEVELS, as_rng, check_levels
+from curvecast.scaling._fit import (
+    TermModel,
+    _logsumexp_rows,
+    bootstrap_indices,
+    fit_terms,
+    refit,
+    single_thread,
+)
+from curvecast.scaling._result import ScalingForecast
+from curvecast.scaling.sweep import Sweep
+
+__all__ = ["ScalingLaw", "TermLaw"]
+
+_RESAMPLE = ("runs", "sizes")
+#: at most this many residual quantiles are mixed with the bootstrap replicates
+_MAX_NOISE = 64
+
+
+def _positive_array(value: ArrayLike, name: str, owner: str) -> NDArray[np.float64]:
+    try:
+        arr = np.asarray(value, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        raise parameter_error(name, owner, "a positive number or array of them", value) from None
+    if arr.size == 0 or not np.all(np.isfinite(arr)) or np.any(arr <= 0):
+        raise parameter_error(name, owner, "finite and > 0", value)
+    return arr
+
+
+class ScalingLaw(abc.ABC):
+    """Base of every law: ``fit``, ``predict``, ``params``, ``to_dict``."""
+
+    #: short name used by the command line and reports
+    name: ClassVar[str]
+    #: the quantity predicted ("loss" or "error")
+    target: ClassVar[str] = "loss"
+
+    def __init__(self) -> None:
+        self._fitted = False
+
+    @abc.abstractmethod
+    def fit(self, sweep: Sweep, *, rng: np.random.Generator | int | None = None) -> ScalingLaw:
+        """Fit on ``sweep`` (not mutated); deterministic for a given ``rng``. Returns ``self``."""
+
+    @abc.abstractmethod
+    def predict(
+        self, *, levels: ArrayLike = DEFAULT_LEVELS, **inputs: ArrayLike
+    ) -> ScalingForecast:
+        """Predictive distribution at the query points (``inputs`` broadcast to shape ``(m,)``)."""
+
+    @property
+    @abc.abstractmethod
+    def params(self) -> dict[str, float]:
+        """The best fit's parameters, by name."""
+
+    def _require_fit(self) -> None:
+        if not self._fitted:
+            raise InvalidParameterError(
+                f"This {type(self).__name__} is not fitted yet: call .fit(sweep) first."
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready summary: law name, params, bootstrap size."""
+        self._require_fit()
+        return {"law": self.name, "params": self.params}
+
+
+class TermLaw(ScalingLaw):
+    """A law ``log L = logsumexp(terms)`` fitted with Huber-on-log and a bootstrap.
+
+    Subclasses define ``param_names``, ``_model()`` (a :class:`TermModel`), ``_features(sweep)``
+    (shape ``(n, F)``), ``_query(inputs)`` (features ``(m, F)`` and the echoed inputs) and
+    ``_check_sweep``.
+    """
+
+    param_names: ClassVar[tuple[str, ...]]
+
+    def __init__(
+        self,
+        *,
+        n_bootstrap: int = 200,
+        resample: str = "runs",
+        huber_delta: float = 1e-3,
+        n_starts: int = 4000,
+        n_polish: int = 8,
+    ) -> None:
+        super().__init__()
+        owner = type(self).__name__
+        if not isinstance(n_bootstrap, int) or isinstance(n_bootstrap, bool) or n_bootstrap < 0:
+            raise parameter_error("n_bootstrap", owner, "an int >= 0 (0: no intervals)", n_bootstrap)
+        if resample not in _RESAMPLE:
+            raise parameter_error("resample", owner, f"one of {_RESAMPLE}", resample)
+        if not isinstance(huber_delta, int | float) or not huber_delta > 0:
+            raise parameter_error("huber_delta", owner, "a float > 0", huber_delta)
+        for nm, v in (("n_starts", n_starts), ("n_polish", n_polish)):
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise parameter_error(nm, owner, "an int >= 1", v)
+        self.n_bootstrap = n_bootstrap
+        self.resample = resample
+        self.huber_delta = float(huber_delta)
+        self.n_starts = n_starts
+        self.n_polish = min(n_polish, n_starts)
+        self.theta_: NDArray[np.float64] = np.empty(0)
+        self.thetas_: NDArray[np.float64] = np.empty((0, 0))
+        self.residuals_: NDArray[np.float64] = np.empty(0)
+        self.n_runs_ = 0
+
+    # -- to be defined by each law ------------------------------------------------------------
+    @abc.abstractmethod
+    def _model(self) -> TermModel: ...
+
+    @abc.abstractmethod
+    def _features(self, sweep: Sweep) -> NDArray[np.float64]: ...
+
+    @abc.abstractmethod
+    def _query(
+        self, inputs: Mapping[str, ArrayLike]
+    ) -> tuple[NDArray[np.float64], dict[str, NDArray[np.float64]]]: ...
+
+    def _check_sweep(self, sweep: Sweep) -> None:
+        need = len(self.param_names) + 1
+        if len(sweep) < need:
+            raise InvalidParameterError(
+                f"{type(self).__name__} needs at least {need} runs to fit its "
+                f"{len(self.param_names)} parameters. Got {len(sweep)} runs: add runs, or use a "
+                "law with fewer parameters (LogLinearLaw has 2)."
+            )
+
+    def _clusters(self, sweep: Sweep) -> NDArray[np.int64] | None:
+        if self.resample == "runs":
+            return None
+        _, inv = np.unique(np.round(np.log(sweep.N), 6), return_inverse=True)
+        return inv.astype(np.int64)
+
+    # -- protocol ----------------------------------------------------------------------------
+    def fit(self, sweep: Sweep, *, rng: np.random.Generator | int | None = None) -> TermLaw:
+        """Fit the law to ``sweep``; see the class docstring. Returns ``self``.
+
+        Raises:
+            InvalidParameterError: the sweep cannot identify the law (too few runs, one model
+                size only...); the message says what to add.
+        """
+        if not isinstance(sweep, Sweep):
+            raise parameter_error("sweep", f"{type(self).__name__}.fit", "a Sweep", sweep)
+        self._check_sweep(sweep)
+        with single_thread():
+            return self._fit(sweep, as_rng(rng))
+
+    def _fit(self, sweep: Sweep, gen: np.random.Generator) -> TermLaw:
+        model = self._model()
+        X = self._features(sweep)
+        y = np.log(sweep.loss)
+        theta, _ = fit_terms(
+            model,
+            X,
+            y,
+            delta=self.huber_delta,
+            n_starts=self.n_starts,
+            n_polish=self.n_polish,
+            rng=gen,
+        )
+        self.theta_ = theta
+        self.residuals_ = y - self._log_pred(theta[None, :], X)[0]
+        clusters = self._clusters(sweep)
+        thetas = np.empty((self.n_bootstrap, theta.size))
+        for b in range(self.n_bootstrap):
+            w = bootstrap_indices(y.size, clusters, gen)
+            thetas[b] = refit(theta, model, X, y, w, delta=self.huber_delta)
+        self.thetas_ = thetas
+        self.n_runs_ = len(sweep)
+        self._fitted = True
+        return self
+
+    def _log_pred(self, thetas: NDArray[np.float64], X: NDArray[np.float64]) -> NDArray:
+        """Log predictions, shape ``(S, m)`` for ``thetas`` ``(S, P)`` and ``X`` ``(m, F)``."""
+        t = self._model().batch_terms(thetas, X)
+        return _logsumexp_rows(t)[0]
+
+    def _noise(self) -> NDArray[np.float64]:
+        """Log-residual quantiles mixed into the predictive distribution, shape ``(K,)``."""
+        r = self.residuals_
+        n, p = r.size, len(self.param_names)
+        inflate = np.sqrt(n / max(n - p, 1))
+        k = min(n, _MAX_NOISE)
+        levels = (np.arange(k) + 0.5) / k
+        return np.asarray(np.quantile(r, levels) * inflate)
+
+    def log_samples(self, X: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Predictive samples of log loss at features ``X`` ``(m, F)``: shape ``(S, m)``."""
+        thetas = self.thetas_ if self.thetas_.shape[0] else self.theta_[None, :]
+        mu = self._log_pred(thetas, X)
+        noise = self._noise()
+        return (mu[:, None, :] + noise[None, :, None]).reshape(-1, X.shape[0])
+
+    def predict(
+        self, *, levels: ArrayLike = DEFAULT_LEVELS, **inputs: ArrayLike
+    ) -> ScalingForecast:
+        """Predictive distribution of the loss at the query; see the class for the inputs.
+
+        Returns a :class:`ScalingForecast` whose ``quantiles`` have shape ``(L, m)``.
+        """
+        self._require_fit()
+        lv = check_levels(levels, owner=f"{type(self).__name__}.predict")
+        X, echoed = self._query(inputs)
+        samples = np.exp(self.log_samples(X))
+        point = np.exp(self._log_pred(self.theta_[None, :], X)[0])
+        return ScalingForecast(
+            inputs=echoed,
+            point=point,
+            levels=lv,
+            quantiles=np.quantile(samples, lv, axis=0),
+            law=self.name,
+            _samples=samples,
+        )
+
+    @property
+    def params(self) -> dict[str, float]:
+        """Best-fit parameters by name (``E``, ``A``... on natural scale)."""
+        self._require_fit()
+        return self._natural(self.theta_)
+
+    def _natural(self, theta: NDArray[np.float64]) -> dict[str, float]:
+        return {k: float(v) for k, v in zip(self.param_names, theta, strict=True)}
+
+    def param_intervals(self, level: float = 0.9) -> dict[str, tuple[float, float]]:
+        """Bootstrap percentile interval of each parameter (natural scale)."""
+        self._require_fit()
+        if not self.thetas_.shape[0]:
+            return {k: (v, v) for k, v in self.params.items()}
+        nat = [self._natural(t) for t in self.thetas_]
+        out = {}
+        for k in self.param_names:
+            vals = np.array([d[k] for d in nat])
+            out[k] = (
+                float(np.quantile(vals, 0.5 - level / 2)),
+                float(np.quantile(vals, 0.5 + level / 2)),
+            )
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready summary: params, their 90% bootstrap intervals, residual scale."""
+        self._require_fit()
+        return {
+            "law": self.name,
+            "params": self.params,
+            "params_90": {k: list(v) for k, v in self.param_intervals(0.9).items()},
+            "n_runs": self.n_runs_,
+            "n_bootstrap": self.n_bootstrap,
+            "resample": self.resample,
+            "residual_mad": float(np.median(np.abs(self.residuals_))),
+        }
