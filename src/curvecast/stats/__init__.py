@@ -37,19 +37,39 @@ from curvecast.stats._bootstrap import (
     task_mean,
     task_median,
 )
+from curvecast.stats._compare import Comparison, PairVerdict, compare, seeds_to_separate
+from curvecast.stats._report import format_comparison, plot_comparison
+from curvecast.stats._results import (
+    Results,
+    ResultsError,
+    read_csv,
+    read_optuna,
+    results_from_rows,
+)
 
 __all__ = [
+    "Comparison",
     "Interval",
+    "PairVerdict",
     "Profile",
+    "Results",
+    "ResultsError",
     "aggregate_intervals",
+    "compare",
     "difference",
+    "format_comparison",
     "iqm",
     "optimality_gap",
     "paired_prob_improvement",
     "performance_profile",
+    "plot_comparison",
     "pooled_iqm",
     "pooled_mean",
     "probability_of_improvement",
+    "read_csv",
+    "read_optuna",
+    "results_from_rows",
+    "seeds_to_separate",
     "stratified_bootstrap",
     "task_mean",
     "task_median",
