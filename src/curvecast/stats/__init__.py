@@ -38,6 +38,12 @@ from curvecast.stats._bootstrap import (
     task_median,
 )
 from curvecast.stats._compare import Comparison, PairVerdict, compare, seeds_to_separate
+from curvecast.stats._holdout import (
+    HoldoutAnswer,
+    HoldoutExhaustedError,
+    ReusableHoldout,
+    thresholdout_settings,
+)
 from curvecast.stats._report import format_comparison, plot_comparison
 from curvecast.stats._results import (
     Results,
@@ -49,11 +55,14 @@ from curvecast.stats._results import (
 
 __all__ = [
     "Comparison",
+    "HoldoutAnswer",
+    "HoldoutExhaustedError",
     "Interval",
     "PairVerdict",
     "Profile",
     "Results",
     "ResultsError",
+    "ReusableHoldout",
     "aggregate_intervals",
     "compare",
     "difference",
@@ -73,4 +82,5 @@ __all__ = [
     "stratified_bootstrap",
     "task_mean",
     "task_median",
+    "thresholdout_settings",
 ]
