@@ -52,6 +52,7 @@ from curvecast.stats._results import (
     read_optuna,
     results_from_rows,
 )
+from curvecast.stats._selection import SelectionBiasWarning, WinnerEstimate, winner_estimate
 
 __all__ = [
     "Comparison",
@@ -63,6 +64,8 @@ __all__ = [
     "Results",
     "ResultsError",
     "ReusableHoldout",
+    "SelectionBiasWarning",
+    "WinnerEstimate",
     "aggregate_intervals",
     "compare",
     "difference",
@@ -83,4 +86,5 @@ __all__ = [
     "task_mean",
     "task_median",
     "thresholdout_settings",
+    "winner_estimate",
 ]
