@@ -155,6 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_train_arguments(train)
 
     add_dashboard_parser(sub)
+    from curvecast.stats._cli import add_compare_parser
+
+    add_compare_parser(sub)
     return parser
 
 
@@ -264,6 +267,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from curvecast.train.pfn import run as run_train
 
             return run_train(args, "curvecast " + " ".join(sys.argv[1:] if argv is None else argv))
+        if args.command == "compare":
+            from curvecast.stats._cli import run_compare
+
+            return run_compare(args)
         if args.command == "dashboard":
             from curvecast.dashboard import run_dashboard
 

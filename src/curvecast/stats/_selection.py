@@ -1,0 +1,280 @@
+"""The selected trial's true score: how much of the winner's validation score is luck.
+
+After a search picks the best of ``N`` trials on one validation set, the winner's validation
+score is biased up: it is the maximum of ``N`` noisy numbers, and the noise that lifted it to
+the top does not come back on new data. :func:`winner_estimate` estimates the winner's true
+score with an interval, in one of two ways:
+
+* **per-example results** (``per_example``: each trial's result on each validation example,
+  e.g. 1.0 where it classified the example correctly): the bootstrap bias-corrected estimate of
+  Tsamardinos, Greasidou and Borboudakis ("Bootstrapping the out-of-sample predictions for
+  efficient and accurate cross-validation", Machine Learning 2018). Resample the examples; pick
+  the best trial on the resample; score that pick on the examples the resample left out; the
+  mean of those scores estimates the winner's true score and their percentiles give the
+  interval. It needs no model of the noise and keeps the correlation between trials that share
+  examples; it is slightly conservative (a pick made on a resample is a little worse).
+* **per-trial scores only**: empirical Bayes, as Efron discusses for selection bias
+  ("Tweedie's formula and selection bias", JASA 2011). Each validation score is the trial's
+  true score plus noise of known size (``noise_sd``, or the binomial ``sqrt(p (1 - p) /
+  n_examples)`` of an accuracy); the spread of the true scores over trials is estimated from
+  all the scores (a normal prior, by the method of moments), and the winner's true score is
+  its posterior mean: the winner's lead over the others is shrunk by the share of their spread
+  that is noise. The posterior does not depend on which trial was selected, so selecting the
+  maximum does not bias it (Dawid 1994). The interval mixes the posteriors under priors
+  refitted to resampled trials, so the prior's own uncertainty widens it. (A nonparametric
+  prior, tried first, gave spiky posteriors with 50% coverage at 95% nominal.)
+
+Measured on simulations with known truth (``tests/stats/test_selection.py``; 100 trials of
+accuracy on 400 examples): the naive winner score is 0.023 to 0.030 too high; the empirical
+Bayes estimate is off by -0.008 to +0.004 with 88% to 92% coverage of its 95% interval (a
+skewed, a normal and a two-level population of true scores); the bootstrap estimate is about
+0.01 too low (conservative) with 97% coverage.
+
+A :class:`SelectionBiasWarning` is issued when the estimated optimism of the winner is larger
+than its lead over the runner-up: the ranking of the top trials is then mostly noise.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy.stats import norm
+
+from curvecast.exceptions import parameter_error
+
+__all__ = ["SelectionBiasWarning", "WinnerEstimate", "winner_estimate"]
+
+
+class SelectionBiasWarning(UserWarning):
+    """The winner's best-of-N optimism exceeds its lead over the runner-up."""
+
+
+@dataclass(frozen=True)
+class WinnerEstimate:
+    """The selected trial's validation score, its corrected estimate, and the interval.
+
+    Attributes:
+        index: position of the selected trial in the scores given.
+        naive: its validation score.
+        estimate, low, high: the corrected estimate of its true score and the interval.
+        optimism: how much the naive score overstates the estimate (positive = too good).
+        runner_up_gap: the winner's lead over the second-best validation score.
+        method: ``"bootstrap bias-corrected"`` or ``"empirical Bayes"``.
+        warning: the text of the SelectionBiasWarning, or None.
+    """
+
+    index: int
+    naive: float
+    estimate: float
+    low: float
+    high: float
+    optimism: float
+    runner_up_gap: float
+    method: str
+    confidence: float
+    warning: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+    def format(self, digits: int = 4) -> str:
+        """``"naive 0.9712, corrected 0.9581 [0.9402, 0.9733] (empirical Bayes)"``."""
+        return (
+            f"naive {self.naive:.{digits}f}, corrected {self.estimate:.{digits}f} "
+            f"[{self.low:.{digits}f}, {self.high:.{digits}f}] ({self.method})"
+        )
+
+
+def _bbc(
+    per_example: NDArray[np.float64],
+    rng: np.random.Generator,
+    n_boot: int,
+    confidence: float,
+) -> tuple[float, float, float]:
+    """Bootstrap bias-corrected estimate: the out-of-bag score of the in-bag winner."""
+    n = per_example.shape[1]
+    oob_scores = []
+    step = max(1, 2_000_000 // max(n, 1))
+    for lo in range(0, n_boot, step):
+        b = min(step, n_boot - lo)
+        idx = rng.integers(0, n, size=(b, n))
+        counts = np.zeros((b, n))
+        np.add.at(counts, (np.arange(b)[:, None], idx), 1.0)
+        inbag = counts @ per_example.T / n  # (b, n_trials)
+        pick = np.argmax(inbag, axis=1)
+        oob = counts == 0
+        keep = oob.sum(axis=1) > 0
+        chosen = per_example[pick]  # (b, n)
+        oob_scores.append((chosen * oob).sum(axis=1)[keep] / oob.sum(axis=1)[keep])
+    scores = np.concatenate(oob_scores)
+    alpha = (1 - confidence) / 2
+    low, high = np.quantile(scores, [alpha, 1 - alpha])
+    return float(scores.mean()), float(low), float(high)
+
+
+def _normal_eb(
+    x: NDArray[np.float64],
+    sd: NDArray[np.float64],
+    which: int,
+    confidence: float,
+    rng: np.random.Generator,
+    n_refit: int = 300,
+) -> tuple[float, float, float]:
+    """Posterior mean of trial ``which``'s true score under a normal prior fitted to all scores
+    (method of moments), and an interval from the mixture of the posteriors under priors refitted
+    to trials resampled with replacement (so that the prior's own uncertainty widens it)."""
+
+    def posterior(xs: NDArray[np.float64], sds: NDArray[np.float64]) -> tuple[Any, Any]:
+        m = xs.mean(axis=-1)
+        tau2 = np.maximum(xs.var(axis=-1, ddof=1) - np.mean(sds**2, axis=-1), 1e-12)
+        shrink = tau2 / (tau2 + sd[which] ** 2)
+        return m + shrink * (x[which] - m), np.sqrt(shrink) * sd[which]
+
+    mean, _ = posterior(x, sd)
+    idx = rng.integers(0, x.size, size=(n_refit, x.size))
+    means, sds = posterior(x[idx], sd[idx])
+    span = float(np.max(np.abs(means - mean)) + 8 * np.max(sds))
+    grid = np.linspace(mean - span, mean + span, 1001)
+    cdf = norm.cdf((grid[:, None] - means[None, :]) / sds[None, :]).mean(axis=1)
+    alpha = (1 - confidence) / 2
+    return float(mean), float(np.interp(alpha, cdf, grid)), float(np.interp(1 - alpha, cdf, grid))
+
+
+def winner_estimate(
+    scores: ArrayLike | None = None,
+    *,
+    per_example: ArrayLike | None = None,
+    n_examples: int | None = None,
+    noise_sd: float | ArrayLike | None = None,
+    direction: str = "maximize",
+    selected: int | None = None,
+    rng: np.random.Generator,
+    n_boot: int = 2000,
+    confidence: float = 0.95,
+    warn: bool = True,
+) -> WinnerEstimate:
+    """Estimate the selected trial's true score, corrected for best-of-N selection.
+
+    Args:
+        scores: per-trial validation scores, shape ``(n_trials,)``; may be left out when
+            ``per_example`` is given (its row means are the scores).
+        per_example: per-trial, per-example results, shape ``(n_trials, n_examples)``, the score
+            being their mean (e.g. 0/1 correctness for accuracy); enables the bootstrap
+            bias-corrected estimate.
+        n_examples: without ``per_example``: the validation set's size, for the binomial noise
+            of an accuracy-like score in [0, 1].
+        noise_sd: without ``per_example``: the standard deviation of each trial's validation
+            noise, a number or shape ``(n_trials,)``; overrides ``n_examples``.
+        direction: ``"maximize"`` or ``"minimize"``: which way the search selected.
+        selected: the index of the selected trial (default: the best validation score).
+        rng: the only source of randomness (the bootstrap).
+        n_boot: bootstrap draws (per-example method).
+        confidence: the interval's coverage.
+        warn: issue a :class:`SelectionBiasWarning` when the optimism exceeds the lead over the
+            runner-up (the result's ``warning`` is set either way).
+
+    Returns:
+        A :class:`WinnerEstimate` in the scores' units.
+
+    Raises:
+        InvalidParameterError: fewer than 2 trials, shapes that do not match, non-finite scores,
+            or neither ``per_example`` nor a noise level (``n_examples`` or ``noise_sd``).
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> truth = rng.uniform(0.85, 0.90, size=50)
+        >>> val = rng.binomial(500, truth) / 500
+        >>> est = winner_estimate(val, n_examples=500, rng=rng, warn=False)
+        >>> est.naive > est.estimate
+        True
+    """
+    owner = "winner_estimate"
+    if direction not in ("maximize", "minimize"):
+        raise parameter_error("direction", owner, "'maximize' or 'minimize'", direction)
+    if not 0 < confidence < 1:
+        raise parameter_error("confidence", owner, "a float in (0, 1)", confidence)
+    if isinstance(n_boot, bool) or not isinstance(n_boot, int) or n_boot < 1:
+        raise parameter_error("n_boot", owner, "a positive int", n_boot)
+    sign = 1.0 if direction == "maximize" else -1.0
+    pe = None
+    if per_example is not None:
+        pe = np.asarray(per_example, dtype=np.float64)
+        if pe.ndim != 2 or pe.shape[0] < 2 or pe.shape[1] < 2:
+            raise parameter_error(
+                "per_example", owner, "shape (n_trials >= 2, n_examples >= 2)", pe.shape
+            )
+        if not np.all(np.isfinite(pe)):
+            raise parameter_error("per_example", owner, "finite numbers", "NaN or inf values")
+    if scores is None:
+        if pe is None:
+            raise parameter_error("scores", owner, "given (or per_example)", None)
+        x = pe.mean(axis=1)
+    else:
+        x = np.asarray(scores, dtype=np.float64).reshape(-1)
+        if pe is not None and x.shape[0] != pe.shape[0]:
+            raise parameter_error(
+                "scores", owner, f"one score per row of per_example ({pe.shape[0]})", x.shape
+            )
+    if x.size < 2:
+        raise parameter_error("scores", owner, "the scores of at least 2 trials", x.tolist())
+    if not np.all(np.isfinite(x)):
+        raise parameter_error("scores", owner, "finite numbers", "NaN or inf values")
+    good = sign * x
+    order = np.argsort(-good, kind="stable")
+    which = int(order[0]) if selected is None else int(selected)
+    if not 0 <= which < x.size:
+        raise parameter_error("selected", owner, f"an index in [0, {x.size})", selected)
+    others = np.delete(good, which)
+    gap = float(good[which] - others.max())
+    if pe is not None:
+        if selected is not None and selected != int(order[0]):
+            raise parameter_error(
+                "selected", owner, "the best trial (the bootstrap re-selects the best)", selected
+            )
+        est, low, high = _bbc(sign * pe, rng, n_boot, confidence)
+        method = "bootstrap bias-corrected"
+    else:
+        if noise_sd is not None:
+            sd = np.broadcast_to(np.asarray(noise_sd, dtype=np.float64), x.shape).copy()
+        elif n_examples is not None:
+            if isinstance(n_examples, bool) or not isinstance(n_examples, int) or n_examples < 1:
+                raise parameter_error("n_examples", owner, "a positive int", n_examples)
+            if x.min() < 0 or x.max() > 1:
+                raise parameter_error(
+                    "n_examples", owner, "used with scores in [0, 1] only; give noise_sd", x.max()
+                )
+            p = np.clip(x, 0.5 / n_examples, 1 - 0.5 / n_examples)
+            sd = np.sqrt(p * (1 - p) / n_examples)
+        else:
+            raise parameter_error(
+                "noise_sd",
+                owner,
+                "given, or n_examples (the validation set's size) or per_example, since the "
+                "winner's optimism depends on how noisy each score is",
+                None,
+            )
+        if not np.all(np.isfinite(sd)) or sd.min() <= 0:
+            raise parameter_error("noise_sd", owner, "positive numbers", noise_sd)
+        est, low, high = _normal_eb(good, sd, which, confidence, rng)
+        method = "empirical Bayes"
+    naive = float(good[which])
+    optimism = naive - est
+    message = None
+    if optimism > gap:
+        message = (
+            f"the selected trial's validation score overstates its true score by about "
+            f"{optimism:.3g} (best-of-{x.size} optimism), more than its lead of {gap:.3g} over "
+            "the runner-up: the order of the top trials is mostly noise; compare them on fresh "
+            "data (or more folds) before trusting it."
+        )
+        if warn:
+            warnings.warn(message, SelectionBiasWarning, stacklevel=2)
+    if sign < 0:
+        est, low, high = -est, -high, -low
+    return WinnerEstimate(
+        which, float(x[which]), est, low, high, optimism, gap, method, confidence, message
+    )
