@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import math
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from curvecast.exceptions import InvalidParameterError
-from curvecast.io._judge import RunForecast
+
+if TYPE_CHECKING:
+    from curvecast.io._judge import RunForecast
 
 __all__ = ["add_from_arguments", "run_from"]
 
