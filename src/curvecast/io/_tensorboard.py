@@ -88,6 +88,7 @@ def read_tensorboard(
         )
     series: dict[str, list[tuple[float, float]]] = {}
     tags: set[str] = set()
+    other: set[str] = set()
     for run, paths in files.items():
         points: list[tuple[float, float]] = []
         for path in paths:
@@ -96,6 +97,9 @@ def read_tensorboard(
                 for event in EventFileLoader(str(path)).Load():
                     n_events += 1
                     for value in event.summary.value:
+                        plugin = value.metadata.plugin_data.plugin_name
+                        if plugin and plugin != "scalars":
+                            other.add(value.tag)  # hparams, histograms, images, text
                         tags.add(value.tag)
                         if value.tag != metric:
                             continue
@@ -120,5 +124,5 @@ def read_tensorboard(
         if points:
             series[run] = points
     if not series:
-        raise unknown_metric(source, metric, tags)
+        raise unknown_metric(source, metric, tags - other)
     return build_curves(series, source=source, metric=metric, direction=direction, bounds=bounds)
