@@ -87,6 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help='write {"id": ..., "error": "..."} for a bad line and go on, instead of stopping',
     )
+    from curvecast.io._cli import add_from_arguments
+
+    add_from_arguments(fc)
 
     demo = sub.add_parser(
         "demo",
@@ -247,6 +250,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_INPUT
     try:
+        if args.command == "forecast" and args.source is not None:
+            from curvecast.io._cli import run_from
+
+            return run_from(args, sys.stdout)
         if args.command == "forecast":
             return _forecast(args, sys.stdout)
         if args.command == "demo":

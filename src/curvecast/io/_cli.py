@@ -1,0 +1,179 @@
+"""``curvecast forecast --from SOURCE``: one row per run of a log directory or tracking store."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from typing import IO, TYPE_CHECKING
+
+from curvecast.exceptions import InvalidParameterError
+
+if TYPE_CHECKING:
+    from curvecast.io._judge import RunForecast
+
+__all__ = ["add_from_arguments", "run_from"]
+
+
+def _bounds(text: str) -> tuple[float | None, float | None]:
+    parts = [p.strip() for p in text.split(",")]
+    if len(parts) != 2:
+        raise argparse.ArgumentTypeError(
+            "expected LO,HI with an empty side for open, e.g. 0,1 or 0,"
+        )
+    try:
+        lo, hi = (float(p) if p else None for p in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected two numbers LO,HI, got {text!r}") from None
+    return lo, hi
+
+
+def _unit(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {text!r}") from None
+    if not 0 < v < 1:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {text!r}")
+    return v
+
+
+def _positive(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not (math.isfinite(v) and v > 0):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return v
+
+
+def add_from_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``--from`` and its options to the ``forecast`` subcommand's parser."""
+    g = parser.add_argument_group(
+        "runs from a log directory or tracking store (--from)",
+        "Instead of JSON Lines, read every run's METRIC from SOURCE and print one row per run: "
+        "last step, forecast final value with its 90%% interval, P(beat the best run), and "
+        "whether it is worth stopping.",
+    )
+    g.add_argument(
+        "--from",
+        dest="source",
+        metavar="SOURCE",
+        help="tensorboard:LOGDIR, mlflow:MLRUNS|DB|URI, wandb:EXPORT, csv:FILE or parquet:FILE",
+    )
+    g.add_argument("--metric", help="the metric to forecast, e.g. val/loss (with --from)")
+    g.add_argument(
+        "--mode",
+        choices=("min", "max", "minimize", "maximize"),
+        help="whether lower or higher is better (default: from the metric's name: loss, error "
+        "-> min; acc, f1, score -> max)",
+    )
+    g.add_argument(
+        "--bounds", type=_bounds, metavar="LO,HI", help="range of the metric, e.g. 0,1 or 0,"
+    )
+    g.add_argument(
+        "--horizon",
+        type=_positive,
+        metavar="STEP",
+        help="the final step of every run (default: the last step of the longest run)",
+    )
+    g.add_argument(
+        "--threshold",
+        type=_unit,
+        default=0.1,
+        help="a run is worth stopping when P(beat best) < THRESHOLD (default: %(default)s)",
+    )
+    g.add_argument("--json", action="store_true", help="JSON Lines, one object per run")
+
+
+def _g(v: float | None) -> str:
+    return "-" if v is None or not math.isfinite(v) else f"{v:.4g}"
+
+
+def _table(rows: list[RunForecast], threshold: float) -> list[str]:
+    head = ["run", "points", "last step", "last value", "forecast final [90%]", "P(beat best)"]
+    head.append("verdict")
+    body = []
+    for r in rows:
+        v = r.verdict
+        q = v.final_quantiles
+        fc = "-" if not q else f"{_g(q.get(0.5))} [{_g(q.get(0.05))}, {_g(q.get(0.95))}]"
+        if v.reason == "hopeless":
+            verdict = f"STOP (P < {threshold:g})"
+        elif v.reason == "diverged":
+            verdict = "STOP (diverged)"
+        elif v.reason == "finished":
+            verdict = "best" if r.best_run == r.run else "finished"
+        elif v.reason == "promising":
+            verdict = "continue"
+        else:
+            verdict = v.reason.replace("_", " ")
+        body.append(
+            [
+                r.run,
+                str(r.points),
+                f"{r.last_step:g}",
+                _g(r.last_value),
+                fc,
+                _g(v.prob_better),
+                verdict,
+            ]
+        )
+    widths = [max(len(x) for x in col) for col in zip(head, *body, strict=True)]
+    return [
+        "  ".join(
+            c.ljust(w) if i == 0 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        ).rstrip()
+        for row in [head, *body]
+    ]
+
+
+def run_from(args: argparse.Namespace, out: IO[str]) -> int:
+    """Run ``curvecast forecast --from``; returns the exit code (0)."""
+    from curvecast.io import infer_direction, judge_runs, parse_source, read_curves
+
+    parse_source(args.source)  # a bad KIND says so before anything else
+    if args.file != "-":
+        raise InvalidParameterError(
+            f"give either a JSON Lines FILE or --from SOURCE, not both (got {args.file!r} and "
+            f"--from {args.source})"
+        )
+    if not args.metric:
+        raise InvalidParameterError(
+            f"--from {args.source} needs --metric NAME, the metric to forecast (e.g. "
+            "--metric val/loss)"
+        )
+    mode = args.mode
+    direction = None if mode is None else ("maximize" if mode.startswith("max") else "minimize")
+    direction = direction or infer_direction(args.metric)
+    if direction is None:
+        raise InvalidParameterError(
+            f"cannot tell from its name whether {args.metric!r} is better high or low: add "
+            "--mode max or --mode min"
+        )
+    curves = read_curves(args.source, args.metric, direction=direction, bounds=args.bounds)
+    rows = judge_runs(
+        curves,
+        horizon=args.horizon,
+        threshold=args.threshold,
+        method=args.method,
+        seed=args.seed,
+    )
+    if args.json:
+        for r in rows:
+            out.write(json.dumps(r.to_dict(), allow_nan=False) + "\n")
+        out.flush()
+        return 0
+    horizon = rows[0].verdict.horizon
+    stop = [r.run for r in rows if r.worth_stopping]
+    lines = [
+        f"{args.metric} ({direction}) of {len(rows)} runs from {args.source}; forecast at step "
+        f"{_g(horizon)}{'' if args.horizon else ' (the longest run)'}",
+        *_table(rows, args.threshold),
+        "worth stopping: " + (", ".join(stop) if stop else "none"),
+    ]
+    out.write("\n".join(lines) + "\n")
+    out.flush()
+    return 0

@@ -1,0 +1,93 @@
+"""``curvecast forecast --from``: the table, --json, and exit code 2 with the fix on bad input."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from test_io_readers import RUNS, loss, write_tensorboard, write_wandb_chart
+
+from curvecast.cli import main
+
+
+def test_table_names_the_runs_worth_stopping(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_tensorboard(tmp_path / "runs")
+    rc = main(["forecast", "--from", f"tensorboard:{tmp_path / 'runs'}", "--metric", "val/loss"])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    lines = out.splitlines()
+    assert "val/loss (minimize) of 3 runs" in lines[0] and "step 20" in lines[0]
+    assert "P(beat best)" in lines[1]
+    by_run = {line.split()[0]: line for line in lines[2:5]}
+    assert by_run["good"].endswith("best") and "STOP" in by_run["bad"]
+    assert lines[-1].startswith("worth stopping: ") and "bad" in lines[-1]
+    assert "good" not in lines[-1]
+
+
+def test_json_lines_for_scripts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "export.csv"
+    write_wandb_chart(path)
+    args = ["forecast", "--from", f"wandb:{path}", "--metric", "val/loss", "--mode", "min"]
+    assert main([*args, "--json", "--horizon", "30", "--bounds", "0,"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["run"] for r in rows] == sorted(RUNS)
+    for r in rows:
+        assert r["horizon"] == 30 and r["last_step"] == RUNS[r["run"]][1]
+        assert r["decision"] in ("continue", "stop") and r["prob_better"] is not None
+        assert set(r["final_quantiles"]) == {"0.05", "0.25", "0.5", "0.75", "0.95"}
+    assert {r["run"] for r in rows if r["worth_stopping"]} >= {"bad"}
+
+
+def test_csv_source_with_explicit_mode(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "runs.csv"
+    with path.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["run", "step", "metric", "value"])
+        for name, (plateau, n) in RUNS.items():
+            w.writerows((name, e, "score", 1 - loss(plateau, e) / 2) for e in range(1, n + 1))
+    args = ["forecast", "--from", f"csv:{path}", "--metric", "score", "--mode", "max"]
+    assert main([*args, "--json"]) == 0
+    rows = {r["run"]: r for r in map(json.loads, capsys.readouterr().out.splitlines())}
+    assert rows["good"]["reason"] == "finished" and rows["bad"]["worth_stopping"]
+
+
+@pytest.mark.parametrize(
+    ("setup", "args", "message"),
+    [
+        ("empty", ["--metric", "val/loss"], "no TensorBoard event file"),
+        ("runs", ["--metric", "val/acc"], "no run has the metric 'val/acc'"),
+        ("corrupt", ["--metric", "val/loss"], "not a readable TensorBoard event file"),
+        ("runs", [], "needs --metric NAME"),
+        ("runs", ["--metric", "lr"], "add --mode max or --mode min"),
+    ],
+)
+def test_bad_input_exits_2_with_the_fix(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    setup: str,
+    args: list[str],
+    message: str,
+) -> None:
+    logdir = tmp_path / "logs"
+    logdir.mkdir()
+    if setup != "empty":
+        write_tensorboard(logdir)
+    if setup == "corrupt":
+        (logdir / "good" / "events.out.tfevents.1.x").write_bytes(b"\x00\x01garbage" * 10)
+    rc = main(["forecast", "--from", f"tensorboard:{logdir}", *args])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert message in err and err.startswith("curvecast forecast: error:")
+
+
+def test_from_and_file_together_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rc = main(["forecast", "x.jsonl", "--from", f"csv:{tmp_path}/a.csv", "--metric", "m"])
+    assert rc == 2 and "not both" in capsys.readouterr().err
+    rc = main(["forecast", "--from", "neptune:x", "--metric", "m"])
+    assert rc == 2 and "unknown kind 'neptune'" in capsys.readouterr().err
