@@ -30,7 +30,7 @@ def test_valid_curve_is_immutable_copy() -> None:
         ([-1, 2], [1, 2], ">= 0"),
         ([1, 2], [1, 2, 3], "same length"),
         ([], [], "at least one"),
-        ([1, 2], [1, "a"], "numbers only (entry 1 is 'a')"),
+        ([1, 2], [1, "a"], "numbers only (entry 1 is 'a', a string"),
         ("123", [1, 2, 3], "not a string"),
         ([[1, 2]], [[1, 2]], "one-dimensional"),
     ],
