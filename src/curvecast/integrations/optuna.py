@@ -386,9 +386,7 @@ class ForecastPruner(BasePruner):
         except InvalidCurveError as exc:  # reports outside the bounds: say so, never judge
             self._warn_once(trial, str(exc))
             if self._rule.is_check_point(len(trial.intermediate_values)):
-                self._record(
-                    study, trial, step, Verdict("continue", "out_of_bounds", float(step))
-                )
+                self._record(study, trial, step, Verdict("continue", "out_of_bounds", float(step)))
             return False
         if curve is None:
             return False

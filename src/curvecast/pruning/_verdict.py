@@ -174,7 +174,7 @@ class Verdict:
         return f"{head}: {sentence}" + (f"; {forecast}" if forecast else "")
 
     def _forecast_text(self) -> str:
-        """"forecast at step H: median M, 90% interval [lo, hi]" from the recorded quantiles."""
+        """The forecast behind the verdict, "forecast at step H: median M, 90% interval [a, b]"."""
         q = self.final_quantiles
         med, lo, hi = q.get(0.5), q.get(0.05), q.get(0.95)
         if med is None or self.horizon is None or not math.isfinite(med):
