@@ -27,12 +27,50 @@ from numpy.typing import ArrayLike, NDArray
 
 from curvecast.exceptions import InvalidCurveError
 
-__all__ = ["DIVERGENCE_MAGNITUDE", "Curve", "Direction", "check_bounds", "check_direction"]
+__all__ = [
+    "DIVERGENCE_MAGNITUDE",
+    "MAX_EXTRAPOLATION",
+    "Curve",
+    "Direction",
+    "check_bounds",
+    "check_direction",
+    "check_queries",
+]
 
 Direction = Literal["maximize", "minimize"]
 
 #: A ``y`` larger than this in magnitude is taken as a diverged run (overflowed losses read 1e18+).
 DIVERGENCE_MAGNITUDE = 1e12
+
+
+#: A query point beyond this multiple of the last observed x is refused by :func:`check_queries`:
+#: no learning curve says anything a million times beyond what was seen, and such points
+#: (``x_new`` of 1e308) only drive the forecasters into overflow.
+MAX_EXTRAPOLATION = 1e6
+
+
+def check_queries(curve: Curve, x_new: ArrayLike, field_name: str = "x_new") -> NDArray[np.float64]:
+    """Validate query points for ``curve``: a valid axis (see :func:`check_axis`) that does not
+    reach beyond :data:`MAX_EXTRAPOLATION` times the curve's last x (not checked when that is 0).
+
+    Returns the read-only float64 array, shape ``(m,)``.
+
+    Raises:
+        InvalidCurveError: naming ``field_name``, the bad entry and the limit.
+
+    Example:
+        >>> check_queries(Curve([1, 2, 3], [0.5, 0.6, 0.65]), [10, 100]).tolist()
+        [10.0, 100.0]
+    """
+    xq = check_axis(x_new, field_name)
+    last = float(curve.x[-1])
+    if last > 0 and xq[-1] > MAX_EXTRAPOLATION * last:
+        raise InvalidCurveError(
+            f"The {field_name!r} field reaches {xq[-1]:g}, more than {MAX_EXTRAPOLATION:g} times "
+            f"the last observed x ({last:g}); a forecast that far says nothing. Check the units "
+            "of x and x_new (steps against epochs?)."
+        )
+    return xq
 
 
 def check_direction(direction: object, *, field_name: str = "direction") -> Direction:

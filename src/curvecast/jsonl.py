@@ -10,7 +10,8 @@ Request, one JSON object per line::
 ``prob_better``: the probability that the last ``x_new`` beats it) and ``meta`` (ignored, for your
 own bookkeeping) are optional. ``y`` may hold NaN, Infinity or null: the run diverged there (see
 :mod:`curvecast.curves`). Numbers must be JSON numbers: ``"0.2"`` (a string) and ``true`` are
-refused, as are integers beyond the float range and values outside ``bounds``. One request may ask
+refused, as are integers beyond the float range, values outside ``bounds`` and ``x_new`` beyond
+:data:`~curvecast.curves.MAX_EXTRAPOLATION` times the last ``x``. One request may ask
 for at most :data:`MAX_X_NEW` query points and give at most :data:`MAX_POINTS` observed points
 (``curvecast forecast --max-x-new/--max-points`` change the caps).
 
@@ -37,7 +38,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from curvecast.curves import Curve, check_axis
+from curvecast.curves import Curve, check_queries
 from curvecast.exceptions import CurvecastError, InvalidCurveError
 
 __all__ = [
@@ -156,7 +157,7 @@ def parse_line(
             direction=obj.get("direction", "maximize"),
             bounds=obj.get("bounds"),
         )
-        x_new = check_axis(obj["x_new"], "x_new")
+        x_new = check_queries(curve, obj["x_new"], "x_new")
     except InvalidCurveError as exc:
         raise RequestError(line_no, str(exc), rid) from None
     threshold = obj.get("threshold")
