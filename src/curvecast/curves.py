@@ -108,7 +108,7 @@ def check_bounds(bounds: object, *, field_name: str = "bounds") -> tuple[float, 
             raise InvalidCurveError(
                 f"The {field_name!r} field's {side} must be a number or null; it is {problem}."
             )
-        v = float(value)  # type: ignore[arg-type]
+        v = float(value)
         if math.isnan(v):
             raise InvalidCurveError(f"The {field_name!r} field's {side} must not be NaN.")
         out.append(v)

@@ -184,7 +184,7 @@ class ForecastRule:
             raise parameter_error("warmup_fraction", owner, "a float in [0, 1)", warmup_fraction)
         if diverge_above is not None and not _is_finite_number(diverge_above):
             raise parameter_error("diverge_above", owner, "a finite float or None", diverge_above)
-        if not _is_finite_number(check_growth) or not 1.0 <= check_growth:  # type: ignore[operator]
+        if not _is_finite_number(check_growth) or not 1.0 <= check_growth:
             raise parameter_error("check_growth", owner, "a finite float >= 1", check_growth)
         if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
             raise parameter_error("seed", owner, "an int >= 0", seed)
