@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-optuna = pytest.importorskip("optuna", reason="pip install 'curvecast[optuna]'")
+optuna = pytest.importorskip("optuna", reason='pip install ".[optuna]"')
 
 from curvecast import InvalidParameterError  # noqa: E402
 from curvecast.integrations.optuna import ForecastPruner, final_forecast, verdicts  # noqa: E402
