@@ -152,4 +152,4 @@ def test_missing_matplotlib_names_the_extra() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "MissingDependencyError" in out.stdout
-    assert "pip install 'curvecast[plot]'" in out.stdout
+    assert 'pip install ".[plot]"' in out.stdout  # what works from a checkout

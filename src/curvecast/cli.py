@@ -46,8 +46,26 @@ def _levels(text: str) -> tuple[float, ...]:
         ) from None
 
 
+def _int_at_least(low: int, option: str) -> Any:
+    """An argparse type: an int >= ``low``, refused in the house voice otherwise."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < low:
+            raise argparse.ArgumentTypeError(
+                f"The {option!r} option must be an int >= {low}. Got {text!r} instead."
+            )
+        return value
+
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
     from curvecast.forecast import DEFAULT_LEVELS, available_methods
+    from curvecast.jsonl import MAX_POINTS, MAX_X_NEW
 
     parser = _Parser(
         prog="curvecast",
@@ -81,11 +99,31 @@ def build_parser() -> argparse.ArgumentParser:
         choices=available_methods(),
         help="forecasting method (default: auto, the best available)",
     )
-    fc.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    fc.add_argument(
+        "--seed",
+        type=_int_at_least(0, "--seed"),
+        default=0,
+        help="random seed, an int >= 0 (default: 0); each request's answer depends on the seed "
+        "and the request only, not on its position in the file",
+    )
     fc.add_argument(
         "--skip-invalid",
         action="store_true",
         help='write {"id": ..., "error": "..."} for a bad line and go on, instead of stopping',
+    )
+    fc.add_argument(
+        "--max-x-new",
+        type=_int_at_least(1, "--max-x-new"),
+        default=MAX_X_NEW,
+        metavar="N",
+        help="refuse a request with more query points than this (default: %(default)s)",
+    )
+    fc.add_argument(
+        "--max-points",
+        type=_int_at_least(1, "--max-points"),
+        default=MAX_POINTS,
+        metavar="N",
+        help="refuse a request with more observed points than this (default: %(default)s)",
     )
     from curvecast.io._cli import add_from_arguments
 
@@ -103,7 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--trials", type=int, default=40, metavar="N", help="trials in the search (default: 40)"
     )
-    demo.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    demo.add_argument(
+        "--seed", type=_int_at_least(0, "--seed"), default=0, help="random seed (default: 0)"
+    )
     demo.add_argument(
         "--storage",
         default=None,
@@ -165,39 +205,81 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _forecast(args: argparse.Namespace, out: IO[str]) -> int:
-    from curvecast.forecast import forecast_curve
-    from curvecast.forecast._result import as_rng
-    from curvecast.jsonl import RequestError, parse_line
+    import time
 
-    rng = as_rng(args.seed)
+    from curvecast.forecast import forecast_curve
+    from curvecast.jsonl import RequestError, parse_line, request_rng
+
     try:
-        stream = sys.stdin if args.file == "-" else open(args.file, encoding="utf-8")
+        stream: Any = sys.stdin if args.file == "-" else open(args.file, "rb")
     except OSError as exc:
         print(
             f"curvecast forecast: error: cannot read {args.file!r}: {exc.strerror}.",
             file=sys.stderr,
         )
         return EXIT_INPUT
+    if stream is sys.stdin and hasattr(sys.stdin, "buffer"):
+        stream = sys.stdin.buffer  # bytes: a line that is not UTF-8 is that line's error only
+    progress = _Progress(sys.stderr, time.monotonic)
     with stream:
         for line_no, text in enumerate(stream, start=1):
             try:
-                req = parse_line(text, line_no)
+                req = parse_line(
+                    text, line_no, max_x_new=args.max_x_new, max_points=args.max_points
+                )
+                if req is None:
+                    continue
+                try:
+                    fc = forecast_curve(
+                        req.curve,
+                        req.x_new,
+                        method=args.method,
+                        quantiles=args.quantiles,
+                        rng=request_rng(req.curve, req.x_new, args.seed),
+                    )
+                except CurvecastError as exc:
+                    raise RequestError(line_no, str(exc), req.id) from None
             except RequestError as exc:
                 if not args.skip_invalid:
+                    progress.done()
                     print(f"curvecast forecast: error: {exc}", file=sys.stderr)
                     return EXIT_INPUT
                 _write(out, {"id": exc.request_id, "error": str(exc)})
+                progress.tick()
                 continue
-            if req is None:
-                continue
-            fc = forecast_curve(
-                req.curve, req.x_new, method=args.method, quantiles=args.quantiles, rng=rng
-            )
             answer: dict[str, Any] = {"id": req.id, **fc.to_dict()}
             if req.threshold is not None:
                 answer["prob_better"] = fc.prob_better(req.threshold)
             _write(out, answer)
+            progress.tick()
+    progress.done()
     return EXIT_OK
+
+
+class _Progress:
+    """``N requests answered (R/s)`` on stderr, at most twice a second, only on a terminal."""
+
+    def __init__(self, err: IO[str], clock: Any) -> None:
+        self._err, self._clock = err, clock
+        self._on = bool(getattr(err, "isatty", lambda: False)())
+        self._n, self._start, self._last = 0, clock(), -1.0
+        self._shown = False
+
+    def tick(self) -> None:
+        self._n += 1
+        if not self._on:
+            return
+        now = self._clock()
+        if now - self._last >= 0.5:
+            self._last, self._shown = now, True
+            rate = self._n / max(now - self._start, 1e-9)
+            self._err.write(f"\rcurvecast forecast: {self._n} requests answered ({rate:.1f}/s)")
+            self._err.flush()
+
+    def done(self) -> None:
+        if self._on and self._shown:
+            self._err.write(f"\rcurvecast forecast: {self._n} requests answered.          \n")
+            self._err.flush()
 
 
 def _search_demo(args: argparse.Namespace) -> int:
@@ -237,6 +319,22 @@ def _search_demo(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _subparser(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Any:
+    """The deepest parser the command line reached (``bench prune`` included)."""
+    current: Any = parser
+    for dest in ("command", "bench_command"):
+        actions = [
+            a
+            for a in current._actions  # argparse keeps its subparsers there only
+            if isinstance(a, argparse._SubParsersAction) and a.dest == dest
+        ]
+        name = getattr(args, dest, None)
+        if not actions or name is None or name not in actions[0].choices:
+            break
+        current = actions[0].choices[name]
+    return current
+
+
 def _write(out: IO[str], obj: dict[str, Any]) -> None:
     out.write(json.dumps(obj, allow_nan=False) + "\n")
     out.flush()
@@ -245,7 +343,9 @@ def _write(out: IO[str], obj: dict[str, Any]) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (the console script exits with it)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # name the subcommand's usage, not the top-level one
+        _subparser(parser, args).error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command is None:
         parser.print_help()
         return EXIT_INPUT

@@ -28,12 +28,50 @@ from numpy.typing import ArrayLike, NDArray
 
 from curvecast.exceptions import InvalidCurveError
 
-__all__ = ["DIVERGENCE_MAGNITUDE", "Curve", "Direction", "check_bounds", "check_direction"]
+__all__ = [
+    "DIVERGENCE_MAGNITUDE",
+    "MAX_EXTRAPOLATION",
+    "Curve",
+    "Direction",
+    "check_bounds",
+    "check_direction",
+    "check_queries",
+]
 
 Direction = Literal["maximize", "minimize"]
 
 #: A ``y`` larger than this in magnitude is taken as a diverged run (overflowed losses read 1e18+).
 DIVERGENCE_MAGNITUDE = 1e12
+
+
+#: A query point beyond this multiple of the last observed x is refused by :func:`check_queries`:
+#: no learning curve says anything a million times beyond what was seen, and such points
+#: (``x_new`` of 1e308) only drive the forecasters into overflow.
+MAX_EXTRAPOLATION = 1e6
+
+
+def check_queries(curve: Curve, x_new: ArrayLike, field_name: str = "x_new") -> NDArray[np.float64]:
+    """Validate query points for ``curve``: a valid axis (see :func:`check_axis`) that does not
+    reach beyond :data:`MAX_EXTRAPOLATION` times the curve's last x (not checked when that is 0).
+
+    Returns the read-only float64 array, shape ``(m,)``.
+
+    Raises:
+        InvalidCurveError: naming ``field_name``, the bad entry and the limit.
+
+    Example:
+        >>> check_queries(Curve([1, 2, 3], [0.5, 0.6, 0.65]), [10, 100]).tolist()
+        [10.0, 100.0]
+    """
+    xq = check_axis(x_new, field_name)
+    last = float(curve.x[-1])
+    if last > 0 and xq[-1] > MAX_EXTRAPOLATION * last:
+        raise InvalidCurveError(
+            f"The {field_name!r} field reaches {xq[-1]:g}, more than {MAX_EXTRAPOLATION:g} times "
+            f"the last observed x ({last:g}); a forecast that far says nothing. Check the units "
+            "of x and x_new (steps against epochs?)."
+        )
+    return xq
 
 
 def check_direction(direction: object, *, field_name: str = "direction") -> Direction:
@@ -66,9 +104,10 @@ def check_bounds(bounds: object, *, field_name: str = "bounds") -> tuple[float, 
         if value is None:
             out.append(default)
             continue
-        if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+        problem = _entry_problem(value)
+        if problem is not None:
             raise InvalidCurveError(
-                f"The {field_name!r} field's {side} must be a number or null. Got {value!r}."
+                f"The {field_name!r} field's {side} must be a number or null; it is {problem}."
             )
         v = float(value)
         if math.isnan(v):
@@ -82,17 +121,73 @@ def check_bounds(bounds: object, *, field_name: str = "bounds") -> tuple[float, 
     return (lo, hi)
 
 
+#: The largest magnitude a float64 holds; an int beyond it cannot be a curve's value or axis.
+_FLOAT_MAX = float(np.finfo(np.float64).max)
+
+
+def _entry_problem(v: object) -> str | None:
+    """Why ``v`` is not a number curvecast accepts, or None when it is one (None/NaN included:
+    the caller decides what a missing value means)."""
+    if v is None:
+        return None
+    if isinstance(v, bool | np.bool_):
+        return f"{v!r}, a boolean: write 1 or 0 if you mean a number"
+    if isinstance(v, str | bytes):
+        return f"{v!r}, a string: write the number without quotes"
+    if isinstance(v, int | np.integer):
+        if abs(int(v)) > _FLOAT_MAX:
+            digits = int(int(v).bit_length() * math.log10(2)) + 1  # str() fails past 4,300 digits
+            return f"an integer of about {digits} digits, beyond the float range (about 1.8e308)"
+        return None
+    if isinstance(v, float | np.floating):
+        return None
+    return f"{v!r}, not a number"
+
+
 def _as_float_array(values: ArrayLike, field_name: str) -> NDArray[np.float64]:
+    """Numbers only: ints and floats (None and NaN kept as NaN for the caller to judge).
+
+    Booleans, numeric strings and ints beyond float range are refused, not coerced.
+    """
     if isinstance(values, str | bytes):
         raise InvalidCurveError(
             f"The {field_name!r} field must be a list of numbers, not a string."
         )
+    if isinstance(values, np.ndarray) or hasattr(values, "__array__"):
+        arr0 = np.asarray(values)
+        if arr0.dtype.kind in "fiu":
+            return _one_dim(arr0.astype(np.float64), field_name)
+        if arr0.dtype.kind == "b":
+            raise InvalidCurveError(
+                f"The {field_name!r} field must hold numbers, not booleans (dtype bool)."
+            )
+        if arr0.ndim > 1:
+            raise InvalidCurveError(
+                f"The {field_name!r} field must be one-dimensional. Got shape {arr0.shape}."
+            )
+        items: list[object] = arr0.reshape(-1).tolist()
+    elif isinstance(values, Iterable):
+        items = list(values)
+    else:
+        items = [values]
+    for i, v in enumerate(items):
+        if isinstance(v, list | tuple | np.ndarray):
+            raise InvalidCurveError(
+                f"The {field_name!r} field must be one-dimensional (entry {i} is a sequence)."
+            )
+        problem = _entry_problem(v)
+        if problem is not None:
+            raise InvalidCurveError(
+                f"The {field_name!r} field must hold numbers only (entry {i} is {problem})."
+            )
     try:
-        arr = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        bad = _first_non_number(values)
-        where = f" (entry {bad[0]} is {bad[1]!r})" if bad else ""
-        raise InvalidCurveError(f"The {field_name!r} field must hold numbers only{where}.") from exc
+        arr = np.asarray([math.nan if v is None else v for v in items], dtype=np.float64)
+    except (TypeError, ValueError, OverflowError) as exc:  # pragma: no cover - entries checked
+        raise InvalidCurveError(f"The {field_name!r} field must hold numbers only.") from exc
+    return _one_dim(arr, field_name)
+
+
+def _one_dim(arr: NDArray[np.float64], field_name: str) -> NDArray[np.float64]:
     if arr.ndim == 0:
         arr = arr.reshape(1)
     if arr.ndim != 1:
@@ -100,20 +195,6 @@ def _as_float_array(values: ArrayLike, field_name: str) -> NDArray[np.float64]:
             f"The {field_name!r} field must be one-dimensional. Got shape {arr.shape}."
         )
     return arr
-
-
-def _first_non_number(values: object) -> tuple[int, object] | None:
-    if not isinstance(values, Iterable):
-        return None
-    try:
-        for i, v in enumerate(values):
-            if isinstance(v, bool) or (
-                not isinstance(v, int | float | np.number) and v is not None
-            ):
-                return i, v
-    except TypeError:
-        return None
-    return None
 
 
 def check_axis(x: ArrayLike, field_name: str = "x") -> NDArray[np.float64]:
@@ -195,6 +276,24 @@ class Curve:
         object.__setattr__(self, "direction", check_direction(direction))
         object.__setattr__(self, "bounds", check_bounds(bounds))
         object.__setattr__(self, "meta", dict(meta or {}))
+        self._check_within_bounds()
+
+    def _check_within_bounds(self) -> None:
+        """Observed values outside ``bounds`` are refused: a forecast clipped to the bounds would
+        otherwise judge a run on values it never had (an accuracy of 89 with bounds (0, 1))."""
+        if self.bounds is None:
+            return
+        lo, hi = self.bounds
+        y = self.observed_y
+        span = hi - lo if math.isfinite(hi - lo) else 1.0
+        tol = 1e-9 * max(1.0, span)  # float round-off on a bound (1.0000000000000002) is fine
+        outside = np.flatnonzero((y < lo - tol) | (y > hi + tol))
+        if outside.size:
+            i = int(outside[0])
+            raise InvalidCurveError(
+                f"The 'y' field must lie within the bounds [{lo:g}, {hi:g}]; entry {i} is "
+                f"{y[i]:g}. Fix the bounds (e.g. (0, 100) for a percentage) or drop the bounds."
+            )
 
     @cached_property
     def n_observed(self) -> int:

@@ -21,7 +21,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from curvecast.exceptions import MissingDependencyError, parameter_error
+from curvecast.exceptions import MissingDependencyError, install_hint, parameter_error
 
 __all__ = ["DemoResult", "run_search_demo"]
 
@@ -34,7 +34,7 @@ def _require() -> tuple[Any, Any]:
         import sklearn  # noqa: F401
     except ImportError as exc:
         raise MissingDependencyError(
-            f"curvecast demo needs {exc.name}: pip install 'curvecast[demo]'"
+            f"curvecast demo needs {exc.name}: {install_hint('demo')}"
         ) from exc
     from curvecast.integrations.optuna import ForecastPruner
 
@@ -286,7 +286,7 @@ def _write_report(study: Any, result: DemoResult, out_dir: Path) -> Path:
             + '">'
         )
     except ImportError:  # matplotlib is optional: the report keeps its tables
-        img = "<p>(install matplotlib for the plot: pip install 'curvecast[plot]')</p>"
+        img = f"<p>(install matplotlib for the plot: {html.escape(install_hint('plot'))})</p>"
     rows = "\n".join(
         f"<tr><td>{n}</td><td>{html.escape(text)}</td></tr>" for n, text in result.pruned_reasons
     )

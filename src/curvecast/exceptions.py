@@ -22,6 +22,7 @@ __all__ = [
     "InvalidParameterError",
     "MissingDependencyError",
     "UnknownMethodError",
+    "install_hint",
     "parameter_error",
 ]
 
@@ -60,5 +61,30 @@ def parameter_error(name: str, owner: str, expected: str, got: object) -> Invali
     "The 'threshold' parameter of ForecastPruner must be a float in (0, 1). Got 1.5 instead."
     """
     return InvalidParameterError(
-        f"The {name!r} parameter of {owner} must be {expected}. Got {got!r} instead."
+        f"The {name!r} parameter of {owner} must be {expected}. Got {_shown(got)} instead."
+    )
+
+
+def _shown(value: object, limit: int = 200) -> str:
+    """``repr(value)``, cut to ``limit`` characters; an int too long for ``repr`` (over 4,300
+    digits) is described instead."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 1000:
+        return f"an int of about {int(value.bit_length() * 0.30103) + 1} digits"
+    try:
+        text = repr(value)
+    except (ValueError, RecursionError):
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def install_hint(extra: str) -> str:
+    """The command that installs an optional extra, true where curvecast was installed from a
+    checkout (it is not on PyPI) and worded so that it stays true once it is.
+
+    >>> install_hint("dashboard").startswith('pip install ".[dashboard]" from the curvecast')
+    True
+    """
+    return (
+        f'pip install ".[{extra}]" from the curvecast checkout '
+        f'(or pip install "curvecast[{extra}]" once curvecast is published)'
     )

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from curvecast.exceptions import MissingDependencyError, parameter_error
+from curvecast.exceptions import MissingDependencyError, install_hint, parameter_error
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -44,7 +44,7 @@ def _new_axes(figsize: tuple[float, float]) -> Axes:
         from matplotlib.figure import Figure
     except ImportError as exc:
         raise MissingDependencyError(
-            "curvecast.plot needs matplotlib: pip install 'curvecast[plot]'"
+            "curvecast.plot needs matplotlib: " + install_hint("plot")
         ) from exc
     fig = Figure(figsize=figsize, layout="constrained")
     return fig.add_subplot()
@@ -161,9 +161,7 @@ def plot_study(
 
         from curvecast.integrations.optuna import final_forecast
     except ImportError as exc:
-        raise MissingDependencyError(
-            "plot_study needs Optuna: pip install 'curvecast[optuna]'"
-        ) from exc
+        raise MissingDependencyError("plot_study needs Optuna: " + install_hint("optuna")) from exc
     maximize = study.directions[0] == StudyDirection.MAXIMIZE
     if ax is None:
         ax = _new_axes((8.0, 4.5))

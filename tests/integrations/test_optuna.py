@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-optuna = pytest.importorskip("optuna", reason="pip install 'curvecast[optuna]'")
+optuna = pytest.importorskip("optuna", reason='pip install ".[optuna]"')
 
 from curvecast import InvalidParameterError  # noqa: E402
 from curvecast.integrations.optuna import ForecastPruner, final_forecast, verdicts  # noqa: E402
@@ -256,3 +256,110 @@ def test_pruner_settings_are_stored_on_the_study() -> None:
     stored = study._storage.get_study_system_attrs(study._study_id)[STUDY_ATTR]
     assert stored == pruner.settings()
     assert stored["bounds"] == [0.0, 1.0] and stored["threshold"] == 0.2
+
+
+# -- hardening (issues 16 and 17) -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [
+        ({"seed": -1}, "seed"),
+        ({"seed": "a"}, "seed"),
+        ({"seed": 1.5}, "seed"),
+        ({"seed": True}, "seed"),
+        ({"seed": [1]}, "seed"),
+        ({"max_resource": 10**400}, "max_resource"),
+        ({"check_growth": 10**400}, "check_growth"),
+        ({"diverge_above": 10**400}, "diverge_above"),
+        ({"shadow": "yes"}, "shadow"),
+    ],
+)
+def test_seed_and_huge_ints_fail_at_construction(kwargs: dict[str, object], name: str) -> None:
+    with pytest.raises(InvalidParameterError, match=f"The .{name}. parameter of ForecastPruner"):
+        ForecastPruner(**kwargs)  # type: ignore[arg-type]
+
+
+def test_huge_int_bounds_are_a_clear_error() -> None:
+    from curvecast import CurvecastError
+
+    with pytest.raises(CurvecastError, match=r"'bounds' field's hi .* beyond the float range"):
+        ForecastPruner(bounds=(0, 10**400))
+
+
+def test_steps_equal_as_float64_keep_the_latest_report() -> None:
+    pruner = ForecastPruner(method="last_value", max_resource=2**63)
+    study = optuna.create_study(direction="maximize", pruner=pruner)
+    trial = study.ask()
+    for step, value in ((1, 0.1), (2, 0.2), (2**62, 0.3), (2**62 + 1, 0.4)):
+        trial.report(value, step)
+        assert trial.should_prune() is False  # raised InvalidCurveError before
+    frozen = study._storage.get_trial(trial._trial_id)
+    curve = pruner._curve(frozen, "maximize")
+    assert curve is not None and curve.y.tolist() == [0.1, 0.2, 0.4]
+
+
+def test_a_malformed_record_on_another_trial_is_skipped_and_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from curvecast.integrations.optuna import ATTR_PREFIX
+
+    pruner = ForecastPruner(method="last_value", bounds=(0, 1), max_resource=20)
+    study = optuna.create_study(direction="maximize", pruner=pruner)
+    broken, judged = study.ask(), study.ask()
+    broken.report(0.5, 1)
+    study._storage.set_trial_system_attr(broken._trial_id, f"{ATTR_PREFIX}0000000001", "garbage")
+    with caplog.at_level("WARNING", logger="curvecast.integrations.optuna"):
+        for step in (1, 2, 3):
+            judged.report(0.3 + 0.01 * step, step)
+            judged.should_prune()  # raised ValueError/TypeError for every other trial before
+    assert any("not a curvecast verdict" in r.getMessage() for r in caplog.records)
+    assert verdicts(study._storage.get_trial(broken._trial_id)) == []
+    assert verdicts(study._storage.get_trial(judged._trial_id))  # judged, and recorded
+
+
+def test_reports_outside_the_bounds_are_not_judged(caplog: pytest.LogCaptureFixture) -> None:
+    pruner = ForecastPruner(method="last_value", bounds=(0, 1), max_resource=20)
+    study = optuna.create_study(direction="maximize", pruner=pruner)
+    done = study.ask()
+    for step in range(1, 21):
+        done.report(0.5, step)
+    study.tell(done, 0.5)
+    percent = study.ask()  # a better trial reporting percentages by mistake
+    with caplog.at_level("WARNING", logger="curvecast.integrations.optuna"):
+        for step in (1, 2, 3):
+            percent.report(89.0 + step, step)
+            assert percent.should_prune() is False  # pruned with P = 0.000 before
+    vs = verdicts(study._storage.get_trial(percent._trial_id))
+    assert vs and all(v.reason == "out_of_bounds" for v in vs)
+    assert "outside the bounds" in vs[-1].explain()
+    assert any("within the bounds [0, 1]" in r.getMessage() for r in caplog.records)
+
+
+def test_shadow_mode_records_every_verdict_and_prunes_nothing() -> None:
+    def run(shadow: bool) -> optuna.Study:
+        pruner = ForecastPruner(method="last_value", bounds=(0, 1), shadow=shadow)
+        study = optuna.create_study(
+            direction="maximize", pruner=pruner, sampler=optuna.samplers.RandomSampler(seed=0)
+        )
+        study.optimize(_objective, n_trials=12)
+        return study
+
+    real, shadow = run(False), run(True)
+    pruned = [t.number for t in real.trials if t.state == optuna.trial.TrialState.PRUNED]
+    assert pruned, "the real pruner should stop some of these trials"
+    assert all(t.state == optuna.trial.TrialState.COMPLETE for t in shadow.trials)
+    would = [t.number for t in shadow.trials if final_forecast(t) is not None]
+    # the same trials are judged the same way up to the first stop (later ones differ: in the
+    # shadow study the would-be-pruned trials completed and changed the incumbent)
+    assert would[: len(pruned)][:1] == pruned[:1]
+    first = real.trials[pruned[0]]
+    real_stop, shadow_stop = final_forecast(first), final_forecast(shadow.trials[pruned[0]])
+    assert real_stop is not None and shadow_stop is not None
+    assert shadow_stop.shadow and not real_stop.shadow
+    assert (shadow_stop.step, shadow_stop.prob_better) == (real_stop.step, real_stop.prob_better)
+    assert shadow_stop.explain().startswith("would have stopped at step")
+    attrs = shadow.trials[pruned[0]].system_attrs
+    assert all(v["shadow"] is True for k, v in attrs.items() if k.startswith("curvecast:step:"))
+    stored = shadow._storage.get_study_system_attrs(shadow._study_id)
+    assert stored["curvecast:pruner"]["shadow"] is True

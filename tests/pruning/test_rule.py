@@ -177,3 +177,84 @@ def test_a_verdict_says_where_its_incumbent_came_from() -> None:
         RISING, horizon=30, incumbent=0.9, incumbent_source="running trial 7"
     )
     assert judged.reason == "hopeless" and judged.incumbent_source == "running trial 7"
+
+
+# -- hardening (issues 16 and 17) -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [
+        ({"seed": -1}, "seed"),
+        ({"seed": True}, "seed"),
+        ({"seed": 1.5}, "seed"),
+        ({"seed": "a"}, "seed"),
+        ({"seed": [1]}, "seed"),
+        ({"check_growth": 10**400}, "check_growth"),
+        ({"diverge_above": 10**400}, "diverge_above"),
+        ({"diverge_above": -(10**5000)}, "diverge_above"),
+        ({"method": ["auto"]}, "method"),
+    ],
+)
+def test_seeds_and_huge_ints_are_refused_in_the_house_voice(
+    kwargs: dict[str, object], name: str
+) -> None:
+    with pytest.raises(InvalidParameterError) as info:
+        ForecastRule(**kwargs)  # type: ignore[arg-type]
+    assert f"The {name!r} parameter of ForecastRule must be" in str(info.value)
+
+
+def test_explain_gives_the_interval_not_only_the_median() -> None:
+    v = ForecastRule(method="last_value").decide(RISING, horizon=30, incumbent=0.9)
+    q = v.final_quantiles
+    text = v.explain()
+    assert f"median {q[0.5]:.4g}" in text
+    assert f"90% interval [{q[0.05]:.4g}, {q[0.95]:.4g}]" in text
+
+
+@pytest.mark.parametrize(
+    ("verdict", "phrase"),
+    [
+        (Verdict("continue", "warmup", 1.0, 30.0), "too little of the curve is seen yet"),
+        (Verdict("continue", "no_horizon", 4.0), "the final step is not known yet"),
+        (Verdict("continue", "no_incumbent", 4.0, 30.0), "there is no result to beat yet"),
+        (Verdict("continue", "finished", 30.0, 30.0), "reached its final step"),
+        (Verdict("continue", "out_of_bounds", 2.0), "outside the bounds"),
+    ],
+)
+def test_reasons_read_as_sentences(verdict: Verdict, phrase: str) -> None:
+    text = verdict.explain()
+    assert text.startswith(f"continued at step {verdict.step:g}: ") and phrase in text
+    assert "_" not in text.split(": ", 1)[1].split("(")[0]  # no bare identifiers as the reason
+
+
+def test_no_incumbent_with_a_forecast_explains_it() -> None:
+    v = ForecastRule(method="last_value").decide(
+        RISING, horizon=30, incumbent=None, forecast_without_incumbent=True
+    )
+    assert v.reason == "no_incumbent" and "90% interval [" in v.explain()
+
+
+def test_shadow_verdicts_say_would_have() -> None:
+    v = Verdict("stop", "hopeless", 3.0, 10.0, 0.9, 0.01, {0.5: 0.4}, "pfn", shadow=True)
+    assert v.explain().startswith("would have stopped at step 3")
+    assert v.to_dict()["shadow"] is True and Verdict.from_dict(v.to_dict()) == v
+    assert Verdict.from_dict({**v.to_dict(), "shadow": None}).shadow is False
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        "stop",
+        {"decision": "explode", "reason": "hopeless", "step": 1},
+        {"decision": "stop", "reason": "because", "step": 1},
+        {"decision": "stop", "reason": "hopeless", "step": "three"},
+        {"decision": "stop", "reason": "hopeless", "step": 1, "final_quantiles": [1, 2]},
+        {"decision": "stop", "reason": "hopeless", "step": 1, "final_quantiles": {"0.5": "x"}},
+        {"decision": "stop", "reason": "hopeless", "step": 1, "incumbent": [0.5]},
+        {"decision": "stop", "reason": "hopeless", "step": 1, "method": 3},
+    ],
+)
+def test_a_malformed_record_is_a_value_error(record: object) -> None:
+    with pytest.raises(ValueError, match=r"verdict record|must be a number|final_quantiles"):
+        Verdict.from_dict(record)  # type: ignore[arg-type]

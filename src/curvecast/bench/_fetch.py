@@ -48,7 +48,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import IO
 
-from curvecast.exceptions import DataSourceError, MissingDependencyError
+from curvecast.exceptions import DataSourceError, MissingDependencyError, install_hint
 
 __all__ = [
     "LCDB_FILE",
@@ -224,7 +224,7 @@ def require(module: str) -> ModuleType:
         return importlib.import_module(module)
     except ImportError as exc:
         raise MissingDependencyError(
-            f"The benchmark suites need {module!r}. Install it with: pip install 'curvecast[bench]'"
+            f"The benchmark suites need {module!r}. Install it with: {install_hint('bench')}"
         ) from exc
 
 

@@ -128,7 +128,8 @@ def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
     bench = subparsers.add_parser(
         "bench",
         help="benchmark forecasts on real curves, or time the methods",
-        description="Benchmark the forecasting methods: accuracy (forecast) or speed (speed).",
+        description="Benchmark the forecasting methods: accuracy (forecast) or speed (speed), "
+        "and the pruners on replayed real searches (prune).",
     )
     bench.set_defaults(func=run_bench, bench_command=None)
     sub = bench.add_subparsers(dest="bench_command", metavar="{forecast,speed,prune,scaling}")
@@ -260,7 +261,10 @@ def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
         type=_pruners,
         default=None,
         metavar="P[,P]",
-        help="pruners to compare (default: all): " + ", ".join(_PRUNERS),
+        help="pruners to compare (default: all): " + ", ".join(_PRUNERS) + "; a curvecast "
+        "pruner can also be named curvecast[:METHOD][@THRESHOLD], e.g. curvecast:pfn@0.05 "
+        "(ForecastPruner with that forecasting method and threshold; default method auto, "
+        "default threshold 0.1)",
     )
     pr.add_argument(
         "--configs",

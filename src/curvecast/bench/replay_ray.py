@@ -33,7 +33,7 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 
-from curvecast.exceptions import MissingDependencyError, parameter_error
+from curvecast.exceptions import MissingDependencyError, install_hint, parameter_error
 from curvecast.pruning._rule import (
     DEFAULT_MIN_POINTS,
     DEFAULT_THRESHOLD,
@@ -197,9 +197,7 @@ def asha_judge(
     try:
         from ray.tune.schedulers import AsyncHyperBandScheduler
     except ImportError as exc:
-        raise MissingDependencyError(
-            "asha_judge needs Ray Tune: pip install 'curvecast[ray]'"
-        ) from exc
+        raise MissingDependencyError("asha_judge needs Ray Tune: " + install_hint("ray")) from exc
     scheduler = AsyncHyperBandScheduler(
         time_attr=_TIME_ATTR,
         metric=metric,

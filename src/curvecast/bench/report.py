@@ -22,7 +22,7 @@ import numpy as np
 from curvecast.bench.aggregate import Interval, pairwise, summarise
 from curvecast.bench.runner import BenchResult
 from curvecast.bench.speed import SpeedResult, speed_tables
-from curvecast.exceptions import MissingDependencyError
+from curvecast.exceptions import MissingDependencyError, install_hint
 
 __all__ = [
     "environment",
@@ -387,9 +387,7 @@ def _pyplot() -> Any:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError as exc:
-        raise MissingDependencyError(
-            "Plots need matplotlib: pip install 'curvecast[bench]'"
-        ) from exc
+        raise MissingDependencyError("Plots need matplotlib: " + install_hint("bench")) from exc
     return plt
 
 

@@ -31,14 +31,21 @@ _TAIL_MASS = float(GRID[0])
 
 
 def as_rng(rng: np.random.Generator | int | None) -> np.random.Generator:
-    """An explicit Generator; ``None`` means seed 0, so a call without ``rng`` is repeatable."""
+    """An explicit Generator; ``None`` means seed 0, so a call without ``rng`` is repeatable.
+
+    Raises:
+        InvalidParameterError: ``rng`` is not a Generator, a non-negative int or None (a bool,
+            a float, a string or a negative int is refused: numpy would fail later, unclearly).
+    """
     if rng is None:
         return np.random.default_rng(0)
     if isinstance(rng, np.random.Generator):
         return rng
-    if isinstance(rng, int | np.integer) and not isinstance(rng, bool):
+    if isinstance(rng, int | np.integer) and not isinstance(rng, bool) and rng >= 0:
         return np.random.default_rng(int(rng))
-    raise parameter_error("rng", "forecast", "a numpy Generator, an int seed or None", rng)
+    raise parameter_error(
+        "rng", "forecast", "a numpy Generator, a non-negative int seed or None", rng
+    )
 
 
 def check_levels(levels: object, owner: str = "forecast") -> NDArray[np.float64]:

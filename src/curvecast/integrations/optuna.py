@@ -15,17 +15,44 @@ that stopped the trial) or every decision with :func:`verdicts`. The pruner's ow
 (bounds, method, threshold) are stored once on the study under ``"curvecast:pruner"``. This
 works with every storage (in-memory, SQLite, PostgreSQL, JournalStorage), since system
 attributes are part of the storage API, and every worker sees the same record.
+
+Shadow mode
+-----------
+``ForecastPruner(shadow=True)`` decides and records exactly as it would, with ``"shadow": true``
+in every record, and prunes nothing: run it on your own search to see which trials curvecast
+would have stopped, and (once they finish) whether it would have been right, before trusting it.
+:func:`verdicts` returns the records (``Verdict.shadow`` is True) and :func:`final_forecast` the
+verdict that would have stopped the trial.
+
+Records written by others
+-------------------------
+A ``curvecast:step:*`` record that is not a verdict (written by hand, by another tool, or
+corrupted) is skipped and logged on the ``curvecast.integrations.optuna`` logger; it never
+stops the pruning of other trials.
+
+Steps
+-----
+Optuna's steps are ints; curvecast's axis is float64. Steps that are distinct ints but the same
+float64 (``2**62`` and ``2**62 + 1``) are one point: the value of the latest (largest) step is
+kept. Steps beyond the float range cannot be forecast: such a trial is not judged.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import math
 import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from curvecast.curves import Curve
-from curvecast.exceptions import MissingDependencyError, parameter_error
+from curvecast.exceptions import (
+    InvalidCurveError,
+    MissingDependencyError,
+    install_hint,
+    parameter_error,
+)
 from curvecast.pruning import ForecastRule, Verdict
 from curvecast.pruning._rule import (
     DEFAULT_CHECK_GROWTH,
@@ -45,7 +72,7 @@ try:
     from optuna.trial import FrozenTrial, TrialState
 except ImportError as exc:  # pragma: no cover - exercised only without optuna
     raise MissingDependencyError(
-        "curvecast.integrations.optuna needs Optuna: pip install 'curvecast[optuna]'"
+        "curvecast.integrations.optuna needs Optuna: " + install_hint("optuna")
     ) from exc
 
 if TYPE_CHECKING:
@@ -59,6 +86,10 @@ __all__ = [
     "final_forecast",
     "verdicts",
 ]
+
+logger = logging.getLogger(__name__)
+
+_FLOAT_MAX = 1.7976931348623157e308
 
 #: Prefix of the trial system attributes that hold curvecast's decisions.
 ATTR_PREFIX = "curvecast:step:"
@@ -76,18 +107,38 @@ def _key(step: int) -> str:
 
 
 def verdicts(trial: FrozenTrial) -> list[Verdict]:
-    """Every decision recorded on ``trial``, in step order."""
+    """Every decision recorded on ``trial``, in step order (shadow ones included: see
+    ``Verdict.shadow``). A record that is not a verdict is skipped and logged."""
     keys = sorted(k for k in trial.system_attrs if k.startswith(ATTR_PREFIX))
-    return [Verdict.from_dict(trial.system_attrs[k]) for k in keys]
+    out = []
+    for k in keys:
+        v = _read_verdict(trial, k)
+        if v is not None:
+            out.append(v)
+    return out
 
 
 def final_forecast(trial: FrozenTrial) -> Verdict | None:
     """The verdict that stopped ``trial`` (its forecast of the final value is in
-    ``final_quantiles``), or None if the pruner never stopped it."""
-    for v in reversed(verdicts(trial)):
+    ``final_quantiles``), or None if the pruner never stopped it. In shadow mode: the first
+    verdict that would have stopped it (``.shadow`` is True)."""
+    for v in verdicts(trial):
         if v.decision == "stop":
             return v
     return None
+
+
+def _read_verdict(trial: FrozenTrial, key: str) -> Verdict | None:
+    try:
+        return Verdict.from_dict(trial.system_attrs[key])
+    except (ValueError, TypeError, KeyError, OverflowError) as exc:
+        logger.warning(
+            "curvecast: skipped the record %r of trial %d: not a curvecast verdict (%s)",
+            key,
+            trial.number,
+            exc,
+        )
+        return None
 
 
 class _Summary:
@@ -147,7 +198,10 @@ class ForecastPruner(BasePruner):
         diverge_above: a value that marks divergence (above it when minimising, below when
             maximising), or None.
         max_context: how many completed trials are passed as context to the forecaster (0: none).
-        seed: seed of the forecasts, so that every worker reaches the same decision.
+        seed: seed of the forecasts (an int >= 0), so that every worker reaches the same
+            decision.
+        shadow: record every verdict (``"shadow": true``) but prune nothing (see "Shadow mode"
+            in the module docstring); ``should_prune`` then always returns False.
 
     Raises:
         InvalidParameterError: an argument is out of range (at construction).
@@ -169,8 +223,11 @@ class ForecastPruner(BasePruner):
         max_context: int = 32,
         seed: int = 0,
         incumbent: Literal["forecast", "completed"] = "forecast",
+        shadow: bool = False,
     ) -> None:
         owner = "ForecastPruner"
+        if not isinstance(shadow, bool):
+            raise parameter_error("shadow", owner, "True or False", shadow)
         if incumbent not in ("forecast", "completed"):
             raise parameter_error("incumbent", owner, '"forecast" or "completed"', incumbent)
         self._rule = ForecastRule(
@@ -200,6 +257,8 @@ class ForecastPruner(BasePruner):
         self._lock = threading.Lock()
         self._summary: _Summary | None = None
         self._announced: set[int] = set()
+        self._shadow = shadow
+        self._warned: set[int] = set()
 
     @property
     def rule(self) -> ForecastRule:
@@ -215,14 +274,35 @@ class ForecastPruner(BasePruner):
             )
         return "maximize" if directions[0] == StudyDirection.MAXIMIZE else "minimize"
 
+    @property
+    def shadow(self) -> bool:
+        """Whether the pruner only records what it would have done (see "Shadow mode")."""
+        return self._shadow
+
     def _curve(self, trial: FrozenTrial, direction: str) -> Curve | None:
+        """The trial's reports as a Curve; None when there is none to judge. Raises
+        InvalidCurveError for reports outside the pruner's bounds."""
         values = trial.intermediate_values
         if not values:
             return None
-        steps = sorted(values)
-        return Curve(
-            steps, [values[s] for s in steps], direction, self._bounds, meta={"trial": trial.number}
-        )
+        xs: list[float] = []
+        ys: list[float] = []
+        for step in sorted(values):
+            if abs(step) > _FLOAT_MAX:
+                self._warn_once(trial, f"step {step:.3g} is beyond the float range")
+                return None
+            x = float(step)
+            if xs and x <= xs[-1]:  # distinct ints, one float64: keep the latest step's value
+                ys[-1] = values[step]
+                continue
+            xs.append(x)
+            ys.append(values[step])
+        return Curve(xs, ys, direction, self._bounds, meta={"trial": trial.number})
+
+    def _warn_once(self, trial: FrozenTrial, what: str) -> None:
+        if trial.number not in self._warned:
+            self._warned.add(trial.number)
+            logger.warning("curvecast: trial %d is not judged: %s.", trial.number, what)
 
     def _summarise(self, study: Study, direction: str) -> _Summary:
         completed = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
@@ -250,7 +330,10 @@ class ForecastPruner(BasePruner):
         context = []
         if self._max_context:
             for t in sorted(completed, key=lambda t: t.number)[-self._max_context :]:
-                c = self._curve(t, direction)
+                try:
+                    c = self._curve(t, direction)
+                except InvalidCurveError:  # reports outside the bounds: no context
+                    continue
                 if c is not None and not c.diverged:
                     context.append(c)
         summary = _Summary(key, horizon, incumbent, context)
@@ -273,6 +356,7 @@ class ForecastPruner(BasePruner):
             else [b if math.isfinite(b) else None for b in self._bounds],
             "max_resource": "per-trial" if callable(self._max_resource) else self._max_resource,
             "incumbent": "completed" if self._provisional is None else "forecast",
+            "shadow": self._shadow,
         }
 
     def _horizon(self, trial: FrozenTrial, summary: _Summary) -> float | None:
@@ -297,7 +381,13 @@ class ForecastPruner(BasePruner):
         step = trial.last_step
         if step is None:
             return False
-        curve = self._curve(trial, direction)
+        try:
+            curve = self._curve(trial, direction)
+        except InvalidCurveError as exc:  # reports outside the bounds: say so, never judge
+            self._warn_once(trial, str(exc))
+            if self._rule.is_check_point(len(trial.intermediate_values)):
+                self._record(study, trial, step, Verdict("continue", "out_of_bounds", float(step)))
+            return False
         if curve is None:
             return False
         n = curve.n_observed
@@ -317,9 +407,11 @@ class ForecastPruner(BasePruner):
             forecast_without_incumbent=self._provisional is not None,
             incumbent_source=source,
         )
+        if self._shadow:
+            verdict = dataclasses.replace(verdict, shadow=True)
         if verdict.reason != "between_checks":
             self._record(study, trial, step, verdict)
-        return verdict.should_stop
+        return verdict.should_stop and not self._shadow
 
     @staticmethod
     def _running_verdicts(study: Study, trial: FrozenTrial) -> list[tuple[str, Verdict]]:
@@ -330,8 +422,9 @@ class ForecastPruner(BasePruner):
                 continue
             keys = [k for k in t.system_attrs if k.startswith(ATTR_PREFIX)]
             if keys:
-                label = f"running trial {t.number}"
-                out.append((label, Verdict.from_dict(t.system_attrs[max(keys)])))
+                v = _read_verdict(t, max(keys))  # a bad record is skipped, never spread
+                if v is not None:
+                    out.append((f"running trial {t.number}", v))
         return out
 
     @staticmethod

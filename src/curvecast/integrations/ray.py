@@ -61,7 +61,12 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from curvecast.curves import Curve, Direction, check_bounds
-from curvecast.exceptions import InvalidParameterError, MissingDependencyError, parameter_error
+from curvecast.exceptions import (
+    InvalidParameterError,
+    MissingDependencyError,
+    install_hint,
+    parameter_error,
+)
 from curvecast.pruning import ForecastRule, Verdict
 from curvecast.pruning._rule import (
     DEFAULT_CHECK_GROWTH,
@@ -80,7 +85,7 @@ try:
     from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 except ImportError as exc:  # pragma: no cover - exercised only without ray
     raise MissingDependencyError(
-        "curvecast.integrations.ray needs Ray Tune: pip install 'curvecast[ray]'"
+        "curvecast.integrations.ray needs Ray Tune: " + install_hint("ray")
     ) from exc
 
 if TYPE_CHECKING:

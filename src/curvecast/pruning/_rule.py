@@ -108,13 +108,20 @@ def check_horizon_setting(value: object, *, name: str, owner: str) -> None:
         )
 
 
+def _is_finite_number(value: object) -> bool:
+    """A finite int or float that float64 holds (an int of 400 digits is not one)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    if isinstance(value, int):
+        return abs(value) <= _FLOAT_MAX
+    return math.isfinite(value)
+
+
 def _is_positive(value: object) -> bool:
-    return (
-        not isinstance(value, bool)
-        and isinstance(value, int | float)
-        and math.isfinite(value)
-        and value > 0
-    )
+    return _is_finite_number(value) and value > 0  # type: ignore[operator]
+
+
+_FLOAT_MAX = float(np.finfo(np.float64).max)
 
 
 class ForecastRule:
@@ -175,18 +182,14 @@ class ForecastRule:
             or not 0.0 <= warmup_fraction < 1.0
         ):
             raise parameter_error("warmup_fraction", owner, "a float in [0, 1)", warmup_fraction)
-        if diverge_above is not None and (
-            isinstance(diverge_above, bool)
-            or not isinstance(diverge_above, int | float)
-            or not math.isfinite(diverge_above)
-        ):
+        if diverge_above is not None and not _is_finite_number(diverge_above):
             raise parameter_error("diverge_above", owner, "a finite float or None", diverge_above)
-        if (
-            isinstance(check_growth, bool)
-            or not isinstance(check_growth, int | float)
-            or not 1.0 <= check_growth < math.inf
-        ):
-            raise parameter_error("check_growth", owner, "a float >= 1", check_growth)
+        if not _is_finite_number(check_growth) or not 1.0 <= check_growth:
+            raise parameter_error("check_growth", owner, "a finite float >= 1", check_growth)
+        if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+            raise parameter_error("seed", owner, "an int >= 0", seed)
+        if not isinstance(method, str):
+            raise parameter_error("method", owner, "a method name (a string)", method)
         get_forecaster(method)  # fail now, not at the first decision, on an unknown name
         self.threshold = float(threshold)
         self.min_points = min_points
@@ -194,7 +197,7 @@ class ForecastRule:
         self.method = method
         self.diverge_above = diverge_above
         self.check_growth = float(check_growth)
-        self.seed = seed
+        self.seed = int(seed)
 
     def is_check_point(self, n_points: int) -> bool:
         """Whether a forecast is due after ``n_points`` observed points (see ``check_growth``)."""

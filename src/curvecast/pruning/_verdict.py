@@ -14,7 +14,8 @@ Decision = Literal["continue", "stop", "pause"]
 #: less than ``threshold`` chance of beating the incumbent; "promising": it has at least that
 #: chance; "warmup": too little of the curve is seen to judge; "no_incumbent": nothing to beat
 #: yet; "no_horizon": the final step is unknown; "finished": the run reached the horizon;
-#: "between_checks": no forecast is due at this report (see ``ForecastRule.check_growth``).
+#: "between_checks": no forecast is due at this report (see ``ForecastRule.check_growth``);
+#: "out_of_bounds": a report lies outside the bounds the pruner was given, so the run is not judged.
 Reason = Literal[
     "diverged",
     "hopeless",
@@ -24,7 +25,35 @@ Reason = Literal[
     "no_horizon",
     "finished",
     "between_checks",
+    "out_of_bounds",
 ]
+
+_DECISIONS = ("continue", "stop", "pause")
+_REASONS = (
+    "diverged",
+    "hopeless",
+    "promising",
+    "warmup",
+    "no_incumbent",
+    "no_horizon",
+    "finished",
+    "between_checks",
+    "out_of_bounds",
+)
+
+#: What each reason that is not a forecast means, as the end of a sentence a user can read.
+_SENTENCES = {
+    "warmup": "too little of the curve is seen yet to judge it (the warm-up: min_points reports "
+    "and warmup_fraction of the final step)",
+    "no_horizon": "the final step is not known yet (no trial has completed and max_resource is "
+    "'auto'), so there is no point to forecast",
+    "no_incumbent": "there is no result to beat yet (no trial has completed)",
+    "finished": "the run reached its final step",
+    "between_checks": "no forecast is due at this report (forecasts are spaced out, see "
+    "check_growth)",
+    "out_of_bounds": "a reported value lies outside the bounds the pruner was given, so the run "
+    "is not judged; fix the bounds (e.g. (0, 100) for a percentage)",
+}
 
 
 @dataclass(frozen=True)
@@ -42,6 +71,8 @@ class Verdict:
         method: the forecasting method used.
         incumbent_source: where ``incumbent`` came from when it was not the best completed
             trial, e.g. "running trial 7" (the lower quartile of its forecast); None otherwise.
+        shadow: True when taken in shadow mode (``ForecastPruner(shadow=True)``): the decision
+            is what the pruner would have done; the trial was not stopped.
     """
 
     decision: Decision
@@ -53,9 +84,11 @@ class Verdict:
     final_quantiles: dict[float, float] = field(default_factory=dict)
     method: str | None = None
     incumbent_source: str | None = None
+    shadow: bool = False
 
     @property
     def should_stop(self) -> bool:
+        """Whether the decision is "stop" (in shadow mode: whether it would have stopped)."""
         return self.decision == "stop"
 
     @property
@@ -75,44 +108,100 @@ class Verdict:
             "final_quantiles": {f"{k:g}": _num(v) for k, v in self.final_quantiles.items()},
             "method": self.method,
             "incumbent_source": self.incumbent_source,
+            "shadow": self.shadow,
         }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Verdict:
-        """Inverse of :meth:`to_dict` (None stays None)."""
+        """Inverse of :meth:`to_dict` (None stays None).
+
+        Raises:
+            ValueError: ``d`` is not a verdict record (a wrong type, an unknown decision or
+                reason, a number that is not a number); callers reading records written by
+                others skip it.
+        """
+        if not isinstance(d, dict):
+            raise ValueError(f"a verdict record must be a dict; got {type(d).__name__}")
+        if d.get("decision") not in _DECISIONS or d.get("reason") not in _REASONS:
+            raise ValueError(
+                f"a verdict record needs a decision in {_DECISIONS} and a known reason; got "
+                f"{d.get('decision')!r} and {d.get('reason')!r}"
+            )
+        quantiles = d.get("final_quantiles") or {}
+        if not isinstance(quantiles, dict):
+            raise ValueError("a verdict record's final_quantiles must be a dict")
+        source, method = d.get("incumbent_source"), d.get("method")
+        if not (source is None or isinstance(source, str)) or not (
+            method is None or isinstance(method, str)
+        ):
+            raise ValueError("a verdict record's method and incumbent_source must be strings")
         return cls(
             decision=d["decision"],
             reason=d["reason"],
-            step=float(d["step"]) if d.get("step") is not None else math.nan,
-            horizon=d.get("horizon"),
-            incumbent=d.get("incumbent"),
-            prob_better=d.get("prob_better"),
+            step=_field(d, "step", math.nan),  # type: ignore[arg-type]
+            horizon=_field(d, "horizon"),
+            incumbent=_field(d, "incumbent"),
+            prob_better=_field(d, "prob_better"),
             final_quantiles={
-                float(k): (math.nan if v is None else float(v))
-                for k, v in (d.get("final_quantiles") or {}).items()
+                _number(k, "a final_quantiles level"): (
+                    math.nan if v is None else _number(v, "a final quantile")
+                )
+                for k, v in quantiles.items()
             },
-            method=d.get("method"),
-            incumbent_source=d.get("incumbent_source"),
+            method=method,
+            incumbent_source=source,
+            shadow=d.get("shadow") is True,
         )
 
     def explain(self) -> str:
-        """One line a person can read: what was decided and why."""
+        """One line a person can read: what was decided, why, and the forecast behind it (its
+        median and 90% interval of the final value) when one was made."""
+        verb = {"stop": "stopped", "continue": "continued", "pause": "paused"}[self.decision]
+        if self.shadow:
+            verb = {"stop": "would have stopped", "continue": "would have continued"}.get(
+                self.decision, "would have paused"
+            )
+        head = f"{verb} at step {self.step:g}"
         if self.reason == "diverged":
-            return (
-                f"stopped at step {self.step:g}: the run diverged (non-finite or exploding value)"
-            )
+            return f"{head}: the run diverged (non-finite or exploding value)"
+        forecast = self._forecast_text()
         if self.reason in ("hopeless", "promising") and self.prob_better is not None:
-            med = self.forecast_median
-            verb = "stopped" if self.decision == "stop" else "continued"
             source = f", the forecast of {self.incumbent_source}" if self.incumbent_source else ""
-            return (
-                f"{verb} at step {self.step:g}: P(final beats {self.incumbent:.4g}{source}) = "
-                f"{self.prob_better:.3f}; forecast median at step {self.horizon:g} is "
-                f"{med:.4g}"
-                if med is not None
-                else f"{verb} at step {self.step:g}"
-            )
-        return f"{self.decision} at step {self.step:g}: {self.reason.replace('_', ' ')}"
+            inc = "nan" if self.incumbent is None else f"{self.incumbent:.4g}"
+            text = f"{head}: P(final beats {inc}{source}) = {self.prob_better:.3f}"
+            return f"{text}; {forecast}" if forecast else text
+        sentence = _SENTENCES.get(self.reason, self.reason.replace("_", " "))
+        return f"{head}: {sentence}" + (f"; {forecast}" if forecast else "")
+
+    def _forecast_text(self) -> str:
+        """The forecast behind the verdict, "forecast at step H: median M, 90% interval [a, b]"."""
+        q = self.final_quantiles
+        med, lo, hi = q.get(0.5), q.get(0.05), q.get(0.95)
+        if med is None or self.horizon is None or not math.isfinite(med):
+            return ""
+        text = f"forecast at step {self.horizon:g}: median {med:.4g}"
+        if lo is not None and hi is not None and math.isfinite(lo) and math.isfinite(hi):
+            text += f", 90% interval [{lo:.4g}, {hi:.4g}]"
+        return text
+
+
+def _number(v: object, what: str) -> float:
+    if isinstance(v, bool) or not isinstance(v, int | float | str):
+        raise ValueError(f"{what} must be a number; got {v!r}")
+    try:
+        out = float(v)  # levels are stored as strings ("0.05"), values as numbers
+    except (ValueError, OverflowError):
+        raise ValueError(f"{what} must be a number; got {v!r}") from None
+    return out
+
+
+def _field(d: dict[str, Any], name: str, default: float | None = None) -> float | None:
+    v = d.get(name)
+    if v is None:
+        return default
+    if isinstance(v, str):
+        raise ValueError(f"a verdict record's {name} must be a number; got {v!r}")
+    return _number(v, f"a verdict record's {name}")
 
 
 def _num(v: float | None) -> float | None:

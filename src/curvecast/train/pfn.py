@@ -369,11 +369,37 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--steps", type=int, default=20000, help="optimizer steps (default: 20000)")
     ap.add_argument("--batch-size", type=int, default=32, help="tasks per step (default: 32)")
     ap.add_argument("--seed", type=int, default=0, help="seed of the prior draws and the init")
-    ap.add_argument("--d-model", type=int, default=ModelConfig.d_model)
-    ap.add_argument("--n-layers", type=int, default=ModelConfig.n_layers)
-    ap.add_argument("--n-heads", type=int, default=ModelConfig.n_heads)
-    ap.add_argument("--d-ff", type=int, default=ModelConfig.d_ff)
-    ap.add_argument("--n-bars", type=int, default=ModelConfig.n_bars)
+    ap.add_argument(
+        "--d-model",
+        type=int,
+        default=ModelConfig.d_model,
+        help="width of the transformer (default: %(default)s)",
+    )
+    ap.add_argument(
+        "--n-layers",
+        type=int,
+        default=ModelConfig.n_layers,
+        help="transformer layers (default: %(default)s)",
+    )
+    ap.add_argument(
+        "--n-heads",
+        type=int,
+        default=ModelConfig.n_heads,
+        help="attention heads per layer; must divide --d-model (default: %(default)s)",
+    )
+    ap.add_argument(
+        "--d-ff",
+        type=int,
+        default=ModelConfig.d_ff,
+        help="width of each layer's feed-forward block (default: %(default)s)",
+    )
+    ap.add_argument(
+        "--n-bars",
+        type=int,
+        default=ModelConfig.n_bars,
+        help="equal-mass bars of the output distribution over the normalised y (default: "
+        "%(default)s)",
+    )
     ap.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (default: 1e-3)")
     ap.add_argument("--workers", type=int, default=1, help="processes drawing prior batches")
     ap.add_argument(
@@ -382,7 +408,13 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
         default=1,
         help="torch CPU threads (1 is fastest on a small machine: the batch workers need a core)",
     )
-    ap.add_argument("--log-every", type=int, default=100, metavar="STEPS")
+    ap.add_argument(
+        "--log-every",
+        type=int,
+        default=100,
+        metavar="STEPS",
+        help="print the loss every STEPS steps (default: %(default)s)",
+    )
     ap.add_argument(
         "--max-minutes",
         type=float,
@@ -430,9 +462,12 @@ def run(args: argparse.Namespace, command: str) -> int:
     try:
         import torch
     except ImportError:
+        from curvecast.exceptions import install_hint
+
         print(
             "curvecast train: error: training needs torch. Install it: "
-            "pip install 'curvecast[train]' (a CPU build is enough)",
+            + install_hint("train")
+            + " (a CPU build is enough)",
             file=sys.stderr,
         )
         return 2
