@@ -24,6 +24,7 @@ from curvecast.forecast import (
     register,
     unregister,
 )
+from curvecast.schedules import Schedule
 
 __all__ = [
     "Curve",
@@ -32,6 +33,7 @@ __all__ = [
     "Forecaster",
     "InvalidCurveError",
     "InvalidParameterError",
+    "Schedule",
     "UnknownMethodError",
     "__version__",
     "available_methods",

@@ -63,7 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Read forecasting requests as JSON Lines from FILE (or stdin) and write one "
         "answer per request to stdout, in the same order. Request: "
         '{"id": ..., "x": [...], "y": [...], "x_new": [...], "direction": "maximize"|"minimize", '
-        '"bounds": [lo, hi], "threshold": best}. Answer: {"id", "x_new", "levels", "quantiles", '
+        '"bounds": [lo, hi], "threshold": best, "schedule": {"name": "cosine", "peak_lr": 3e-4, '
+        '"warmup": 200, "total": 5000}}. Answer: {"id", "x_new", "levels", "quantiles", '
         '"mean", "method", "diverged", and "prob_better" when a threshold was given}.',
         epilog=_EPILOG,
     )
@@ -182,8 +183,9 @@ def _forecast(args: argparse.Namespace, out: IO[str]) -> int:
             if req is None:
                 continue
             fc = forecast_curve(
-                req.curve, req.x_new, method=args.method, quantiles=args.quantiles, rng=rng
-            )
+                req.curve, req.x_new, method=args.method, quantiles=args.quantiles, rng=rng,
+                schedule=req.schedule,
+            )  # fmt: skip
             answer: dict[str, Any] = {"id": req.id, **fc.to_dict()}
             if req.threshold is not None:
                 answer["prob_better"] = fc.prob_better(req.threshold)

@@ -11,6 +11,10 @@ Request, one JSON object per line::
 own bookkeeping) are optional. ``y`` may hold NaN, Infinity or null: the run diverged there (see
 :mod:`curvecast.curves`).
 
+``schedule`` (optional) is the run's learning-rate schedule along ``x``, up to at least the last
+``x_new``, as for :func:`curvecast.forecast`: ``{"name": "cosine", "peak_lr": 3e-4, "warmup": 200,
+"total": 5000}`` or ``{"x": [...], "lr": [...]}``; with it the default method follows it.
+
 Answer, one JSON object per request, in the same order::
 
     {"id": "run-1", "x_new": [...], "levels": [...], "quantiles": [[...], ...], "mean": [...],
@@ -25,11 +29,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from curvecast.curves import Curve, check_axis
-from curvecast.exceptions import CurvecastError, InvalidCurveError
+from curvecast.exceptions import CurvecastError, InvalidCurveError, InvalidParameterError
+from curvecast.schedules import Schedule, as_schedule
 
 __all__ = ["KNOWN_FIELDS", "Request", "RequestError", "parse_line"]
 
-KNOWN_FIELDS = ("id", "x", "y", "x_new", "direction", "bounds", "threshold", "meta")
+KNOWN_FIELDS = ("id", "x", "y", "x_new", "direction", "bounds", "threshold", "meta", "schedule")
 _REQUIRED = ("x", "y", "x_new")
 
 
@@ -51,6 +56,7 @@ class Request:
     x_new: Any
     threshold: float | None
     line_no: int
+    schedule: Schedule | None = None
 
 
 def parse_line(text: str, line_no: int) -> Request | None:
@@ -105,4 +111,14 @@ def parse_line(text: str, line_no: int) -> Request | None:
             f"The 'threshold' field must be a finite number or null. Got {threshold!r}.",
             rid,
         )
-    return Request(rid, curve, x_new, None if threshold is None else float(threshold), line_no)
+    schedule = None
+    if obj.get("schedule") is not None:
+        try:
+            schedule = as_schedule(obj["schedule"])
+            if schedule is not None:
+                schedule.check_covers(float(x_new[-1]), field="x_new")
+                schedule.check_covers(float(curve.x[-1]), field="x")
+        except InvalidParameterError as exc:
+            raise RequestError(line_no, str(exc), rid) from None
+    t = None if threshold is None else float(threshold)
+    return Request(rid, curve, x_new, t, line_no, schedule)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from curvecast.curves import Curve, check_axis
 from curvecast.exceptions import parameter_error
-from curvecast.forecast._base import get_forecaster
+from curvecast.forecast._base import _AUTO_WITH_SCHEDULE, get_forecaster
 from curvecast.forecast._result import DEFAULT_LEVELS, GRID, Forecast, as_rng, check_levels
+from curvecast.schedules import Schedule, attach_schedules
 
 __all__ = ["forecast", "forecast_curve"]
 
@@ -26,6 +28,7 @@ def forecast(
     quantiles: ArrayLike = DEFAULT_LEVELS,
     rng: np.random.Generator | int | None = None,
     context: Sequence[Curve] = (),
+    schedule: Schedule | Mapping[str, Any] | None = None,
 ) -> Forecast:
     """Forecast a learning curve at new points.
 
@@ -39,7 +42,13 @@ def forecast(
         method: a name from :func:`curvecast.available_methods`; "auto" picks the best.
         quantiles: levels reported by ``Forecast.quantiles``, strictly increasing in (0, 1).
         rng: a numpy Generator or int seed; None means seed 0 (repeatable).
-        context: other curves of the same search, used by methods that can.
+        context: other curves of the same search, used by methods that can. A context curve
+            may carry its own schedule in ``meta["schedule"]`` (a dict as for ``schedule``).
+        schedule: the run's learning rate along ``x`` from its start to at least the last
+            ``x_new``: a :class:`~curvecast.Schedule` or its dict, e.g. ``{"name": "cosine",
+            "peak_lr": 3e-4, "warmup": 200, "total": 5000}`` or ``{"x": [...], "lr": [...]}``
+            (see docs/schedules.md). With it, "auto" uses a schedule-aware method; the
+            schedule is stored in the curve's ``meta["schedule"]`` for the method to read.
 
     Returns:
         A :class:`Forecast`; ``.quantiles`` has shape ``(m, len(quantiles))``.
@@ -49,6 +58,7 @@ def forecast(
         InvalidParameterError: bad ``quantiles`` or ``rng``, or a ``context`` curve that is not
             a Curve or does not share the curve's direction.
         UnknownMethodError: unknown ``method``.
+        InvalidParameterError: a bad ``schedule``, or one that stops before the last ``x_new``.
 
     Example:
         >>> import curvecast
@@ -58,8 +68,9 @@ def forecast(
     """
     curve = Curve(x, y, direction=direction, bounds=bounds)
     return forecast_curve(
-        curve, x_new, method=method, quantiles=quantiles, rng=rng, context=context
-    )
+        curve, x_new, method=method, quantiles=quantiles, rng=rng, context=context,
+        schedule=schedule,
+    )  # fmt: skip
 
 
 def forecast_curve(
@@ -70,11 +81,16 @@ def forecast_curve(
     quantiles: ArrayLike = DEFAULT_LEVELS,
     rng: np.random.Generator | int | None = None,
     context: Sequence[Curve] = (),
+    schedule: Schedule | Mapping[str, Any] | None = None,
 ) -> Forecast:
-    """:func:`forecast` for a :class:`Curve` already built."""
+    """:func:`forecast` for a :class:`Curve` already built (its ``meta["schedule"]`` is used
+    when ``schedule`` is None)."""
     xq = check_axis(x_new, "x_new")
     levels = check_levels(quantiles)
     gen = as_rng(rng)
+    curve, context, has_schedule = attach_schedules(curve, xq, schedule, context)
+    if has_schedule and method == "auto":
+        method = _AUTO_WITH_SCHEDULE
     forecaster = get_forecaster(method)
     name = getattr(forecaster, "name", method)
     if curve.diverged:

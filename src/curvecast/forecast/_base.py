@@ -62,10 +62,14 @@ _BUILTIN: dict[str, str] = {
     "analog": "curvecast.forecast.analog:AnalogForecaster",
     "pfn": "curvecast.forecast.pfn:PFNForecaster",
     "ensemble": "curvecast.forecast.ensemble:EnsembleForecaster",
+    "schedule_law": "curvecast.forecast.schedule_law:ScheduleLawForecaster",
+    "schedule_ensemble": "curvecast.forecast.schedule_law:ScheduleEnsembleForecaster",
 }
 # "ensemble" mixes the PFN with "analog" ("parametric" when no other curves are given); on the
 # benchmark suites it is the best calibrated of the sharp methods (README, "Benchmarks").
 _AUTO_PREFERENCE: tuple[str, ...] = ("ensemble", "analog", "parametric", "last_value")
+# What "auto" means when the curve has a learning-rate schedule (docs/schedules.md, "Measured").
+_AUTO_WITH_SCHEDULE = "schedule_ensemble"
 _REGISTRY: dict[str, Callable[[], Forecaster]] = {}
 _INSTANCES: dict[str, Forecaster] = {}
 

@@ -14,7 +14,9 @@ field for a pruned trial's forecast final value; read it with :func:`final_forec
 that stopped the trial) or every decision with :func:`verdicts`. The pruner's own settings
 (bounds, method, threshold) are stored once on the study under ``"curvecast:pruner"``. This
 works with every storage (in-memory, SQLite, PostgreSQL, JournalStorage), since system
-attributes are part of the storage API, and every worker sees the same record.
+attributes are part of the storage API, and every worker sees the same record. A trial's
+learning-rate schedule (``ForecastPruner(schedule=...)``) is stored on it under
+``"curvecast:schedule"`` (its JSON spec), so that it can be drawn and reused later.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ATTR_PREFIX",
+    "SCHEDULE_ATTR",
     "STUDY_ATTR",
     "ForecastPruner",
     "MaxResource",
@@ -64,11 +67,16 @@ __all__ = [
 ATTR_PREFIX = "curvecast:step:"
 #: The study system attribute that holds the pruner's settings (see ForecastPruner.settings).
 STUDY_ATTR = "curvecast:pruner"
+#: The trial system attribute that holds the trial's learning-rate schedule (JSON spec).
+SCHEDULE_ATTR = "curvecast:schedule"
 
 
 #: What ``max_resource`` takes: the final step of every trial, "auto", or a function of the trial
 #: that returns its own final step (None: fall back to "auto").
 MaxResource: TypeAlias = int | float | Literal["auto"] | Callable[[FrozenTrial], int | float | None]
+#: What ``schedule`` takes: a Schedule (or its dict) for every trial, a function of the trial, or
+#: None.
+ScheduleSetting: TypeAlias = Any
 
 
 def _key(step: int) -> str:
@@ -148,6 +156,13 @@ class ForecastPruner(BasePruner):
             maximising), or None.
         max_context: how many completed trials are passed as context to the forecaster (0: none).
         seed: seed of the forecasts, so that every worker reaches the same decision.
+        schedule: the learning-rate schedule of the trials (see :class:`curvecast.Schedule`):
+            one schedule or dict for every trial, or a function of the trial that returns one
+            (or None), e.g. ``lambda t: {"name": "cosine", "peak_lr": t.params["lr"],
+            "total": 100}``, on the axis of the reported steps. The forecast then bends where
+            the schedule says, completed trials pass their own schedules as context, the
+            schedule is stored on the trial (system attribute ``"curvecast:schedule"``), and
+            with ``max_resource="auto"`` a trial's horizon is its schedule's end.
 
     Raises:
         InvalidParameterError: an argument is out of range (at construction).
@@ -169,8 +184,14 @@ class ForecastPruner(BasePruner):
         max_context: int = 32,
         seed: int = 0,
         incumbent: Literal["forecast", "completed"] = "forecast",
+        schedule: ScheduleSetting = None,
     ) -> None:
         owner = "ForecastPruner"
+        if schedule is not None and not callable(schedule):
+            from curvecast.schedules import as_schedule
+
+            schedule = as_schedule(schedule)
+        self._schedule = schedule
         if incumbent not in ("forecast", "completed"):
             raise parameter_error("incumbent", owner, '"forecast" or "completed"', incumbent)
         self._rule = ForecastRule(
@@ -220,9 +241,23 @@ class ForecastPruner(BasePruner):
         if not values:
             return None
         steps = sorted(values)
-        return Curve(
-            steps, [values[s] for s in steps], direction, self._bounds, meta={"trial": trial.number}
-        )
+        meta: dict[str, Any] = {"trial": trial.number}
+        schedule = self._trial_schedule(trial)
+        if schedule is not None:
+            meta["schedule"] = schedule.to_dict()
+        return Curve(steps, [values[s] for s in steps], direction, self._bounds, meta=meta)
+
+    def _trial_schedule(self, trial: FrozenTrial) -> Any:
+        """The trial's Schedule: the one stored on it, else from ``schedule``; None without."""
+        if self._schedule is None:
+            return None
+        from curvecast.schedules import as_schedule
+
+        stored = trial.system_attrs.get(SCHEDULE_ATTR)
+        if stored is not None:
+            return as_schedule(stored, field=SCHEDULE_ATTR)
+        value = self._schedule(trial) if callable(self._schedule) else self._schedule
+        return as_schedule(value, field="schedule")
 
     def _summarise(self, study: Study, direction: str) -> _Summary:
         completed = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
@@ -273,10 +308,15 @@ class ForecastPruner(BasePruner):
             else [b if math.isfinite(b) else None for b in self._bounds],
             "max_resource": "per-trial" if callable(self._max_resource) else self._max_resource,
             "incumbent": "completed" if self._provisional is None else "forecast",
+            **({} if self._schedule is None else {"schedule": _schedule_setting(self._schedule)}),
         }
 
     def _horizon(self, trial: FrozenTrial, summary: _Summary) -> float | None:
         """The final step of ``trial``: its own (a callable ``max_resource``) or the study's."""
+        if self._max_resource == "auto" and self._schedule is not None:
+            schedule = self._trial_schedule(trial)
+            if schedule is not None:
+                return float(schedule.end)
         if not callable(self._max_resource):
             return summary.horizon
         own = own_horizon(
@@ -290,8 +330,8 @@ class ForecastPruner(BasePruner):
     def prune(self, study: Study, trial: FrozenTrial) -> bool:
         """Decide for ``trial`` at its latest step; records the decision on the trial."""
         direction = self._direction(study)
+        storage: Any = study._storage
         if study._study_id not in self._announced:
-            storage: Any = study._storage
             storage.set_study_system_attr(study._study_id, STUDY_ATTR, self.settings())
             self._announced.add(study._study_id)
         step = trial.last_step
@@ -300,6 +340,8 @@ class ForecastPruner(BasePruner):
         curve = self._curve(trial, direction)
         if curve is None:
             return False
+        if "schedule" in curve.meta and SCHEDULE_ATTR not in trial.system_attrs:
+            storage.set_trial_system_attr(trial._trial_id, SCHEDULE_ATTR, curve.meta["schedule"])
         n = curve.n_observed
         if not curve.diverged and n > self._rule.min_points and not self._rule.is_check_point(n):
             return False  # no forecast due: skip the study scan and the storage write
@@ -338,6 +380,10 @@ class ForecastPruner(BasePruner):
     def _record(study: Study, trial: FrozenTrial, step: int, verdict: Verdict) -> None:
         storage: Any = study._storage  # Optuna offers no public way to annotate from a pruner
         storage.set_trial_system_attr(trial._trial_id, _key(step), verdict.to_dict())
+
+
+def _schedule_setting(schedule: Any) -> Any:
+    return "per-trial" if callable(schedule) else schedule.to_dict()
 
 
 del optuna
