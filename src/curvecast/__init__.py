@@ -25,6 +25,7 @@ from curvecast.forecast import (
     register,
     unregister,
 )
+from curvecast.schedules import Schedule
 
 __all__ = [
     "Curve",
@@ -33,6 +34,7 @@ __all__ = [
     "Forecaster",
     "InvalidCurveError",
     "InvalidParameterError",
+    "Schedule",
     "UnknownMethodError",
     "__version__",
     "available_methods",

@@ -81,7 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Read forecasting requests as JSON Lines from FILE (or stdin) and write one "
         "answer per request to stdout, in the same order. Request: "
         '{"id": ..., "x": [...], "y": [...], "x_new": [...], "direction": "maximize"|"minimize", '
-        '"bounds": [lo, hi], "threshold": best}. Answer: {"id", "x_new", "levels", "quantiles", '
+        '"bounds": [lo, hi], "threshold": best, "schedule": {"name": "cosine", "peak_lr": 3e-4, '
+        '"warmup": 200, "total": 5000}}. Answer: {"id", "x_new", "levels", "quantiles", '
         '"mean", "method", "diverged", and "prob_better" when a threshold was given}.',
         epilog=_EPILOG,
     )
@@ -236,6 +237,7 @@ def _forecast(args: argparse.Namespace, out: IO[str]) -> int:
                         method=args.method,
                         quantiles=args.quantiles,
                         rng=request_rng(req.curve, req.x_new, args.seed),
+                        schedule=req.schedule,
                     )
                 except CurvecastError as exc:
                     raise RequestError(line_no, str(exc), req.id) from None

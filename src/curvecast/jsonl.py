@@ -21,6 +21,10 @@ generator from the seed and a hash of what the forecast reads (``x``, ``y``, ``x
 ``direction``, ``bounds``, as float64; not ``id``, ``threshold`` or ``meta``). So the same curve
 gets the same answer under any id, in any file, formatted as ``1`` or ``1.0``.
 
+``schedule`` (optional) is the run's learning-rate schedule along ``x``, up to at least the last
+``x_new``, as for :func:`curvecast.forecast`: ``{"name": "cosine", "peak_lr": 3e-4, "warmup": 200,
+"total": 5000}`` or ``{"x": [...], "lr": [...]}``; with it the default method follows it.
+
 Answer, one JSON object per request, in the same order::
 
     {"id": "run-1", "x_new": [...], "levels": [...], "quantiles": [[...], ...], "mean": [...],
@@ -39,7 +43,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from curvecast.curves import Curve, check_queries
-from curvecast.exceptions import CurvecastError, InvalidCurveError
+from curvecast.exceptions import CurvecastError, InvalidCurveError, InvalidParameterError
+from curvecast.schedules import Schedule, as_schedule
 
 __all__ = [
     "KNOWN_FIELDS",
@@ -51,7 +56,7 @@ __all__ = [
     "request_rng",
 ]
 
-KNOWN_FIELDS = ("id", "x", "y", "x_new", "direction", "bounds", "threshold", "meta")
+KNOWN_FIELDS = ("id", "x", "y", "x_new", "direction", "bounds", "threshold", "meta", "schedule")
 _REQUIRED = ("x", "y", "x_new")
 
 #: Default cap on the query points of one request (the forecast's cost grows with them).
@@ -78,6 +83,7 @@ class Request:
     x_new: Any
     threshold: float | None
     line_no: int
+    schedule: Schedule | None = None
 
 
 def parse_line(
@@ -172,7 +178,17 @@ def parse_line(
             f"The 'threshold' field must be a finite number or null. Got {_short(threshold)}.",
             rid,
         )
-    return Request(rid, curve, x_new, None if threshold is None else float(threshold), line_no)
+    schedule = None
+    if obj.get("schedule") is not None:
+        try:
+            schedule = as_schedule(obj["schedule"])
+            if schedule is not None:
+                schedule.check_covers(float(x_new[-1]), field="x_new")
+                schedule.check_covers(float(curve.x[-1]), field="x")
+        except InvalidParameterError as exc:
+            raise RequestError(line_no, str(exc), rid) from None
+    t = None if threshold is None else float(threshold)
+    return Request(rid, curve, x_new, t, line_no, schedule)
 
 
 _FLOAT_MAX = float(np.finfo(np.float64).max)

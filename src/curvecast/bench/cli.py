@@ -28,7 +28,13 @@ from curvecast.exceptions import DataSourceError, InvalidParameterError, Missing
 __all__ = ["add_bench_parser", "main", "run_bench"]
 
 #: Suites of curvecast.bench.sources, listed here so that --help works before it is imported.
-_SOURCE_SUITES: tuple[str, ...] = ("lcdb", "lcbench-surrogate", "scanbench-vlm", "scanbench-llm")
+_SOURCE_SUITES: tuple[str, ...] = (
+    "lcdb",
+    "lcbench-surrogate",
+    "scanbench-vlm",
+    "scanbench-llm",
+    "schedules",
+)
 _DEFAULT_METHODS = "last_value,pow4,mmf4,parametric,domhan_mcmc,lcpfn,pfn"
 _DEFAULT_CUTOFFS = "0.1,0.2,0.4,0.6,0.8"
 

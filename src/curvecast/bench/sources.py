@@ -1,4 +1,4 @@
-"""Real learning curves for the benchmark: four suites, loaded as :class:`~curvecast.Curve` lists.
+"""Real learning curves for the benchmark: five suites, loaded as :class:`~curvecast.Curve` lists.
 
 =====================  ==========================  ================  =====================  =====
 suite                  task (one search)           config            axis, metric           dir.
@@ -9,6 +9,7 @@ suite                  task (one search)           config            axis, metri
                                                                      val. accuracy
 ``scanbench-vlm``      ``text{w}-vision{w}``       config_id         epoch, val. loss       min
 ``scanbench-llm``      FLOPs bin (``bin_0``..)     config_id         tokens, val. loss      min
+``schedules``          model and optimiser         run               step, val. loss        min
 =====================  ==========================  ================  =====================  =====
 
 Curves of one task are the configurations of one search, compared by rank. Every curve's ``meta``
@@ -38,6 +39,14 @@ Accuracies are fractions in [0, 1] (``bounds=(0, 1)``); losses have ``bounds=(0,
   log the same token count twice (resumed runs); only the first of such points is kept
   ("dropped_points" counts the rest). Extras: "split", "n_param", "total_compute", "dropped_points",
   "hyperparameters".
+
+* **schedules** (curvecast's own, MIT; ``scripts/make_schedule_suite.py``, shipped in the
+  package as ``curvecast/data/schedule_suite.json.gz``, so nothing is fetched): small CPU runs
+  (MLPs on scikit-learn's digits, a character-level transformer) under known learning-rate
+  schedules (constant, step, cosine, linear, WSD; with and without warm-up), several peak rates
+  per task. Every curve's ``meta["schedule"]`` holds the schedule it was trained with (a
+  :class:`curvecast.Schedule` spec), which :func:`curvecast.forecast_curve` uses. Extras:
+  "schedule", "seed", "hyperparameters".
 
 Curves with fewer than ``min_points`` points (3 by default; a diverged point counts) are dropped:
 :func:`describe_suite` reports how many, and how many of them diverged, and :func:`load_suite` logs
@@ -74,7 +83,13 @@ __all__ = [
     "load_suite",
 ]
 
-SUITES: tuple[str, ...] = ("lcdb", "lcbench-surrogate", "scanbench-vlm", "scanbench-llm")
+SUITES: tuple[str, ...] = (
+    "lcdb",
+    "lcbench-surrogate",
+    "scanbench-vlm",
+    "scanbench-llm",
+    "schedules",
+)
 #: Curves with fewer points than this are dropped (and counted) unless ``min_points`` says else.
 MIN_POINTS = 3
 #: Configurations per task that ``lcbench-surrogate`` draws when no ``limit`` is given.
@@ -538,6 +553,33 @@ def _read_lcbench(root: Path, limit: int | None, seed: int) -> list[_Record]:
     return out
 
 
+SCHEDULE_SUITE_FILE = "data/schedule_suite.json.gz"
+
+
+def _read_schedules(root: Path, limit: int | None, seed: int) -> list[_Record]:
+    """The shipped ``schedules`` suite (``root`` is unused: the data is in the package)."""
+    import gzip
+    from importlib import resources
+
+    res = resources.files("curvecast").joinpath(SCHEDULE_SUITE_FILE)
+    try:
+        doc = json.loads(gzip.decompress(res.read_bytes()).decode("utf-8"))
+    except (OSError, ValueError) as exc:
+        raise DataSourceError(
+            f"The schedules suite ({SCHEDULE_SUITE_FILE} in the curvecast package) cannot be "
+            f"read ({exc}); reinstall curvecast or regenerate it with "
+            "scripts/make_schedule_suite.py."
+        ) from exc
+    out = []
+    for run in sorted(doc["runs"], key=lambda r: (_natural_key(r["task"]), r["config"])):
+        y = np.array([np.nan if v is None else v for v in run["y"]], dtype=np.float64)
+        extra = {"schedule": run["schedule"], "seed": run["seed"]}
+        extra["hyperparameters"] = run["hyperparameters"]
+        x = np.asarray(run["x"], dtype=np.float64)
+        out.append(_Record(run["task"], run["config"], x, y, extra))
+    return out
+
+
 @dataclass(frozen=True)
 class _Spec:
     files: tuple[str, ...]
@@ -565,5 +607,9 @@ _SPECS: dict[str, _Spec] = {
     "scanbench-llm": _Spec(
         ("scan_bench/llm_train_split.csv", "scan_bench/llm_test_split.csv"), _read_llm, *_LOSS,
         "tokens", "validation loss", "ScAn-Bench 0.2.3 LLM runs, PyPI scan-bench==0.2.3, MIT",
+    ),
+    "schedules": _Spec(
+        (), _read_schedules, *_LOSS, "step", "validation loss",
+        "curvecast schedules suite (scripts/make_schedule_suite.py), MIT",
     ),
 }  # fmt: skip

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -12,6 +13,7 @@ from curvecast.exceptions import parameter_error
 from curvecast.forecast._base import Forecaster, get_forecaster, resolve_auto
 from curvecast.forecast._guard import guard, infer_bounds
 from curvecast.forecast._result import DEFAULT_LEVELS, GRID, Forecast, as_rng, check_levels
+from curvecast.schedules import Schedule, attach_schedules
 
 __all__ = ["forecast", "forecast_curve", "forecast_many"]
 
@@ -27,6 +29,7 @@ def forecast(
     quantiles: ArrayLike = DEFAULT_LEVELS,
     rng: np.random.Generator | int | None = None,
     context: Sequence[Curve] = (),
+    schedule: Schedule | Mapping[str, Any] | None = None,
 ) -> Forecast:
     """Forecast a learning curve at new points.
 
@@ -43,7 +46,13 @@ def forecast(
             (the PFN mixed with the parametric families).
         quantiles: levels reported by ``Forecast.quantiles``, strictly increasing in (0, 1).
         rng: a numpy Generator or int seed; None means seed 0 (repeatable).
-        context: other curves of the same search, used by methods that can.
+        context: other curves of the same search, used by methods that can. A context curve
+            may carry its own schedule in ``meta["schedule"]`` (a dict as for ``schedule``).
+        schedule: the run's learning rate along ``x`` from its start to at least the last
+            ``x_new``: a :class:`~curvecast.Schedule` or its dict, e.g. ``{"name": "cosine",
+            "peak_lr": 3e-4, "warmup": 200, "total": 5000}`` or ``{"x": [...], "lr": [...]}``
+            (see docs/schedules.md). With it, "auto" uses a schedule-aware method; the
+            schedule is stored in the curve's ``meta["schedule"]`` for the method to read.
 
     Returns:
         A :class:`Forecast`; ``.quantiles`` has shape ``(m, len(quantiles))``.
@@ -53,6 +62,7 @@ def forecast(
         InvalidParameterError: bad ``quantiles`` or ``rng``, or a ``context`` curve that is not
             a Curve or does not share the curve's direction.
         UnknownMethodError: unknown ``method``.
+        InvalidParameterError: a bad ``schedule``, or one that stops before the last ``x_new``.
 
     Example:
         >>> import curvecast
@@ -62,8 +72,9 @@ def forecast(
     """
     curve = Curve(x, y, direction=direction, bounds=bounds)
     return forecast_curve(
-        curve, x_new, method=method, quantiles=quantiles, rng=rng, context=context
-    )
+        curve, x_new, method=method, quantiles=quantiles, rng=rng, context=context,
+        schedule=schedule,
+    )  # fmt: skip
 
 
 def forecast_curve(
@@ -74,10 +85,14 @@ def forecast_curve(
     quantiles: ArrayLike = DEFAULT_LEVELS,
     rng: np.random.Generator | int | None = None,
     context: Sequence[Curve] = (),
+    schedule: Schedule | Mapping[str, Any] | None = None,
 ) -> Forecast:
-    """:func:`forecast` for a :class:`Curve` already built."""
+    """:func:`forecast` for a :class:`Curve` already built (its ``meta["schedule"]`` is used
+    when ``schedule`` is None)."""
+    xq = check_axis(x_new, "x_new")
+    curve, context, _ = attach_schedules(curve, xq, schedule, context)
     return forecast_many(
-        [curve], [x_new], method=method, quantiles=quantiles, rng=rng, context=context
+        [curve], [xq], method=method, quantiles=quantiles, rng=rng, context=context
     )[0]
 
 
@@ -127,12 +142,19 @@ def forecast_many(
         if not isinstance(c, Curve):
             raise parameter_error("curves", "forecast_many", "a sequence of Curve objects", c)
     queries = _queries(x_new, len(curves))
+    curves = [
+        attach_schedules(c, q, None)[0] if c.meta.get("schedule") is not None else c
+        for c, q in zip(curves, queries, strict=True)
+    ]
+    if curves and any(isinstance(c, Curve) and c.meta.get("schedule") is not None for c in context):
+        context = attach_schedules(curves[0], queries[0], None, context)[1]
     levels = check_levels(quantiles)
     gens = _generators(rng, len(curves))
     get_forecaster(method)  # an unknown name fails before anything else is done
     ctx = _check_context(context, curves)
     if method == "auto":
-        method = resolve_auto(len(ctx))
+        has_schedule = any(c.meta.get("schedule") is not None for c in curves)
+        method = resolve_auto(len(ctx), has_schedule)
     forecaster = get_forecaster(method)
     name = getattr(forecaster, "name", method)
     out: list[Forecast | None] = [None] * len(curves)

@@ -74,6 +74,8 @@ _BUILTIN: dict[str, str] = {
     "pfn": "curvecast.forecast.pfn:PFNForecaster",
     "ensemble": "curvecast.forecast.ensemble:EnsembleForecaster",
     "calibrated": "curvecast.forecast.calibrated:CalibratedForecaster",
+    "schedule_law": "curvecast.forecast.schedule_law:ScheduleLawForecaster",
+    "schedule_ensemble": "curvecast.forecast.schedule_law:ScheduleEnsembleForecaster",
 }
 # "auto" is "calibrated" (the PFN recalibrated on the search's other trials: calibrated inside a
 # search and a few milliseconds) when other curves of the search are given, "ensemble" (the PFN
@@ -83,11 +85,17 @@ _AUTO_PREFERENCE: tuple[str, ...] = ("ensemble", "analog", "parametric", "last_v
 _AUTO_WITH_CONTEXT = "calibrated"
 
 
-def resolve_auto(n_context: int) -> str:
-    """The method "auto" stands for when ``n_context`` other curves of the search are given."""
+# What "auto" means when the curve has a learning-rate schedule (docs/schedules.md, "Measured").
+_AUTO_WITH_SCHEDULE = "schedule_ensemble"
+
+
+def resolve_auto(n_context: int, has_schedule: bool = False) -> str:
+    """The method "auto" stands for: the schedule-aware one when the curve's learning-rate
+    schedule is known, else "calibrated" when ``n_context`` >= 3 other curves of the search are
+    given, else "ensemble"."""
+    if has_schedule:
+        return _AUTO_WITH_SCHEDULE
     return _AUTO_WITH_CONTEXT if n_context >= 3 else _AUTO_PREFERENCE[0]
-
-
 _REGISTRY: dict[str, Callable[[], Forecaster]] = {}
 _INSTANCES: dict[str, Forecaster] = {}
 

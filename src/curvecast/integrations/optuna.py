@@ -35,6 +35,8 @@ Steps
 Optuna's steps are ints; curvecast's axis is float64. Steps that are distinct ints but the same
 float64 (``2**62`` and ``2**62 + 1``) are one point: the value of the latest (largest) step is
 kept. Steps beyond the float range cannot be forecast: such a trial is not judged.
+A trial's learning-rate schedule (``ForecastPruner(schedule=...)``) is stored on it under
+``"curvecast:schedule"`` (its JSON spec), so that it can be drawn and reused later.
 """
 
 from __future__ import annotations
@@ -80,6 +82,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ATTR_PREFIX",
+    "SCHEDULE_ATTR",
     "STUDY_ATTR",
     "ForecastPruner",
     "MaxResource",
@@ -95,11 +98,16 @@ _FLOAT_MAX = 1.7976931348623157e308
 ATTR_PREFIX = "curvecast:step:"
 #: The study system attribute that holds the pruner's settings (see ForecastPruner.settings).
 STUDY_ATTR = "curvecast:pruner"
+#: The trial system attribute that holds the trial's learning-rate schedule (JSON spec).
+SCHEDULE_ATTR = "curvecast:schedule"
 
 
 #: What ``max_resource`` takes: the final step of every trial, "auto", or a function of the trial
 #: that returns its own final step (None: fall back to "auto").
 MaxResource: TypeAlias = int | float | Literal["auto"] | Callable[[FrozenTrial], int | float | None]
+#: What ``schedule`` takes: a Schedule (or its dict) for every trial, a function of the trial, or
+#: None.
+ScheduleSetting: TypeAlias = Any
 
 
 def _key(step: int) -> str:
@@ -202,6 +210,13 @@ class ForecastPruner(BasePruner):
             decision.
         shadow: record every verdict (``"shadow": true``) but prune nothing (see "Shadow mode"
             in the module docstring); ``should_prune`` then always returns False.
+        schedule: the learning-rate schedule of the trials (see :class:`curvecast.Schedule`):
+            one schedule or dict for every trial, or a function of the trial that returns one
+            (or None), e.g. ``lambda t: {"name": "cosine", "peak_lr": t.params["lr"],
+            "total": 100}``, on the axis of the reported steps. The forecast then bends where
+            the schedule says, completed trials pass their own schedules as context, the
+            schedule is stored on the trial (system attribute ``"curvecast:schedule"``), and
+            with ``max_resource="auto"`` a trial's horizon is its schedule's end.
 
     Raises:
         InvalidParameterError: an argument is out of range (at construction).
@@ -224,10 +239,16 @@ class ForecastPruner(BasePruner):
         seed: int = 0,
         incumbent: Literal["forecast", "completed"] = "forecast",
         shadow: bool = False,
+        schedule: ScheduleSetting = None,
     ) -> None:
         owner = "ForecastPruner"
         if not isinstance(shadow, bool):
             raise parameter_error("shadow", owner, "True or False", shadow)
+        if schedule is not None and not callable(schedule):
+            from curvecast.schedules import as_schedule
+
+            schedule = as_schedule(schedule)
+        self._schedule = schedule
         if incumbent not in ("forecast", "completed"):
             raise parameter_error("incumbent", owner, '"forecast" or "completed"', incumbent)
         self._rule = ForecastRule(
@@ -297,12 +318,28 @@ class ForecastPruner(BasePruner):
                 continue
             xs.append(x)
             ys.append(values[step])
-        return Curve(xs, ys, direction, self._bounds, meta={"trial": trial.number})
+        meta: dict[str, Any] = {"trial": trial.number}
+        schedule = self._trial_schedule(trial)
+        if schedule is not None:
+            meta["schedule"] = schedule.to_dict()
+        return Curve(xs, ys, direction, self._bounds, meta=meta)
 
     def _warn_once(self, trial: FrozenTrial, what: str) -> None:
         if trial.number not in self._warned:
             self._warned.add(trial.number)
             logger.warning("curvecast: trial %d is not judged: %s.", trial.number, what)
+
+    def _trial_schedule(self, trial: FrozenTrial) -> Any:
+        """The trial's Schedule: the one stored on it, else from ``schedule``; None without."""
+        if self._schedule is None:
+            return None
+        from curvecast.schedules import as_schedule
+
+        stored = trial.system_attrs.get(SCHEDULE_ATTR)
+        if stored is not None:
+            return as_schedule(stored, field=SCHEDULE_ATTR)
+        value = self._schedule(trial) if callable(self._schedule) else self._schedule
+        return as_schedule(value, field="schedule")
 
     def _summarise(self, study: Study, direction: str) -> _Summary:
         completed = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
@@ -357,10 +394,15 @@ class ForecastPruner(BasePruner):
             "max_resource": "per-trial" if callable(self._max_resource) else self._max_resource,
             "incumbent": "completed" if self._provisional is None else "forecast",
             "shadow": self._shadow,
+            **({} if self._schedule is None else {"schedule": _schedule_setting(self._schedule)}),
         }
 
     def _horizon(self, trial: FrozenTrial, summary: _Summary) -> float | None:
         """The final step of ``trial``: its own (a callable ``max_resource``) or the study's."""
+        if self._max_resource == "auto" and self._schedule is not None:
+            schedule = self._trial_schedule(trial)
+            if schedule is not None:
+                return float(schedule.end)
         if not callable(self._max_resource):
             return summary.horizon
         own = own_horizon(
@@ -374,8 +416,8 @@ class ForecastPruner(BasePruner):
     def prune(self, study: Study, trial: FrozenTrial) -> bool:
         """Decide for ``trial`` at its latest step; records the decision on the trial."""
         direction = self._direction(study)
+        storage: Any = study._storage
         if study._study_id not in self._announced:
-            storage: Any = study._storage
             storage.set_study_system_attr(study._study_id, STUDY_ATTR, self.settings())
             self._announced.add(study._study_id)
         step = trial.last_step
@@ -390,6 +432,8 @@ class ForecastPruner(BasePruner):
             return False
         if curve is None:
             return False
+        if "schedule" in curve.meta and SCHEDULE_ATTR not in trial.system_attrs:
+            storage.set_trial_system_attr(trial._trial_id, SCHEDULE_ATTR, curve.meta["schedule"])
         n = curve.n_observed
         if not curve.diverged and n > self._rule.min_points and not self._rule.is_check_point(n):
             return False  # no forecast due: skip the study scan and the storage write
@@ -431,6 +475,10 @@ class ForecastPruner(BasePruner):
     def _record(study: Study, trial: FrozenTrial, step: int, verdict: Verdict) -> None:
         storage: Any = study._storage  # Optuna offers no public way to annotate from a pruner
         storage.set_trial_system_attr(trial._trial_id, _key(step), verdict.to_dict())
+
+
+def _schedule_setting(schedule: Any) -> Any:
+    return "per-trial" if callable(schedule) else schedule.to_dict()
 
 
 del optuna

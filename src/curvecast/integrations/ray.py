@@ -154,6 +154,12 @@ class ForecastScheduler(FIFOScheduler):
             promising paused trial when a slot is free (needs a checkpointing trainable).
         incumbent: "forecast" (default) or "completed": whether running trials' pessimistic
             forecasts can be the incumbent, or only completed trials (Domhan et al.'s rule).
+        schedule: the trials' learning-rate schedule on the ``time_attr`` axis (see
+            :class:`curvecast.Schedule`): one schedule or dict for every trial, or a function of
+            the Tune trial returning one (or None), e.g. ``lambda t: {"name": "cosine",
+            "peak_lr": t.config["lr"], "total": 100}``. Forecasts then follow it, completed
+            trials carry theirs as context, and with ``max_t="auto"`` a trial's horizon is its
+            schedule's end.
 
     Raises:
         InvalidParameterError: an argument is out of range (at construction), or no metric/mode
@@ -184,8 +190,15 @@ class ForecastScheduler(FIFOScheduler):
         seed: int = 0,
         freeze_thaw: bool = False,
         incumbent: Literal["forecast", "completed"] = "forecast",
+        schedule: Any = None,
     ) -> None:
         owner = "ForecastScheduler"
+        if schedule is not None and not callable(schedule):
+            from curvecast.schedules import as_schedule
+
+            schedule = as_schedule(schedule)
+        self._schedule = schedule
+        self._schedules: dict[str, Any] = {}  # trial id -> its Schedule
         if incumbent not in ("forecast", "completed"):
             raise parameter_error("incumbent", owner, '"forecast" or "completed"', incumbent)
         self._rule = ForecastRule(
@@ -297,6 +310,7 @@ class ForecastScheduler(FIFOScheduler):
         if point is None:
             return TrialScheduler.CONTINUE
         tid = str(trial.trial_id)
+        self._note_schedule(tid, trial)
         resumed = self._add_point(tid, *point)
         if resumed:
             self._n_resumed += 1
@@ -414,7 +428,21 @@ class ForecastScheduler(FIFOScheduler):
 
     def _curve(self, tid: str) -> Curve:
         xs, ys = self._points[tid]
-        return Curve(xs, ys, self._direction(), self._bounds, meta={"trial": tid})
+        meta: dict[str, Any] = {"trial": tid}
+        if tid in self._schedules:
+            meta["schedule"] = self._schedules[tid].to_dict()
+        return Curve(xs, ys, self._direction(), self._bounds, meta=meta)
+
+    def _note_schedule(self, tid: str, trial: Trial) -> None:
+        """Resolve ``trial``'s schedule once (validated; the error names the field)."""
+        if self._schedule is None or tid in self._schedules:
+            return
+        from curvecast.schedules import as_schedule
+
+        value = self._schedule(trial) if callable(self._schedule) else self._schedule
+        sched = as_schedule(value, field="schedule")
+        if sched is not None:
+            self._schedules[tid] = sched
 
     def _direction(self) -> Direction:
         if not self._metric or self._mode not in _MODES:
@@ -462,6 +490,8 @@ class ForecastScheduler(FIFOScheduler):
 
     def _horizon(self, trial: Trial, tid: str, summary: _Summary) -> float | None:
         """The final ``time_attr`` of ``trial``: its own (callable ``max_t``) or the shared one."""
+        if self._max_t == "auto" and tid in self._schedules:
+            return float(self._schedules[tid].end)
         if not callable(self._max_t):
             return summary.horizon
         own = own_horizon(self._max_t(trial), name="max_t", owner="ForecastScheduler", trial=tid)
