@@ -208,8 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _forecast(args: argparse.Namespace, out: IO[str]) -> int:
     import time
 
-    from curvecast.forecast import forecast_curve
-    from curvecast.jsonl import RequestError, parse_line, request_rng
+    from curvecast.jsonl import RequestError, parse_line
 
     try:
         stream: Any = sys.stdin if args.file == "-" else open(args.file, "rb")
@@ -222,26 +221,36 @@ def _forecast(args: argparse.Namespace, out: IO[str]) -> int:
     if stream is sys.stdin and hasattr(sys.stdin, "buffer"):
         stream = sys.stdin.buffer  # bytes: a line that is not UTF-8 is that line's error only
     progress = _Progress(sys.stderr, time.monotonic)
+    pending: list[Any] = []  # parsed requests waiting for one batched forecast
+
+    def flush() -> int | None:
+        """Forecast the pending requests in one batch and write their answers in order."""
+        batch, pending[:] = list(pending), []
+        answers = _answer_batch(batch, args)
+        for req, fc in zip(batch, answers, strict=True):
+            if isinstance(fc, RequestError):
+                if not args.skip_invalid:
+                    progress.done()
+                    print(f"curvecast forecast: error: {fc}", file=sys.stderr)
+                    return EXIT_INPUT
+                _write(out, {"id": fc.request_id, "error": str(fc)})
+            else:
+                answer: dict[str, Any] = {"id": req.id, **fc.to_dict()}
+                if req.threshold is not None:
+                    answer["prob_better"] = fc.prob_better(req.threshold)
+                _write(out, answer)
+            progress.tick()
+        return None
+
     with stream:
         for line_no, text in enumerate(stream, start=1):
             try:
                 req = parse_line(
                     text, line_no, max_x_new=args.max_x_new, max_points=args.max_points
                 )
-                if req is None:
-                    continue
-                try:
-                    fc = forecast_curve(
-                        req.curve,
-                        req.x_new,
-                        method=args.method,
-                        quantiles=args.quantiles,
-                        rng=request_rng(req.curve, req.x_new, args.seed),
-                        schedule=req.schedule,
-                    )
-                except CurvecastError as exc:
-                    raise RequestError(line_no, str(exc), req.id) from None
             except RequestError as exc:
+                if (rc := flush()) is not None:
+                    return rc
                 if not args.skip_invalid:
                     progress.done()
                     print(f"curvecast forecast: error: {exc}", file=sys.stderr)
@@ -249,13 +258,78 @@ def _forecast(args: argparse.Namespace, out: IO[str]) -> int:
                 _write(out, {"id": exc.request_id, "error": str(exc)})
                 progress.tick()
                 continue
-            answer: dict[str, Any] = {"id": req.id, **fc.to_dict()}
-            if req.threshold is not None:
-                answer["prob_better"] = fc.prob_better(req.threshold)
-            _write(out, answer)
-            progress.tick()
+            if req is not None:
+                pending.append(req)
+            # batch what is already there; never wait for input to fill a batch
+            if len(pending) >= _BATCH or (pending and not _more_waiting(stream)):
+                if (rc := flush()) is not None:
+                    return rc
+        if (rc := flush()) is not None:
+            return rc
     progress.done()
     return EXIT_OK
+
+
+#: Requests forecast together (one forward pass of the network) by ``curvecast forecast``.
+_BATCH = 64
+
+
+def _more_waiting(stream: Any) -> bool:
+    """Whether more input can be read from ``stream`` right now (a file: always; a pipe or a
+    terminal: only when data is waiting), so an interactive caller never waits on a batch."""
+    import select
+
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return True  # an in-memory stream: all of it is there
+    try:
+        if os.path.isfile(f"/proc/self/fd/{fd}") or (not os.isatty(fd) and _is_regular(fd)):
+            return True
+        ready, _, _ = select.select([fd], [], [], 0)
+    except (OSError, ValueError):
+        return False
+    return bool(ready)
+
+
+def _is_regular(fd: int) -> bool:
+    import stat
+
+    try:
+        return stat.S_ISREG(os.fstat(fd).st_mode)
+    except OSError:
+        return False
+
+
+def _answer_batch(batch: list[Any], args: argparse.Namespace) -> list[Any]:
+    """One Forecast (or the RequestError of its line) per request, in order: requests with a
+    schedule one by one, the others in one :func:`curvecast.forecast_many` call, retried one by
+    one when some request in the batch is refused."""
+    from curvecast.forecast import forecast_curve, forecast_many
+    from curvecast.jsonl import RequestError, request_rng
+
+    def one(req: Any) -> Any:
+        try:
+            return forecast_curve(
+                req.curve, req.x_new, method=args.method, quantiles=args.quantiles,
+                rng=request_rng(req.curve, req.x_new, args.seed), schedule=req.schedule,
+            )  # fmt: skip
+        except CurvecastError as exc:
+            return RequestError(req.line_no, str(exc), req.id)
+
+    plain = [r for r in batch if r.schedule is None]
+    done: dict[int, Any] = {}
+    if len(plain) > 1:
+        try:
+            fcs = forecast_many(
+                [r.curve for r in plain], [r.x_new for r in plain], method=args.method,
+                quantiles=args.quantiles,
+                rng=[request_rng(r.curve, r.x_new, args.seed) for r in plain],
+            )  # fmt: skip
+            done = {id(r): fc for r, fc in zip(plain, fcs, strict=True)}
+        except CurvecastError:
+            done = {}
+    return [done[id(r)] if id(r) in done else one(r) for r in batch]
 
 
 class _Progress:

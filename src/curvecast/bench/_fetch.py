@@ -446,13 +446,26 @@ def _fetch_formll(root: Path) -> None:
                     continue  # a budget the authors did not run for this setting
                 for n, t, loss in zip(b["orig_n"], b["orig_t"], b["orig_loss"], strict=True):
                     points.append(
-                        {"source": source, **keys, "flops": b["flops"], "n_params": n,
-                         "tokens": t, "loss": loss}
+                        {
+                            "source": source,
+                            **keys,
+                            "flops": b["flops"],
+                            "n_params": n,
+                            "tokens": t,
+                            "loss": loss,
+                        }
                     )
             for _, o in row["optimal_pairs"].iterrows():
                 optimal.append(
-                    {"flops": o["flops"], "n": o["n"], "t": o["t"], "multiplier": o["multiplier"],
-                     "loss": o["loss"], **keys, "source": source}
+                    {
+                        "flops": o["flops"],
+                        "n": o["n"],
+                        "t": o["t"],
+                        "multiplier": o["multiplier"],
+                        "loss": o["loss"],
+                        **keys,
+                        "source": source,
+                    }
                 )
     for rel, recs in (
         ("formll_isoflop/optimal_pairs.csv", optimal),

@@ -102,7 +102,7 @@ def forecast_many(
     *,
     method: str = "auto",
     quantiles: ArrayLike = DEFAULT_LEVELS,
-    rng: np.random.Generator | int | None = None,
+    rng: np.random.Generator | int | Sequence[np.random.Generator | int] | None = None,
     context: Sequence[Curve] = (),
 ) -> list[Forecast]:
     """Forecast many curves in one call: one forward pass of the network for all of them.
@@ -119,7 +119,8 @@ def forecast_many(
         method, quantiles, context: as for :func:`forecast`; ``context`` is shared by all curves
             (the completed trials of one search).
         rng: an int seed or None (seed 0): every curve is forecast with that seed. A Generator:
-            each curve gets its own child generator (``rng.spawn``), in order.
+            each curve gets its own child generator (``rng.spawn``), in order. A list of ``k``
+            seeds or Generators: one per curve.
 
     Returns:
         ``k`` Forecasts, in the order of ``curves``.
@@ -249,11 +250,17 @@ def _queries(x_new: ArrayLike | Sequence[ArrayLike], k: int) -> list[np.ndarray]
     return [xq] * k
 
 
-def _generators(rng: np.random.Generator | int | None, k: int) -> list[np.random.Generator]:
+def _generators(rng: object, k: int) -> list[np.random.Generator]:
+    if isinstance(rng, list | tuple):
+        if len(rng) != k:
+            raise parameter_error(
+                "rng", "forecast_many", f"one seed or Generator, or a list of {k}", rng
+            )
+        return [as_rng(r) for r in rng]
     if isinstance(rng, np.random.Generator):
         return list(rng.spawn(k)) if k > 1 else [rng]
-    as_rng(rng)  # validates
-    return [as_rng(rng) for _ in range(k)]
+    as_rng(rng)  # type: ignore[arg-type]  # validates
+    return [as_rng(rng) for _ in range(k)]  # type: ignore[arg-type]
 
 
 def _check_context(context: Sequence[Curve], curves: Sequence[Curve]) -> list[Curve]:

@@ -96,6 +96,8 @@ def resolve_auto(n_context: int, has_schedule: bool = False) -> str:
     if has_schedule:
         return _AUTO_WITH_SCHEDULE
     return _AUTO_WITH_CONTEXT if n_context >= 3 else _AUTO_PREFERENCE[0]
+
+
 _REGISTRY: dict[str, Callable[[], Forecaster]] = {}
 _INSTANCES: dict[str, Forecaster] = {}
 

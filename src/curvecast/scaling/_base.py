@@ -111,7 +111,9 @@ class TermLaw(ScalingLaw):
         super().__init__()
         owner = type(self).__name__
         if not isinstance(n_bootstrap, int) or isinstance(n_bootstrap, bool) or n_bootstrap < 0:
-            raise parameter_error("n_bootstrap", owner, "an int >= 0 (0: no intervals)", n_bootstrap)
+            raise parameter_error(
+                "n_bootstrap", owner, "an int >= 0 (0: no intervals)", n_bootstrap
+            )
         if resample not in _RESAMPLE:
             raise parameter_error("resample", owner, f"one of {_RESAMPLE}", resample)
         if not isinstance(huber_delta, int | float) or not huber_delta > 0:

@@ -39,6 +39,7 @@ def single_thread() -> Iterator[None]:
     with ctx:
         yield
 
+
 #: terms(theta (P,), X (n, F)) -> (t (n, K), dt/dtheta (n, K, P))
 TermFn = Callable[[NDArray[np.float64], NDArray[np.float64]], tuple[NDArray, NDArray]]
 #: batch_terms(thetas (S, P), X (n, F)) -> t (S, n, K)

@@ -175,7 +175,12 @@ class ComputeLaw(TermLaw):
         model = self._model()
         X, y = np.log(C)[:, None], np.log(Ls)
         theta, _ = fit_terms(
-            model, X, y, delta=self.huber_delta, n_starts=self.n_starts, n_polish=self.n_polish,
+            model,
+            X,
+            y,
+            delta=self.huber_delta,
+            n_starts=self.n_starts,
+            n_polish=self.n_polish,
             rng=gen,
         )
         self.theta_ = theta
@@ -190,8 +195,14 @@ class ComputeLaw(TermLaw):
             if cb.size < 4:
                 continue
             thetas.append(
-                refit(theta, model, np.log(cb)[:, None], np.log(lb), np.ones(cb.size),
-                      delta=self.huber_delta)
+                refit(
+                    theta,
+                    model,
+                    np.log(cb)[:, None],
+                    np.log(lb),
+                    np.ones(cb.size),
+                    delta=self.huber_delta,
+                )
             )
             nfits.append(np.polyfit(np.log(cb), np.log(nb), 1)[::-1])
         self.thetas_ = np.array(thetas).reshape(-1, theta.size)
@@ -269,7 +280,9 @@ class LogLinearLaw(ScalingLaw):
             raise InvalidParameterError(
                 f"LogLinearLaw in {self.inputs} needs at least {p + 1} runs. Got {len(sweep)}."
             )
-        X = np.column_stack([np.ones(len(sweep))] + [np.log(self._col(sweep, k)) for k in self.inputs])
+        X = np.column_stack(
+            [np.ones(len(sweep))] + [np.log(self._col(sweep, k)) for k in self.inputs]
+        )
         if np.linalg.matrix_rank(X) < p:
             raise InvalidParameterError(
                 f"LogLinearLaw cannot fit a line in {self.inputs}: the sweep has one value only "
@@ -297,7 +310,9 @@ class LogLinearLaw(ScalingLaw):
         else:
             N, D = resolve_nd(inputs, "LogLinearLaw")
             cols = {"N": N, "D": D, "C": 6 * N * D, "M": D / N}
-        X = np.column_stack([np.ones(cols[self.inputs[0]].size)] + [np.log(cols[k]) for k in self.inputs])
+        X = np.column_stack(
+            [np.ones(cols[self.inputs[0]].size)] + [np.log(cols[k]) for k in self.inputs]
+        )
         mu = X @ self.coef_
         se = np.sqrt(self._s2 * (1.0 + np.einsum("ij,jk,ik->i", X, self._xtx_inv, X)))
         tq = stats.t.ppf(lv, self._dof)
@@ -316,5 +331,7 @@ class LogLinearLaw(ScalingLaw):
         """``c0`` and one slope per input (``slope_C``...)."""
         self._require_fit()
         out = {"c0": float(self.coef_[0])}
-        out.update({f"slope_{k}": float(c) for k, c in zip(self.inputs, self.coef_[1:], strict=True)})
+        out.update(
+            {f"slope_{k}": float(c) for k, c in zip(self.inputs, self.coef_[1:], strict=True)}
+        )
         return out

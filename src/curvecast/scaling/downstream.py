@@ -87,7 +87,9 @@ class DownstreamLaw(ScalingLaw):
         if bounds is not None and not (
             len(bounds) == 2 and np.all(np.isfinite(bounds)) and bounds[0] < bounds[1]
         ):
-            raise parameter_error("bounds", "DownstreamLaw", "None or (lo, hi) with lo < hi", bounds)
+            raise parameter_error(
+                "bounds", "DownstreamLaw", "None or (lo, hi) with lo < hi", bounds
+            )
         self.bounds = bounds
         if link not in _LINKS:
             raise parameter_error("link", "DownstreamLaw", f"one of {_LINKS}", link)

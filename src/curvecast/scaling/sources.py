@@ -144,8 +144,9 @@ def _mlfoundations(root: Path, val: str = "c4_val") -> PublicSweep:
                 "cc_mult": float(hp["chinchilla_multiplier"]),
             }
         )
-    return PublicSweep("mlfoundations", _to_sweep(recs, ("err_avg", "err_avg_subset", "cc_mult")),
-                       dropped, {})
+    return PublicSweep(
+        "mlfoundations", _to_sweep(recs, ("err_avg", "err_avg_subset", "cc_mult")), dropped, {}
+    )
 
 
 def _to_sweep(recs: list[dict[str, Any]], extras: tuple[str, ...], with_c: bool = False) -> Sweep:
@@ -178,8 +179,9 @@ def _formll(root: Path) -> PublicSweep:
     for r in _read_csv(root / "formll_isoflop" / "optimal_pairs.csv"):
         n, c, loss = _num(r["n"]), _num(r["flops"]), _num(r["loss"])
         if all(math.isfinite(v) and v > 0 for v in (n, c, loss)):
-            optimal.append({"group": "/".join(r[k] for k in _FORMLL_KEYS), "flops": c, "n": n,
-                            "loss": loss})
+            optimal.append(
+                {"group": "/".join(r[k] for k in _FORMLL_KEYS), "flops": c, "n": n, "loss": loss}
+            )
     return PublicSweep("formll", _to_sweep(recs, (), with_c=True), dropped, {"optimal": optimal})
 
 
@@ -224,9 +226,7 @@ def _scan_vlm(root: Path) -> PublicSweep:
         c = _num(last["compute_seen"]) * 1e9
         diverged = any(r.get("epoch_diverged", "False") == "True" for r in rs)
         finished = _num(last["epoch"]) >= _num(last["total_epochs"])
-        if diverged or not finished or not all(
-            math.isfinite(v) and v > 0 for v in (loss, n, d, c)
-        ):
+        if diverged or not finished or not all(math.isfinite(v) and v > 0 for v in (loss, n, d, c)):
             dropped += 1
             continue
         recs.append({"name": f"config_{cfg}", "group": "", "N": n, "D": d, "C": c, "loss": loss})

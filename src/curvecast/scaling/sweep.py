@@ -107,8 +107,10 @@ class Sweep:
                     f"The {col!r} column of the sweep must be finite and > 0 for every run. "
                     f"Got {arr[i]!r} at run {i} ({bad.size} such runs).{hint}"
                 )
-        names = tuple(str(v) for v in self.name) if len(self.name) else tuple(
-            f"run{i}" for i in range(n)
+        names = (
+            tuple(str(v) for v in self.name)
+            if len(self.name)
+            else tuple(f"run{i}" for i in range(n))
         )
         groups = tuple(str(v) for v in self.group) if len(self.group) else ("",) * n
         for col, seq in (("name", names), ("group", groups)):
