@@ -237,7 +237,9 @@ def test_no_incumbent_with_a_forecast_explains_it() -> None:
 
 def test_shadow_verdicts_say_would_have() -> None:
     v = Verdict("stop", "hopeless", 3.0, 10.0, 0.9, 0.01, {0.5: 0.4}, "pfn", shadow=True)
-    assert v.explain().startswith("would have stopped at step 3")
+    assert v.explain().startswith("would have stopped at step 3 (shadow mode): P(final beats 0.9)")
+    kept = Verdict("continue", "promising", 3.0, 10.0, 0.9, 0.5, {0.5: 0.9}, "pfn", shadow=True)
+    assert kept.explain().startswith("continued at step 3: ")  # that is what happened
     assert v.to_dict()["shadow"] is True and Verdict.from_dict(v.to_dict()) == v
     assert Verdict.from_dict({**v.to_dict(), "shadow": None}).shadow is False
 
