@@ -52,7 +52,7 @@ def run_demo(method: str = "auto", observed: float = 0.2, out: IO[str] | None = 
     from curvecast.exceptions import parameter_error
     from curvecast.forecast import forecast_curve
 
-    if not 0 < observed < 1:
+    if isinstance(observed, bool) or not isinstance(observed, int | float) or not 0 < observed < 1:
         raise parameter_error("observed", "curvecast demo", "a fraction in (0, 1)", observed)
     stream = out if out is not None else sys.stdout
     samples = load_samples()

@@ -144,6 +144,7 @@ def _wide(draw: st.DrawFn) -> dict[str, Any]:
 
 @_lead("17", "any float64 scale: overflow, ValueError, RuntimeWarnings inside the forecasters")
 @KNOWN
+@example(req={"x": [1e301, 2e301, 3e301], "y": [0.1, 0.2, 0.3], "x_new": [1e307]}, method="lcpfn")
 @given(req=_wide(), method=st.sampled_from(QUICK_METHODS))
 def test_any_scale_never_raises_or_warns(req: dict[str, Any], method: str) -> None:
     try:

@@ -572,3 +572,18 @@ def test_importing_curvecast_does_not_import_ray() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=os.environ
     )
     assert out.stdout.strip() == "False"
+
+
+def test_reports_outside_the_bounds_are_not_judged(caplog: pytest.LogCaptureFixture) -> None:
+    """Curve refuses observations outside its bounds (issue 17): the scheduler neither crashes
+    Tune nor decides on them; it records "out_of_bounds" and lets the trial run."""
+    s = _scheduler(max_t=20)
+    _complete(s, "done", _rising(0.5))
+    percent = _Trial("percent")
+    s.on_trial_add(None, percent)
+    with caplog.at_level("WARNING", logger="curvecast.integrations.ray"):
+        actions = _feed(s, percent, [89.0 + k for k in range(1, 6)])
+    assert actions == [CONTINUE] * 5
+    assert {v.reason for v in s.verdicts["percent"]} == {"out_of_bounds"}
+    assert sum("not judged" in r.getMessage() for r in caplog.records) == 1
+    s.on_trial_complete(None, percent, _result(5, 94.0))  # not a candidate incumbent

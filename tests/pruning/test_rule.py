@@ -237,7 +237,9 @@ def test_no_incumbent_with_a_forecast_explains_it() -> None:
 
 def test_shadow_verdicts_say_would_have() -> None:
     v = Verdict("stop", "hopeless", 3.0, 10.0, 0.9, 0.01, {0.5: 0.4}, "pfn", shadow=True)
-    assert v.explain().startswith("would have stopped at step 3")
+    assert v.explain().startswith("would have stopped at step 3 (shadow mode): P(final beats 0.9)")
+    kept = Verdict("continue", "promising", 3.0, 10.0, 0.9, 0.5, {0.5: 0.9}, "pfn", shadow=True)
+    assert kept.explain().startswith("continued at step 3: ")  # that is what happened
     assert v.to_dict()["shadow"] is True and Verdict.from_dict(v.to_dict()) == v
     assert Verdict.from_dict({**v.to_dict(), "shadow": None}).shadow is False
 
@@ -258,3 +260,11 @@ def test_shadow_verdicts_say_would_have() -> None:
 def test_a_malformed_record_is_a_value_error(record: object) -> None:
     with pytest.raises(ValueError, match=r"verdict record|must be a number|final_quantiles"):
         Verdict.from_dict(record)  # type: ignore[arg-type]
+
+
+def test_a_horizon_a_million_times_away_is_warmup_not_a_forecast() -> None:
+    rule = ForecastRule(method="last_value")
+    far = rule.decide(RISING, horizon=1e308, incumbent=0.9)
+    assert (far.decision, far.reason) == ("continue", "warmup") and not far.final_quantiles
+    near = rule.decide(RISING, horizon=6e6, incumbent=0.9)  # exactly a million times step 6
+    assert near.reason in ("hopeless", "promising") and near.final_quantiles  # forecast made

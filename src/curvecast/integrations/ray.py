@@ -62,6 +62,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from curvecast.curves import Curve, Direction, check_bounds
 from curvecast.exceptions import (
+    InvalidCurveError,
     InvalidParameterError,
     MissingDependencyError,
     install_hint,
@@ -320,7 +321,15 @@ class ForecastScheduler(FIFOScheduler):
         if result.get("done"):  # the trial is ending anyway; on_trial_complete follows
             return TrialScheduler.CONTINUE
         summary = self._summarise()
-        curve = self._curve(tid)
+        try:
+            curve = self._curve(tid)
+        except InvalidCurveError as exc:  # reports outside the bounds: say so, never judge
+            if not any(v.reason == "out_of_bounds" for v in self._verdicts.get(tid, [])):
+                logger.warning("curvecast: trial %s is not judged: %s", tid, exc)
+            self._verdicts.setdefault(tid, []).append(
+                Verdict("continue", "out_of_bounds", float(point[0]))
+            )
+            return TrialScheduler.CONTINUE
         horizon = self._horizon(trial, tid, summary)
         incumbent, source = self._incumbent(tid, summary)
         verdict = self._rule.decide(
@@ -365,7 +374,10 @@ class ForecastScheduler(FIFOScheduler):
             self._add_point(tid, *point)
         if tid in self._pruned or tid not in self._points:
             return
-        self._completed[tid] = self._curve(tid)
+        try:
+            self._completed[tid] = self._curve(tid)
+        except InvalidCurveError:  # reports outside the bounds: not a candidate incumbent
+            return
 
     def on_trial_remove(self, tune_controller: TuneController | None, trial: Trial) -> None:
         """A pending or paused trial was removed (e.g. the search ended); its verdicts stay."""

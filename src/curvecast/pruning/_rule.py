@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from curvecast.curves import Curve
+from curvecast.curves import MAX_EXTRAPOLATION, Curve
 from curvecast.exceptions import parameter_error
 from curvecast.forecast import forecast_curve, get_forecaster
 from curvecast.pruning._verdict import Verdict
@@ -132,7 +132,9 @@ class ForecastRule:
             Default 0.1 (Domhan et al. used 0.05).
         min_points: no forecast-based stop before this many points are observed (>= 1).
         warmup_fraction: no forecast-based stop before ``x >= warmup_fraction * horizon``,
-            in [0, 1); default 0 (only ``min_points`` holds a run back).
+            in [0, 1); default 0 (only ``min_points`` holds a run back). A run seen for less
+            than 1/:data:`~curvecast.curves.MAX_EXTRAPOLATION` of its horizon (a millionth) is
+            in warm-up too: no forecast reaches that far.
         method: forecasting method name (see :func:`curvecast.available_methods`).
         diverge_above: for "minimize", a value above which the run counts as diverged (e.g. a
             loss that never occurs in a healthy run); for "maximize", below which. None: only
@@ -239,7 +241,11 @@ class ForecastRule:
             return Verdict("continue", "no_horizon", step, None, incumbent)
         if step >= horizon:
             return Verdict("continue", "finished", step, horizon, incumbent)
-        if curve.n_observed < self.min_points or step < self.warmup_fraction * horizon:
+        if (
+            curve.n_observed < self.min_points
+            or step < self.warmup_fraction * horizon
+            or horizon > MAX_EXTRAPOLATION * step  # a millionth of the run says nothing yet
+        ):
             return Verdict("continue", "warmup", step, horizon, incumbent)
         if not self.is_check_point(curve.n_observed):
             return Verdict("continue", "between_checks", step, horizon, incumbent)

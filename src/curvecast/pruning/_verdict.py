@@ -45,8 +45,8 @@ _REASONS = (
 _SENTENCES = {
     "warmup": "too little of the curve is seen yet to judge it (the warm-up: min_points reports "
     "and warmup_fraction of the final step)",
-    "no_horizon": "the final step is not known yet (no trial has completed and max_resource is "
-    "'auto'), so there is no point to forecast",
+    "no_horizon": "the final step is not known yet (no trial has completed and none was given), "
+    "so there is no point to forecast at",
     "no_incumbent": "there is no result to beat yet (no trial has completed)",
     "finished": "the run reached its final step",
     "between_checks": "no forecast is due at this report (forecasts are spaced out, see "
@@ -157,11 +157,9 @@ class Verdict:
         """One line a person can read: what was decided, why, and the forecast behind it (its
         median and 90% interval of the final value) when one was made."""
         verb = {"stop": "stopped", "continue": "continued", "pause": "paused"}[self.decision]
-        if self.shadow:
-            verb = {"stop": "would have stopped", "continue": "would have continued"}.get(
-                self.decision, "would have paused"
-            )
         head = f"{verb} at step {self.step:g}"
+        if self.shadow and self.decision != "continue":  # shadow mode: nothing was stopped
+            head = f"would have {head} (shadow mode)"
         if self.reason == "diverged":
             return f"{head}: the run diverged (non-finite or exploding value)"
         forecast = self._forecast_text()
