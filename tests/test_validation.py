@@ -43,21 +43,11 @@ def test_huge_ints_in_the_api_are_curvecast_errors() -> None:
             curvecast.forecast(args.pop("x"), args.pop("y"), args.pop("x_new"), **args)  # type: ignore[arg-type]
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="issue 17: method=['auto'] raises TypeError in forecast/_base.get_forecaster (the "
-    "lead's module); a one-line isinstance(name, str) check there fixes it",
-)
 def test_a_method_that_is_not_a_name_is_a_clear_error() -> None:
     with pytest.raises(CurvecastError, match="'method'"):
         curvecast.forecast([1, 2], [0.1, 0.2], [3], method=["auto"])  # type: ignore[arg-type]
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="issue 16/17: the API's door (forecast/_api.forecast_curve, the lead's) should call "
-    "curvecast.curves.check_queries as the CLI does, refusing x_new of 1e308",
-)
 def test_absurd_x_new_is_refused_by_the_api() -> None:
     with pytest.raises(CurvecastError, match="x_new"):
         curvecast.forecast([1, 2, 3], [0.5, 0.6, 0.62], [1e308], method="last_value")

@@ -1,7 +1,7 @@
 """What fuzzing found INSIDE the forecasters (src/curvecast/forecast/, the lead's rewrite).
 
-Each case is a minimal reproducer, marked ``xfail(strict=False)`` with the issue that names it,
-so that the forecaster rewrite flips them to XPASS (then drop the mark). The property fuzzers at
+Each case is a minimal reproducer of what the audit found; the front door's guard and the
+forecaster fixes made them pass, and they stay to keep them passing. The property fuzzers at
 the end cover the same ground over many inputs; they stop at the first counterexample.
 """
 
@@ -24,10 +24,6 @@ from ._strategies import KNOWN, QUICK_METHODS, sane_request
 RISE = {"x": [1, 2, 3, 4, 5, 6, 7, 8], "y": [0.5, 0.56, 0.61, 0.65, 0.69, 0.72, 0.74, 0.76]}
 
 
-def _lead(issue: str, what: str) -> Any:
-    return pytest.mark.xfail(strict=False, reason=f"issue {issue} (forecast/, the lead): {what}")
-
-
 def _strict_forecast(*args: Any, **kwargs: Any) -> curvecast.Forecast:
     """Forecast with every RuntimeWarning an error: none may leak to the user."""
     with warnings.catch_warnings():
@@ -43,7 +39,6 @@ def _mean_inside(f: curvecast.Forecast) -> bool:
     return bool(np.all((f.mean >= lo - tol) & (f.mean <= hi + tol)))
 
 
-@_lead("17", "lcpfn: x near 1e301 and x_new 1e307 raise a bare ValueError (non-finite quantiles)")
 def test_lcpfn_huge_axis() -> None:
     try:
         _strict_forecast([1e301, 2e301, 3e301], [0.1, 0.2, 0.3], [1e307], method="lcpfn")
@@ -51,7 +46,6 @@ def test_lcpfn_huge_axis() -> None:
         pass
 
 
-@_lead("17", "pfn: bounds=(0, 5e-324) raise ZeroDivisionError in the PFN input")
 def test_pfn_tiny_bounds() -> None:
     try:
         _strict_forecast([1, 2, 3], [0, 0, 0], [10], bounds=(0, 5e-324), method="pfn")
@@ -60,20 +54,17 @@ def test_pfn_tiny_bounds() -> None:
 
 
 @pytest.mark.parametrize("method", ["auto", "parametric"])
-@_lead("17", "backward extrapolation (x_new before the first x) gives absurd tails and means")
 def test_backward_extrapolation_stays_near_the_data(method: str) -> None:
     f = _strict_forecast(RISE["x"], RISE["y"], [0], method=method)
     assert -1.0 < f.quantiles[0, 0] and f.quantiles[0, -1] < 2.0
     assert _mean_inside(f) and -1.0 < f.mean[0] < 2.0
 
 
-@_lead("17", "backward extrapolation with |y| ~ 1e9: mean -1e14 far below the 5% quantile")
 def test_backward_extrapolation_of_large_values() -> None:
     f = _strict_forecast([1, 2, 3], [1e9, 2e9, 3e9], [0.0], method="parametric")
     assert _mean_inside(f)
 
 
-@_lead("17", "last_value ignores an observed point inside the range")
 def test_last_value_at_an_observed_x_contains_the_observation() -> None:
     f = _strict_forecast(RISE["x"], RISE["y"], [2], method="last_value")
     assert f.quantiles[0, 0] <= 0.56 <= f.quantiles[0, -1]
@@ -86,7 +77,6 @@ def test_last_value_at_an_observed_x_contains_the_observation() -> None:
         ([0.002, 0.003, 0.004, 0.005], [0.0, 0.0, 0.0, 0.0], [0.0114], "minimize", (0.0, 1.0)),
     ],
 )
-@_lead("16", "the predictive mean lies outside its own 5%-95% band (auto)")
 def test_mean_inside_the_band(
     x: list[float], y: list[float], x_new: list[float], direction: str, bounds: Any
 ) -> None:
@@ -94,13 +84,11 @@ def test_mean_inside_the_band(
     assert _mean_inside(f), (f.quantiles.tolist(), f.mean.tolist())
 
 
-@_lead("17", "RuntimeWarning (overflow in multiply) leaks from the ensemble/parametric fit")
 def test_no_runtime_warning_for_large_values_and_tiny_queries() -> None:
     _strict_forecast([15665.7, 15999.1, 25173.4], [6.3e10, 8.5e10, 0.0], [7.3e-300])
 
 
 @pytest.mark.parametrize("method", ["pow4", "mmf4"])
-@_lead("16", "pow4/mmf4 on 3 points answer with last_value but are labelled pow4/mmf4")
 def test_a_fallback_says_which_method_answered(method: str) -> None:
     d = _strict_forecast([1, 2, 3], [0.3, 0.4, 0.45], [10], method=method).to_dict()
     assert d["method"] != method or d.get("fallback"), d
@@ -118,7 +106,6 @@ _BACKWARD_CRASH = {
 }
 
 
-@_lead("17", "backward queries (x_new before the first x): non-finite quantiles, a ValueError")
 @KNOWN
 @example(req=_BACKWARD_CRASH, method="auto")
 @given(req=sane_request(backward=True), method=st.sampled_from(QUICK_METHODS))
@@ -142,7 +129,6 @@ def _wide(draw: st.DrawFn) -> dict[str, Any]:
     return {"x": x.tolist(), "y": y, "x_new": x_new}
 
 
-@_lead("17", "any float64 scale: overflow, ValueError, RuntimeWarnings inside the forecasters")
 @KNOWN
 @example(req={"x": [1e301, 2e301, 3e301], "y": [0.1, 0.2, 0.3], "x_new": [1e307]}, method="lcpfn")
 @given(req=_wide(), method=st.sampled_from(QUICK_METHODS))
@@ -153,7 +139,6 @@ def test_any_scale_never_raises_or_warns(req: dict[str, Any], method: str) -> No
         pass
 
 
-@_lead("16", "the mean outside the forecast's own 5%-95% band")
 @KNOWN
 @example(
     req={"x": [11.0, 12.0], "y": [0.0596, 1069823.6], "x_new": [41.08], "bounds": None},

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from curvecast.curves import Curve, check_axis
+from curvecast.curves import Curve, check_axis, check_queries
 from curvecast.exceptions import parameter_error
 from curvecast.forecast._base import Forecaster, get_forecaster, resolve_auto
 from curvecast.forecast._guard import guard, infer_bounds
@@ -90,6 +90,8 @@ def forecast_curve(
     """:func:`forecast` for a :class:`Curve` already built (its ``meta["schedule"]`` is used
     when ``schedule`` is None)."""
     xq = check_axis(x_new, "x_new")
+    if not isinstance(rng, np.random.Generator):
+        as_rng(rng)  # one curve: a seed or a Generator, not a list of them
     curve, context, _ = attach_schedules(curve, xq, schedule, context)
     return forecast_many(
         [curve], [xq], method=method, quantiles=quantiles, rng=rng, context=context
@@ -142,7 +144,9 @@ def forecast_many(
     for c in curves:
         if not isinstance(c, Curve):
             raise parameter_error("curves", "forecast_many", "a sequence of Curve objects", c)
-    queries = _queries(x_new, len(curves))
+    queries = [
+        check_queries(c, q) for c, q in zip(curves, _queries(x_new, len(curves)), strict=True)
+    ]
     curves = [
         attach_schedules(c, q, None)[0] if c.meta.get("schedule") is not None else c
         for c, q in zip(curves, queries, strict=True)

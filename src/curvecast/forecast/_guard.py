@@ -37,7 +37,7 @@ from scipy.special import ndtri
 
 from curvecast.curves import Curve
 from curvecast.forecast._result import GRID, Forecast
-from curvecast.forecast._util import noise_scale, value_scale
+from curvecast.forecast._util import interp, noise_scale, value_scale
 
 __all__ = ["guard", "infer_bounds", "observed_band", "spread_cap"]
 
@@ -82,7 +82,7 @@ def _log_axis(x: _F, ref: float) -> _F:
 def spread_cap(curve: Curve, x_new: _F) -> tuple[_F, _F]:
     """The level and the cap ``D`` at each query point, both shape ``(len(x_new),)``."""
     x, y = curve.observed_x, curve.observed_y
-    level = np.interp(x_new, x, y)
+    level = interp(x_new, x, y)
     bounds = infer_bounds(curve)
     width = bounds[1] - bounds[0] if bounds is not None else math.inf
     mag = float(np.max(np.abs(y)))
@@ -109,7 +109,7 @@ def observed_band(curve: Curve, x_new: _F) -> _F:
     sd = noise_scale(y)
     if sd is None or not sd > 0:
         sd = 0.05 * value_scale(curve)
-    return np.asarray(np.interp(x_new, x, y)[:, None] + sd * _Z[None, :])
+    return np.asarray(interp(x_new, x, y)[:, None] + sd * _Z[None, :])
 
 
 def _squash(t: _F) -> _F:

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from curvecast.curves import Curve
 
-__all__ = ["noise_scale", "value_scale"]
+__all__ = ["interp", "noise_scale", "value_scale"]
+
+
+def interp(x_new: NDArray[np.float64], x: NDArray[np.float64], y: NDArray[np.float64]) -> Any:
+    """``np.interp`` on an axis rescaled by its last value, so that an axis of 1e-300s (whose
+    spacings underflow) or 1e300s interpolates as well as one of epochs; shape of ``x_new``."""
+    ref = float(x[-1]) if x.size and x[-1] > 0 else 1.0
+    return np.interp(np.asarray(x_new, dtype=np.float64) / ref, x / ref, y)
 
 
 def value_scale(curve: Curve) -> float:

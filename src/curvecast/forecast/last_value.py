@@ -18,7 +18,7 @@ from scipy.stats import norm
 
 from curvecast.curves import Curve
 from curvecast.forecast._result import GRID, Forecast
-from curvecast.forecast._util import noise_scale, value_scale
+from curvecast.forecast._util import interp, noise_scale, value_scale
 
 __all__ = ["LastValueForecaster"]
 
@@ -64,7 +64,7 @@ class LastValueForecaster:
         ahead = np.maximum(_log1(x_new) - _log1(x[-1]), 0.0)
         sd = np.sqrt(noise**2 + (rate * ahead) ** 2)
         # at observed x the observed curve itself (interpolated), before it the first value
-        center = np.interp(x_new, x, y)
+        center = interp(x_new, x, y)
         grid_values = center[:, None] + sd[:, None] * _Z[None, :]
         return Forecast(x_new, grid_values, direction=curve.direction, method=self.name)
 
