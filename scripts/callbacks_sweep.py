@@ -104,7 +104,6 @@ def main() -> None:
     args = ap.parse_args()
 
     import torch
-
     from lightning.pytorch.callbacks import EarlyStopping
 
     from curvecast.integrations.lightning import ForecastEarlyStopping
