@@ -91,3 +91,38 @@ def test_from_and_file_together_is_a_usage_error(
     assert rc == 2 and "not both" in capsys.readouterr().err
     rc = main(["forecast", "--from", "neptune:x", "--metric", "m"])
     assert rc == 2 and "unknown kind 'neptune'" in capsys.readouterr().err
+
+
+def test_to_storage_keeps_the_runs_as_trials_for_the_dashboard(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    optuna = pytest.importorskip("optuna")
+    from torch.utils.tensorboard import SummaryWriter
+
+    from curvecast.integrations.optuna import verdicts
+
+    logdir, url = tmp_path / "runs", f"sqlite:///{tmp_path / 'runs.db'}"
+    write_tensorboard(logdir)
+    args = ["forecast", "--from", f"tensorboard:{logdir}", "--metric", "val/loss"]
+    assert main([*args, "--to-storage", url, "--study", "s"]) == 0
+    assert "3 new runs, 0 updated, 1 complete" in capsys.readouterr().out
+    trials = {t.user_attrs["run"]: t for t in optuna.load_study(study_name="s", storage=url).trials}
+    assert trials["good"].state.name == "COMPLETE"
+    assert trials["good"].value == pytest.approx(loss(0.2, 20))
+    bad = trials["bad"]
+    assert bad.state.name == "RUNNING" and sorted(bad.intermediate_values) == list(range(1, 9))
+    assert verdicts(bad)[-1].decision == "stop" and verdicts(bad)[-1].horizon == 20
+    # the run goes on; --watch reads it again (here once: the wait is interrupted)
+    with SummaryWriter(str(logdir / "bad"), filename_suffix=".more") as w:
+        for epoch in range(9, 13):
+            w.add_scalar("val/loss", loss(0.6, epoch), epoch)
+    monkeypatch.setattr("curvecast.io._cli.time.sleep", _interrupt)
+    assert main([*args, "--to-storage", url, "--study", "s", "--watch", "5"]) == 0
+    assert "0 new runs, 1 updated, 0 complete" in capsys.readouterr().out  # only bad grew
+    trials = {t.user_attrs["run"]: t for t in optuna.load_study(study_name="s", storage=url).trials}
+    assert len(trials) == 3 and max(trials["bad"].intermediate_values) == 12
+    assert verdicts(trials["bad"])[-1].step == 12
+
+
+def _interrupt(_seconds: float) -> None:
+    raise KeyboardInterrupt

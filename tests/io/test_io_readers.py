@@ -234,9 +234,10 @@ def test_csv_and_parquet_tables(tmp_path: Path) -> None:
     cols = list(zip(*_long_rows(), strict=True))
     table = pa.table({"run": cols[0], "step": cols[1], "metric": cols[2], "value": cols[3]})
     pq.write_table(table, tmp_path / "runs.parquet")
-    again = read_curves(f"parquet:{tmp_path / 'runs.parquet'}", "val_loss", direction="minimize")
+    again = read_curves(f"parquet:{tmp_path / 'runs.parquet'}", "val_loss", direction="min")
     for k in curves:
         assert np.allclose(again[k].y, curves[k].y) and np.array_equal(again[k].x, curves[k].x)
+        assert again[k].direction == "minimize"
 
 
 def test_table_errors(tmp_path: Path) -> None:

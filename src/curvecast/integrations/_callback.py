@@ -237,13 +237,18 @@ class RunStopper:
             max_context=self.max_context,
             seed=r.seed,
         )
-        study = optuna.create_study(
-            storage=self.storage,
-            study_name=self.study_name,
-            direction=self.direction,
-            pruner=pruner,
-            load_if_exists=True,
-        )
+        quiet = optuna.logging.get_verbosity()
+        optuna.logging.set_verbosity(max(quiet, optuna.logging.WARNING))  # no "Using an existing
+        try:  # study" line in the user's training log at every run
+            study = optuna.create_study(
+                storage=self.storage,
+                study_name=self.study_name,
+                direction=self.direction,
+                pruner=pruner,
+                load_if_exists=True,
+            )
+        finally:
+            optuna.logging.set_verbosity(quiet)
         if len(study.directions) != 1 or study.direction.name.lower() != self.direction:
             raise InvalidParameterError(
                 f"The study {self.study_name!r} in {self.storage!r} holds runs to be "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import time
 from typing import IO, TYPE_CHECKING
 
 from curvecast.exceptions import InvalidParameterError
@@ -85,6 +86,24 @@ def add_from_arguments(parser: argparse.ArgumentParser) -> None:
         help="a run is worth stopping when P(beat best) < THRESHOLD (default: %(default)s)",
     )
     g.add_argument("--json", action="store_true", help="JSON Lines, one object per run")
+    g.add_argument(
+        "--to-storage",
+        metavar="URL",
+        help="also keep the runs, their curves and verdicts as trials of an Optuna storage "
+        "(e.g. sqlite:///runs.db) for `curvecast dashboard --storage URL`",
+    )
+    g.add_argument(
+        "--study",
+        metavar="NAME",
+        help="with --to-storage: the study's name (default: 'METRIC from SOURCE')",
+    )
+    g.add_argument(
+        "--watch",
+        type=_positive,
+        metavar="SECONDS",
+        help="read the source again every SECONDS until interrupted (with --to-storage, the "
+        "dashboard follows the runs as they go on)",
+    )
 
 
 def _g(v: float | None) -> str:
@@ -153,19 +172,44 @@ def run_from(args: argparse.Namespace, out: IO[str]) -> int:
             f"cannot tell from its name whether {args.metric!r} is better high or low: add "
             "--mode max or --mode min"
         )
-    curves = read_curves(args.source, args.metric, direction=direction, bounds=args.bounds)
-    rows = judge_runs(
-        curves,
-        horizon=args.horizon,
-        threshold=args.threshold,
-        method=args.method,
-        seed=args.seed,
-    )
+    study = args.study or f"{args.metric} from {args.source}"
+    while True:
+        curves = read_curves(args.source, args.metric, direction=direction, bounds=args.bounds)
+        rows = judge_runs(
+            curves,
+            horizon=args.horizon,
+            threshold=args.threshold,
+            method=args.method,
+            seed=args.seed,
+        )
+        _print(args, direction, rows, out)
+        if args.to_storage:
+            from curvecast.io._mirror import mirror_runs
+
+            n = mirror_runs(
+                curves, rows, args.to_storage, study, method=args.method, threshold=args.threshold
+            )
+            if not args.json:
+                out.write(
+                    f"stored in {args.to_storage} (study {study!r}): {n['created']} new runs, "
+                    f"{n['updated']} updated, {n['complete']} complete; see them with: curvecast "
+                    f"dashboard --storage {args.to_storage}\n"
+                )
+                out.flush()
+        if args.watch is None:
+            return 0
+        try:
+            time.sleep(args.watch)
+        except KeyboardInterrupt:
+            return 0
+
+
+def _print(args: argparse.Namespace, direction: str, rows: list[RunForecast], out: IO[str]) -> None:
     if args.json:
         for r in rows:
             out.write(json.dumps(r.to_dict(), allow_nan=False) + "\n")
         out.flush()
-        return 0
+        return
     horizon = rows[0].verdict.horizon
     stop = [r.run for r in rows if r.worth_stopping]
     lines = [
@@ -176,4 +220,3 @@ def run_from(args: argparse.Namespace, out: IO[str]) -> int:
     ]
     out.write("\n".join(lines) + "\n")
     out.flush()
-    return 0

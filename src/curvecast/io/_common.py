@@ -90,7 +90,8 @@ def build_curves(
 ) -> dict[str, Curve]:
     """One Curve per run from its ``(step, value)`` points, in the order they were written.
 
-    A step written twice keeps its last value (a run resumed from a checkpoint rewrites the
+    ``direction`` may be written "min"/"max" as in the training frameworks. A step written twice
+    keeps its last value (a run resumed from a checkpoint rewrites the
     steps since it); points are sorted by step. A run whose values all share one step (logged
     without a step, as ``mlflow.log_metric(k, v)`` does) is put on the axis 1, 2, ... in
     writing order. Runs are returned sorted by name.
@@ -99,6 +100,7 @@ def build_curves(
         SourceError: a negative or non-finite step (naming the run).
         InvalidCurveError: bad ``direction`` or ``bounds``.
     """
+    direction = {"min": "minimize", "max": "maximize"}.get(direction, direction)
     check_direction(direction)
     check_bounds(bounds)
     out: dict[str, Curve] = {}
