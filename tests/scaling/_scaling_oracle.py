@@ -23,5 +23,3 @@ def draw(
     D = N * M
     loss = chinchilla(N, D) * np.exp(rng.normal(0, sigma, n))
     return Sweep(N=N, D=D, loss=loss)
-
-

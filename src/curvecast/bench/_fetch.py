@@ -51,18 +51,18 @@ from typing import IO
 from curvecast.exceptions import DataSourceError, MissingDependencyError
 
 __all__ = [
+    "FORMLL_FILES",
     "LCDB_FILE",
     "LCDB_SDIST",
     "LCDB_SDIST_SHA256",
+    "MLF_ARCHIVE_URL",
+    "MLF_MANIFEST_SHA256",
+    "OBS_FILES",
     "SCAN_FILES",
     "SCAN_WHEEL",
     "SCAN_WHEEL_SHA256",
     "YAHPO_BASE_URL",
     "YAHPO_FILES",
-    "FORMLL_FILES",
-    "MLF_ARCHIVE_URL",
-    "MLF_MANIFEST_SHA256",
-    "OBS_FILES",
     "default_cache_dir",
     "require",
     "resolve_root",
@@ -391,8 +391,8 @@ def _fetch_mlfoundations(root: Path) -> None:
             urlretrieve(MLF_ARCHIVE_URL, archive)
         except (OSError, urllib.error.URLError) as exc:
             raise DataSourceError(
-                f"Could not download {MLF_ARCHIVE_URL} ({exc}). {_HOW_TO_GET['mlfoundations_scaling']}"
-                ", or pass data_dir (--data-dir)."
+                f"Could not download {MLF_ARCHIVE_URL} ({exc}). "
+                f"{_HOW_TO_GET['mlfoundations_scaling']}, or pass data_dir (--data-dir)."
             ) from exc
         files: dict[str, bytes] = {}
         with tarfile.open(archive, "r:gz") as tar:
@@ -446,13 +446,26 @@ def _fetch_formll(root: Path) -> None:
                     continue  # a budget the authors did not run for this setting
                 for n, t, loss in zip(b["orig_n"], b["orig_t"], b["orig_loss"], strict=True):
                     points.append(
-                        {"source": source, **keys, "flops": b["flops"], "n_params": n,
-                         "tokens": t, "loss": loss}
+                        {
+                            "source": source,
+                            **keys,
+                            "flops": b["flops"],
+                            "n_params": n,
+                            "tokens": t,
+                            "loss": loss,
+                        }
                     )
             for _, o in row["optimal_pairs"].iterrows():
                 optimal.append(
-                    {"flops": o["flops"], "n": o["n"], "t": o["t"], "multiplier": o["multiplier"],
-                     "loss": o["loss"], **keys, "source": source}
+                    {
+                        "flops": o["flops"],
+                        "n": o["n"],
+                        "t": o["t"],
+                        "multiplier": o["multiplier"],
+                        "loss": o["loss"],
+                        **keys,
+                        "source": source,
+                    }
                 )
     for rel, recs in (
         ("formll_isoflop/optimal_pairs.csv", optimal),

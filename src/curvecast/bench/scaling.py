@@ -75,8 +75,13 @@ _SOURCE = {
     "scan_vlm": "scan_vlm",
     "obsscaling": "obsscaling",
 }
-_CUTOFF = {"mlf_cutoff": 1e20, "formll": 2e18, "scan_llm": 1e20, "scan_vlm": 3e17,
-           "obsscaling": 1e23}
+_CUTOFF = {
+    "mlf_cutoff": 1e20,
+    "formll": 2e18,
+    "scan_llm": 1e20,
+    "scan_vlm": 3e17,
+    "obsscaling": 1e23,
+}
 LEVEL = 0.9
 
 
@@ -131,14 +136,18 @@ class ScalingBenchResult:
 
 def _gadre_law(x: NDArray, alpha: float, beta: float, b: float, E: float) -> NDArray:
     # scaling/laws.py powlaw_ours in github.com/mlfoundations/scaling; x = (N, M)
-    return np.asarray(alpha * np.power(x[0], b) + beta * np.power(6, b / 2) * np.power(x[1] * x[0], b) + E)
+    return np.asarray(
+        alpha * np.power(x[0], b) + beta * np.power(6, b / 2) * np.power(x[1] * x[0], b) + E
+    )
 
 
 def gadre_fit(N: NDArray, M: NDArray, L: NDArray) -> NDArray[np.float64]:
     """Gadre et al.'s fit: ``curve_fit`` from 128 starts, the lowest RMSE kept. Shape ``(4,)``."""
     best, best_res = None, np.inf
     x = np.array([N, M], dtype=np.float64)
-    for p0 in product([1e2, 3e2, 1e3, 3e3], [1e2, 3e2, 1e3, 3e3], [-1e-1, -3e-1], [0.0, 1.0, 2.0, 10.0]):
+    for p0 in product(
+        [1e2, 3e2, 1e3, 3e3], [1e2, 3e2, 1e3, 3e3], [-1e-1, -3e-1], [0.0, 1.0, 2.0, 10.0]
+    ):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -170,12 +179,22 @@ def porian_fit(C: NDArray, Nstar: NDArray, Lstar: NDArray) -> tuple[NDArray, NDA
         return float(np.sum(np.where(np.abs(r) <= d, 0.5 * r * r, d * (np.abs(r) - 0.5 * d))))
 
     best, best_val = None, np.inf
-    for alpha, e, a in product(np.arange(0, 0.4, 0.1), np.arange(-1, 1.5, 0.5), np.arange(0, 30, 5)):
+    for alpha, e, a in product(
+        np.arange(0, 0.4, 0.1), np.arange(-1, 1.5, 0.5), np.arange(0, 30, 5)
+    ):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                popt, _ = curve_fit(model, C, np.log(Lstar), p0=[a, e, alpha], method="trf",
-                                    ftol=1e-6, xtol=1e-6, max_nfev=100)
+                popt, _ = curve_fit(
+                    model,
+                    C,
+                    np.log(Lstar),
+                    p0=[a, e, alpha],
+                    method="trf",
+                    ftol=1e-6,
+                    xtol=1e-6,
+                    max_nfev=100,
+                )
         except (RuntimeError, ValueError):
             continue
         v = huber_obj(popt)
@@ -195,6 +214,10 @@ class _Pred:
     lo: NDArray[np.float64]
     hi: NDArray[np.float64]
     n_star: NDArray[np.float64] | None = None
+
+
+#: (compute per target (m,), the prediction, the true N* per target (m,) or None)
+_Triple = tuple[NDArray[np.float64], _Pred, NDArray[np.float64] | None]
 
 
 def _nan(m: int) -> NDArray[np.float64]:
@@ -227,7 +250,7 @@ def _score(
     protocol: str,
     method: str,
     truth: NDArray,
-    preds: list[tuple[NDArray, _Pred, NDArray | None]],
+    preds: list[_Triple],
     n_fit: int,
     fit_s: float,
     failed: int,
@@ -236,8 +259,21 @@ def _score(
 ) -> None:
     """Pool per-group predictions and append one row. ``preds``: (C, _Pred, N* truth)."""
     if not preds:
-        rows.append(ScalingRow(protocol, method, n_fit, 0, np.nan, np.nan, np.nan, np.nan, fit_s,
-                               failed, note or "no group could be fitted"))
+        rows.append(
+            ScalingRow(
+                protocol,
+                method,
+                n_fit,
+                0,
+                np.nan,
+                np.nan,
+                np.nan,
+                np.nan,
+                fit_s,
+                failed,
+                note or "no group could be fitted",
+            )
+        )
         return
     C = np.concatenate([p[0] for p in preds])
     point = np.concatenate([p[1].point for p in preds])
@@ -253,20 +289,43 @@ def _score(
         true_n = np.concatenate([b for _, b in ns])
         nerr = float(np.mean(np.abs(np.log10(pred_n / true_n))))
     rows.append(
-        ScalingRow(protocol, method, n_fit, int(truth.size), float(np.mean(rel[largest])),
-                   float(np.mean(rel)), cov, nerr, fit_s, failed, note)
+        ScalingRow(
+            protocol,
+            method,
+            n_fit,
+            int(truth.size),
+            float(np.mean(rel[largest])),
+            float(np.mean(rel)),
+            cov,
+            nerr,
+            fit_s,
+            failed,
+            note,
+        )
     )
     for i in range(truth.size):
         targets.append(
-            {"protocol": protocol, "method": method, "name": (names or [""] * truth.size)[i],
-             "C": float(C[i]), "truth": float(truth[i]), "point": float(point[i]),
-             "lo": float(lo[i]), "hi": float(hi[i])}
+            {
+                "protocol": protocol,
+                "method": method,
+                "name": (names or [""] * truth.size)[i],
+                "C": float(C[i]),
+                "truth": float(truth[i]),
+                "point": float(point[i]),
+                "lo": float(lo[i]),
+                "hi": float(hi[i]),
+            }
         )
 
 
 def _run_cutoff(
-    protocol: str, sweep: Sweep, cutoff: float, cfg: ScalingBenchConfig,
-    rows: list[ScalingRow], targets: list[dict[str, Any]], progress: Callable[[str], None],
+    protocol: str,
+    sweep: Sweep,
+    cutoff: float,
+    cfg: ScalingBenchConfig,
+    rows: list[ScalingRow],
+    targets: list[dict[str, Any]],
+    progress: Callable[[str], None],
     extra_methods: dict[str, Callable[[Sweep, Sweep, int], _Pred]] | None = None,
 ) -> None:
     methods = {**_methods_runs(cfg.n_bootstrap), **(extra_methods or {})}
@@ -274,11 +333,15 @@ def _run_cutoff(
     held_all = sweep.select(sweep.C > cutoff)
     for method, fn in methods.items():
         t0 = time.process_time()
-        preds, truths, names, failed, notes = [], [], [], 0, []
+        preds: list[_Triple] = []
+        truths: list[NDArray[np.float64]] = []
+        names: list[str] = []
+        failed, notes = 0, []
         for group, fit in fit_all.by_group().items():
-            held = held_all.select(np.asarray(held_all.group) == group)
-            if len(held) == 0:
+            in_group = np.asarray(held_all.group) == group
+            if not in_group.any():
                 continue
+            held = held_all.select(in_group)
             try:
                 pred = fn(fit, held, cfg.seed)
             except CurvecastError as exc:
@@ -290,8 +353,19 @@ def _run_cutoff(
             names.extend(held.name)
         fit_s = time.process_time() - t0
         truth = np.concatenate(truths) if truths else np.empty(0)
-        _score(rows, targets, protocol, method, truth, preds, len(fit_all), fit_s, failed,
-               "; ".join(notes)[:300], names)
+        _score(
+            rows,
+            targets,
+            protocol,
+            method,
+            truth,
+            preds,
+            len(fit_all),
+            fit_s,
+            failed,
+            "; ".join(notes)[:300],
+            names,
+        )
         progress(f"{protocol}: {method} done in {fit_s:.1f} s CPU")
 
 
@@ -310,7 +384,10 @@ def _gadre_split(sweep: Sweep) -> tuple[dict[str, Sweep], dict[str, Sweep]]:
 
 
 def _run_gadre(
-    sweep: Sweep, cfg: ScalingBenchConfig, rows: list[ScalingRow], targets: list[dict[str, Any]],
+    sweep: Sweep,
+    cfg: ScalingBenchConfig,
+    rows: list[ScalingRow],
+    targets: list[dict[str, Any]],
     progress: Callable[[str], None],
 ) -> None:
     fits, tgts = _gadre_split(sweep)
@@ -335,7 +412,10 @@ def _run_gadre(
     }
     for method, fn in methods.items():
         t0 = time.process_time()
-        preds, truths, names, failed, notes = [], [], [], 0, []
+        preds: list[_Triple] = []
+        truths: list[NDArray[np.float64]] = []
+        names: list[str] = []
+        failed, notes = 0, []
         for group, fit in fits.items():
             held = tgts[group]
             try:
@@ -349,8 +429,19 @@ def _run_gadre(
             names.extend(f"{group}:{n}" for n in held.name)
         truth = np.concatenate(truths) if truths else np.empty(0)
         n_fit = sum(len(f) for f in fits.values())
-        _score(rows, targets, "gadre", method, truth, preds, n_fit, time.process_time() - t0,
-               failed, "; ".join(notes)[:300], names)
+        _score(
+            rows,
+            targets,
+            "gadre",
+            method,
+            truth,
+            preds,
+            n_fit,
+            time.process_time() - t0,
+            failed,
+            "; ".join(notes)[:300],
+            names,
+        )
         progress(f"gadre: {method} done")
     _run_gadre_downstream(sweep, cfg, rows, targets)
 
@@ -364,43 +455,67 @@ def _run_gadre_downstream(
     mult = {n: m for n, m in zip(sweep.name, sweep.extra["cc_mult"], strict=True)}
     for method in ("downstream", "gadre_downstream"):
         t0 = time.process_time()
-        preds, truths, names = [], [], []
+        preds: list[_Triple] = []
+        truths: list[NDArray[np.float64]] = []
+        names: list[str] = []
         for group, fit in fits.items():
             held = tgts[group]
             err_fit = fit.select(np.ones(len(fit), dtype=bool))
             extra_b = one_b.select(np.asarray(one_b.group) == group)
             err_set = Sweep(
-                N=np.r_[err_fit.N, extra_b.N], D=np.r_[err_fit.D, extra_b.D],
+                N=np.r_[err_fit.N, extra_b.N],
+                D=np.r_[err_fit.D, extra_b.D],
                 loss=np.r_[err_fit.loss, extra_b.loss],
-                extra={"err": np.r_[err_fit.extra["err_avg_subset"], extra_b.extra["err_avg_subset"]]},
+                extra={
+                    "err": np.r_[err_fit.extra["err_avg_subset"], extra_b.extra["err_avg_subset"]]
+                },
             )
             m_fit = np.array([mult[n] * 20 for n in fit.name])
             m_held = np.array([mult[n] * 20 for n in held.name])
             loss_pred = _gadre_law(np.array([held.N, m_held]), *gadre_fit(fit.N, m_fit, fit.loss))
             if method == "downstream":
-                law = DownstreamLaw(target="err", n_bootstrap=cfg.n_bootstrap).fit(err_set,
-                                                                                    rng=cfg.seed)
+                law = DownstreamLaw(target="err", n_bootstrap=cfg.n_bootstrap).fit(
+                    err_set, rng=cfg.seed
+                )
                 fc = law.predict(loss=loss_pred)
                 lo, hi = fc.interval(LEVEL)
                 pred = _Pred(fc.point, lo, hi)
             else:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    popt, _ = curve_fit(lambda t, a, b, E: E - a * np.exp(-b * t), err_set.loss,
-                                        err_set.extra["err"], maxfev=10000)
+                    popt, _ = curve_fit(
+                        lambda t, a, b, E: E - a * np.exp(-b * t),
+                        err_set.loss,
+                        err_set.extra["err"],
+                        maxfev=10000,
+                    )
                 pt = popt[2] - popt[0] * np.exp(-popt[1] * loss_pred)
                 pred = _Pred(pt, _nan(pt.size), _nan(pt.size))
             preds.append((held.C, pred, None))
             truths.append(held.extra["err_avg_subset"])
             names.extend(f"{group}:{n}" for n in held.name)
-        _score(rows, targets, "gadre_err17", method, np.concatenate(truths), preds,
-               sum(len(f) + 1 for f in fits.values()), time.process_time() - t0, 0,
-               "17-task top-1 error, from the loss predicted by Gadre et al.'s law", names)
+        _score(
+            rows,
+            targets,
+            "gadre_err17",
+            method,
+            np.concatenate(truths),
+            preds,
+            sum(len(f) + 1 for f in fits.values()),
+            time.process_time() - t0,
+            0,
+            "17-task top-1 error, from the loss predicted by Gadre et al.'s law",
+            names,
+        )
 
 
 def _run_formll(
-    sweep: Sweep, optimal: list[dict[str, Any]], cfg: ScalingBenchConfig,
-    rows: list[ScalingRow], targets: list[dict[str, Any]], progress: Callable[[str], None],
+    sweep: Sweep,
+    optimal: list[dict[str, Any]],
+    cfg: ScalingBenchConfig,
+    rows: list[ScalingRow],
+    targets: list[dict[str, Any]],
+    progress: Callable[[str], None],
 ) -> None:
     cutoff = _CUTOFF["formll"]
     groups = sweep.by_group()
@@ -437,11 +552,19 @@ def _run_formll(
         point = np.exp(np.logaddexp(aa - alpha * np.log(C), e))
         return _Pred(point, _nan(C.size), _nan(C.size), np.exp(k + a * np.log(C)))
 
-    methods = {"chinchilla": chin, "compute": comp, "hoffmann": hoff, "loglinear": loglin,
-               "porian": porian}
+    methods = {
+        "chinchilla": chin,
+        "compute": comp,
+        "hoffmann": hoff,
+        "loglinear": loglin,
+        "porian": porian,
+    }
     for method, fn in methods.items():
         t0 = time.process_time()
-        preds, truths, names, failed, notes = [], [], [], 0, []
+        preds: list[_Triple] = []
+        truths: list[NDArray[np.float64]] = []
+        names: list[str] = []
+        failed, notes = 0, []
         n_fit = 0
         for group, gs in groups.items():
             opts = sorted(opt_by_group.get(group, []), key=lambda o: o["flops"])
@@ -462,8 +585,19 @@ def _run_formll(
             truths.append(np.array([o["loss"] for o in opt_held]))
             names.extend(f"{group}@{c:.3g}" for c in C)
         truth = np.concatenate(truths) if truths else np.empty(0)
-        _score(rows, targets, "formll", method, truth, preds, n_fit, time.process_time() - t0,
-               failed, "; ".join(notes)[:300], names)
+        _score(
+            rows,
+            targets,
+            "formll",
+            method,
+            truth,
+            preds,
+            n_fit,
+            time.process_time() - t0,
+            failed,
+            "; ".join(notes)[:300],
+            names,
+        )
         progress(f"formll: {method} done")
 
 
@@ -492,7 +626,10 @@ def run_scaling_bench(
         elif protocol == "formll":
             _run_formll(pub.sweep, pub.tables["optimal"], config, rows, targets, say)
         else:
-            _run_cutoff(protocol, pub.sweep, _CUTOFF[protocol], config, rows, targets, say)
+            sweep = pub.sweep
+            if protocol == "obsscaling":  # one law across families, as Ruan et al. pool them
+                sweep = Sweep(N=sweep.N, D=sweep.D, C=sweep.C, loss=sweep.loss, name=sweep.name)
+            _run_cutoff(protocol, sweep, _CUTOFF[protocol], config, rows, targets, say)
     return ScalingBenchResult(rows, targets, dropped, asdict(config))
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -63,7 +63,7 @@ class ScalingLaw(abc.ABC):
         self._fitted = False
 
     @abc.abstractmethod
-    def fit(self, sweep: Sweep, *, rng: np.random.Generator | int | None = None) -> ScalingLaw:
+    def fit(self, sweep: Sweep, *, rng: np.random.Generator | int | None = None) -> Self:
         """Fit on ``sweep`` (not mutated); deterministic for a given ``rng``. Returns ``self``."""
 
     @abc.abstractmethod
@@ -111,7 +111,9 @@ class TermLaw(ScalingLaw):
         super().__init__()
         owner = type(self).__name__
         if not isinstance(n_bootstrap, int) or isinstance(n_bootstrap, bool) or n_bootstrap < 0:
-            raise parameter_error("n_bootstrap", owner, "an int >= 0 (0: no intervals)", n_bootstrap)
+            raise parameter_error(
+                "n_bootstrap", owner, "an int >= 0 (0: no intervals)", n_bootstrap
+            )
         if resample not in _RESAMPLE:
             raise parameter_error("resample", owner, f"one of {_RESAMPLE}", resample)
         if not isinstance(huber_delta, int | float) or not huber_delta > 0:
@@ -157,7 +159,7 @@ class TermLaw(ScalingLaw):
         return inv.astype(np.int64)
 
     # -- protocol ----------------------------------------------------------------------------
-    def fit(self, sweep: Sweep, *, rng: np.random.Generator | int | None = None) -> TermLaw:
+    def fit(self, sweep: Sweep, *, rng: np.random.Generator | int | None = None) -> Self:
         """Fit the law to ``sweep``; see the class docstring. Returns ``self``.
 
         Raises:
@@ -170,7 +172,7 @@ class TermLaw(ScalingLaw):
         with single_thread():
             return self._fit(sweep, as_rng(rng))
 
-    def _fit(self, sweep: Sweep, gen: np.random.Generator) -> TermLaw:
+    def _fit(self, sweep: Sweep, gen: np.random.Generator) -> Self:
         model = self._model()
         X = self._features(sweep)
         y = np.log(sweep.loss)

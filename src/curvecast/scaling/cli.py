@@ -35,7 +35,8 @@ def parse_point(text: str) -> dict[str, float]:
         key = key.strip()
         if not sep or key not in ("N", "D", "C", "M"):
             raise argparse.ArgumentTypeError(
-                f"expected KEY=VALUE pairs with KEY in N, D, C, M, e.g. N=7e9,D=1.4e12; got {text!r}"
+                "expected KEY=VALUE pairs with KEY in N, D, C, M, e.g. N=7e9,D=1.4e12; "
+                f"got {text!r}"
             )
         try:
             out[key] = float(val)
@@ -48,7 +49,9 @@ def _budget(text: str) -> float:
     try:
         v = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a compute budget in FLOPs, e.g. 1e22; got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected a compute budget in FLOPs, e.g. 1e22; got {text!r}"
+        ) from None
     if not np.isfinite(v) or v <= 0:
         raise argparse.ArgumentTypeError(f"the budget must be > 0; got {text!r}")
     return v
@@ -73,24 +76,61 @@ def add_scaling_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     fit.add_argument("sweep", type=Path, help="CSV or JSON Lines file, one run per row")
     fit.add_argument("--law", choices=_LAWS, default="chinchilla")
-    fit.add_argument("--predict", type=parse_point, action="append", default=[], metavar="N=..,D=..",
-                     help="a point to predict, e.g. N=7e9,D=1.4e12 (repeatable)")
-    fit.add_argument("--optimal-for", type=_budget, action="append", default=[], metavar="C",
-                     help="a compute budget in FLOPs for the optimal N*, D* (repeatable)")
-    fit.add_argument("--group", default=None, metavar="LABEL",
-                     help="fit only the runs of this group (the sweep's group/dataset column)")
-    fit.add_argument("--n-bootstrap", type=int, default=200, metavar="B",
-                     help="bootstrap replicates for intervals (default 200; 0: none)")
-    fit.add_argument("--resample", choices=("runs", "sizes"), default="runs",
-                     help="bootstrap over runs (default) or over model sizes (wider)")
+    fit.add_argument(
+        "--predict",
+        type=parse_point,
+        action="append",
+        default=[],
+        metavar="N=..,D=..",
+        help="a point to predict, e.g. N=7e9,D=1.4e12 (repeatable)",
+    )
+    fit.add_argument(
+        "--optimal-for",
+        type=_budget,
+        action="append",
+        default=[],
+        metavar="C",
+        help="a compute budget in FLOPs for the optimal N*, D* (repeatable)",
+    )
+    fit.add_argument(
+        "--group",
+        default=None,
+        metavar="LABEL",
+        help="fit only the runs of this group (the sweep's group/dataset column)",
+    )
+    fit.add_argument(
+        "--n-bootstrap",
+        type=int,
+        default=200,
+        metavar="B",
+        help="bootstrap replicates for intervals (default 200; 0: none)",
+    )
+    fit.add_argument(
+        "--resample",
+        choices=("runs", "sizes"),
+        default="runs",
+        help="bootstrap over runs (default) or over model sizes (wider)",
+    )
     fit.add_argument("--seed", type=int, default=0)
-    fit.add_argument("--drop-diverged", action="store_true",
-                     help="drop runs whose loss is NaN or infinite instead of failing")
+    fit.add_argument(
+        "--drop-diverged",
+        action="store_true",
+        help="drop runs whose loss is NaN or infinite instead of failing",
+    )
     for col in ("n", "d", "c", "loss"):
-        fit.add_argument(f"--{col}-col", default=None, metavar="NAME",
-                         help=f"column holding {col.upper() if col != 'loss' else 'the loss'}")
-    fit.add_argument("--out", type=Path, default=Path("scaling-out"), metavar="DIR",
-                     help="where fit.json and the plots go (default scaling-out/)")
+        fit.add_argument(
+            f"--{col}-col",
+            default=None,
+            metavar="NAME",
+            help=f"column holding {col.upper() if col != 'loss' else 'the loss'}",
+        )
+    fit.add_argument(
+        "--out",
+        type=Path,
+        default=Path("scaling-out"),
+        metavar="DIR",
+        help="where fit.json and the plots go (default scaling-out/)",
+    )
     fit.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     return sc
 
@@ -108,7 +148,11 @@ def run_scaling(args: argparse.Namespace) -> int:
 
     try:
         sweep = read_sweep(
-            args.sweep, N=args.n_col, D=args.d_col, C=args.c_col, loss=args.loss_col,
+            args.sweep,
+            N=args.n_col,
+            D=args.d_col,
+            C=args.c_col,
+            loss=args.loss_col,
             drop_nonfinite=args.drop_diverged,
         )
     except FileNotFoundError as exc:
@@ -140,8 +184,14 @@ def run_scaling(args: argparse.Namespace) -> int:
     t0 = time.process_time()
     law.fit(sweep, rng=args.seed)
     fit_s = time.process_time() - t0
-    out: dict[str, Any] = {"sweep": str(args.sweep), "n_runs": len(sweep), "fit_cpu_s": fit_s,
-                           **law.to_dict(), "predictions": [], "optimal": []}
+    out: dict[str, Any] = {
+        "sweep": str(args.sweep),
+        "n_runs": len(sweep),
+        "fit_cpu_s": fit_s,
+        **law.to_dict(),
+        "predictions": [],
+        "optimal": [],
+    }
     print(f"{law.name} law fitted to {len(sweep)} runs in {fit_s:.2f} s CPU")
     intervals = law.param_intervals(0.9) if hasattr(law, "param_intervals") else {}
     for k, v in law.params.items():
@@ -152,8 +202,14 @@ def run_scaling(args: argparse.Namespace) -> int:
     for pt in args.predict:
         fc = law.predict(levels=_LEVELS, **pt)
         label = ", ".join(f"{k}={v:.3g}" for k, v in pt.items())
-        print(_row(label, float(fc.quantiles[1, 0]), float(fc.quantiles[0, 0]),
-                   float(fc.quantiles[2, 0])))
+        print(
+            _row(
+                label,
+                float(fc.quantiles[1, 0]),
+                float(fc.quantiles[0, 0]),
+                float(fc.quantiles[2, 0]),
+            )
+        )
         out["predictions"].append({"query": pt, **fc.to_dict()})
     if args.optimal_for:
         if not hasattr(law, "optimal"):
@@ -162,11 +218,14 @@ def run_scaling(args: argparse.Namespace) -> int:
                 f"{args.law} has none."
             )
         split = law.optimal(args.optimal_for, levels=_LEVELS)
-        print("\ncompute-optimal split                  N*            D*          tokens/param  loss")
+        print(
+            "\ncompute-optimal split                  N*            D*          tokens/param  loss"
+        )
         for i, c in enumerate(split.C):
             print(
                 f"  C={c:<10.3g} N*={split.N[i]:.3g} [{split.N_quantiles[0, i]:.3g}, "
-                f"{split.N_quantiles[2, i]:.3g}]  D*={split.D[i]:.3g} [{split.D_quantiles[0, i]:.3g}, "
+                f"{split.N_quantiles[2, i]:.3g}]  D*={split.D[i]:.3g} "
+                f"[{split.D_quantiles[0, i]:.3g}, "
                 f"{split.D_quantiles[2, i]:.3g}]  {split.tokens_per_param[i]:.1f}  "
                 f"{split.loss[i]:.4f} [{split.loss_quantiles[0, i]:.4f}, "
                 f"{split.loss_quantiles[2, i]:.4f}]"

@@ -12,7 +12,8 @@ prediction interval.
 
 >>> import numpy as np
 >>> from curvecast.scaling import LogLinearLaw, Sweep
->>> C = np.logspace(17, 20, 8); s = Sweep(N=np.sqrt(C / 120), D=np.sqrt(C * 20 / 6), loss=8 * C**-0.05)
+>>> C = np.logspace(17, 20, 8)
+>>> s = Sweep(N=np.sqrt(C / 120), D=np.sqrt(C * 20 / 6), loss=8 * C**-0.05)
 >>> round(float(LogLinearLaw().fit(s).predict(C=1e21).point[0]), 3)
 0.713
 """
@@ -20,7 +21,7 @@ prediction interval.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -158,14 +159,14 @@ class ComputeLaw(TermLaw):
         e, a, g = (float(v) for v in theta)
         return {"E": float(np.exp(e)), "A": float(np.exp(a)), "gamma": g}
 
-    def fit(self, sweep: Sweep, *, rng: np.random.Generator | int | None = None) -> ComputeLaw:
+    def fit(self, sweep: Sweep, *, rng: np.random.Generator | int | None = None) -> Self:
         """Fit the frontier of ``sweep``; see the class docstring. Returns ``self``."""
         if not isinstance(sweep, Sweep):
             raise parameter_error("sweep", "ComputeLaw.fit", "a Sweep", sweep)
         with single_thread():
             return self._fit_frontier(sweep, as_rng(rng))
 
-    def _fit_frontier(self, sweep: Sweep, gen: np.random.Generator) -> ComputeLaw:
+    def _fit_frontier(self, sweep: Sweep, gen: np.random.Generator) -> Self:
         C, Ns, Ls = frontier_points(sweep, bins_per_decade=self.bins_per_decade)
         if C.size < 4:
             raise InvalidParameterError(
@@ -175,12 +176,18 @@ class ComputeLaw(TermLaw):
         model = self._model()
         X, y = np.log(C)[:, None], np.log(Ls)
         theta, _ = fit_terms(
-            model, X, y, delta=self.huber_delta, n_starts=self.n_starts, n_polish=self.n_polish,
+            model,
+            X,
+            y,
+            delta=self.huber_delta,
+            n_starts=self.n_starts,
+            n_polish=self.n_polish,
             rng=gen,
         )
         self.theta_ = theta
         self.residuals_ = y - self._log_pred(theta[None, :], X)[0]
-        self.n_fit_ = tuple(np.polyfit(np.log(C), np.log(Ns), 1)[::-1])  # type: ignore[assignment]
+        icpt_slope = np.polyfit(np.log(C), np.log(Ns), 1)[::-1]
+        self.n_fit_ = (float(icpt_slope[0]), float(icpt_slope[1]))
         self.frontier_ = (C, Ns, Ls)
         clusters = self._clusters(sweep)
         thetas, nfits = [], []
@@ -190,8 +197,14 @@ class ComputeLaw(TermLaw):
             if cb.size < 4:
                 continue
             thetas.append(
-                refit(theta, model, np.log(cb)[:, None], np.log(lb), np.ones(cb.size),
-                      delta=self.huber_delta)
+                refit(
+                    theta,
+                    model,
+                    np.log(cb)[:, None],
+                    np.log(lb),
+                    np.ones(cb.size),
+                    delta=self.huber_delta,
+                )
             )
             nfits.append(np.polyfit(np.log(cb), np.log(nb), 1)[::-1])
         self.thetas_ = np.array(thetas).reshape(-1, theta.size)
@@ -260,7 +273,7 @@ class LogLinearLaw(ScalingLaw):
     def _col(sweep: Sweep, k: str) -> NDArray[np.float64]:
         return {"N": sweep.N, "D": sweep.D, "C": sweep.C, "M": sweep.tokens_per_param}[k]
 
-    def fit(self, sweep: Sweep, *, rng: np.random.Generator | int | None = None) -> LogLinearLaw:
+    def fit(self, sweep: Sweep, *, rng: np.random.Generator | int | None = None) -> Self:
         """Least squares on log loss (``rng`` unused: the fit is closed-form). Returns ``self``."""
         if not isinstance(sweep, Sweep):
             raise parameter_error("sweep", "LogLinearLaw.fit", "a Sweep", sweep)
@@ -269,7 +282,9 @@ class LogLinearLaw(ScalingLaw):
             raise InvalidParameterError(
                 f"LogLinearLaw in {self.inputs} needs at least {p + 1} runs. Got {len(sweep)}."
             )
-        X = np.column_stack([np.ones(len(sweep))] + [np.log(self._col(sweep, k)) for k in self.inputs])
+        X = np.column_stack(
+            [np.ones(len(sweep))] + [np.log(self._col(sweep, k)) for k in self.inputs]
+        )
         if np.linalg.matrix_rank(X) < p:
             raise InvalidParameterError(
                 f"LogLinearLaw cannot fit a line in {self.inputs}: the sweep has one value only "
@@ -280,8 +295,8 @@ class LogLinearLaw(ScalingLaw):
         r = y - X @ coef
         self._dof = len(sweep) - p
         self._s2 = float(r @ r / self._dof)
-        self._xtx_inv = np.linalg.inv(X.T @ X)
-        self.coef_ = coef
+        self._xtx_inv = np.asarray(np.linalg.inv(X.T @ X), dtype=np.float64)
+        self.coef_ = np.asarray(coef, dtype=np.float64)
         self._fitted = True
         return self
 
@@ -297,7 +312,9 @@ class LogLinearLaw(ScalingLaw):
         else:
             N, D = resolve_nd(inputs, "LogLinearLaw")
             cols = {"N": N, "D": D, "C": 6 * N * D, "M": D / N}
-        X = np.column_stack([np.ones(cols[self.inputs[0]].size)] + [np.log(cols[k]) for k in self.inputs])
+        X = np.column_stack(
+            [np.ones(cols[self.inputs[0]].size)] + [np.log(cols[k]) for k in self.inputs]
+        )
         mu = X @ self.coef_
         se = np.sqrt(self._s2 * (1.0 + np.einsum("ij,jk,ik->i", X, self._xtx_inv, X)))
         tq = stats.t.ppf(lv, self._dof)
@@ -316,5 +333,7 @@ class LogLinearLaw(ScalingLaw):
         """``c0`` and one slope per input (``slope_C``...)."""
         self._require_fit()
         out = {"c0": float(self.coef_[0])}
-        out.update({f"slope_{k}": float(c) for k, c in zip(self.inputs, self.coef_[1:], strict=True)})
+        out.update(
+            {f"slope_{k}": float(c) for k, c in zip(self.inputs, self.coef_[1:], strict=True)}
+        )
         return out

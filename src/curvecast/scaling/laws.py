@@ -143,8 +143,7 @@ class ChinchillaLaw(TermLaw):
             if k < 3:
                 only = f"one {col} value only ({arr[0]:.3g})" if k == 1 else f"{k} distinct {col}"
                 raise InvalidParameterError(
-                    f"ChinchillaLaw cannot identify its {col} term from a sweep with {only}: "
-                    f"{fix}."
+                    f"ChinchillaLaw cannot identify its {col} term from a sweep with {only}: {fix}."
                 )
 
     def _features(self, sweep: Sweep) -> NDArray[np.float64]:
@@ -178,9 +177,7 @@ class ChinchillaLaw(TermLaw):
         log_c6 = np.log(C / 6.0)[None, :]
         log_n = log_g + be / (al + be) * log_c6
         log_d = log_c6 - log_n
-        t = np.stack(
-            [np.broadcast_to(e, log_n.shape), a - al * log_n, b - be * log_d], axis=-1
-        )
+        t = np.stack([np.broadcast_to(e, log_n.shape), a - al * log_n, b - be * log_d], axis=-1)
         m = t.max(axis=-1)
         log_l = m + np.log(np.exp(t - m[..., None]).sum(axis=-1))
         return log_n, log_d, log_l

@@ -73,19 +73,34 @@ def plot_frontier(
     lv = (0.5 - level / 2, 0.5, 0.5 + level / 2)
     split = law.optimal(grid, levels=lv)
     ax.scatter(sweep.C, sweep.loss, s=8, color="0.6", label="runs")
-    ax.fill_between(grid, split.loss_quantiles[0], split.loss_quantiles[2], alpha=0.3,
-                    label=f"{int(level * 100)}% band")
+    ax.fill_between(
+        grid,
+        split.loss_quantiles[0],
+        split.loss_quantiles[2],
+        alpha=0.3,
+        label=f"{int(level * 100)}% band",
+    )
     ax.plot(grid, split.loss, color="C0", label="L*(C)")
     if up_to:
         ax.axvline(up_to, color="C3", ls=":", lw=1)
-    ax.set(xscale="log", yscale="log", xlabel="compute C (FLOPs)", ylabel="loss",
-           title=f"compute frontier ({law.name})")
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel="compute C (FLOPs)",
+        ylabel="loss",
+        title=f"compute frontier ({law.name})",
+    )
     ax.legend(fontsize=8)
     ax2.fill_between(grid, split.N_quantiles[0], split.N_quantiles[2], alpha=0.3)
     ax2.plot(grid, split.N, color="C1", label="N*(C)")
     ax2.scatter(sweep.C, sweep.N, s=6, color="0.6")
-    ax2.set(xscale="log", yscale="log", xlabel="compute C (FLOPs)", ylabel="N*",
-            title="compute-optimal size")
+    ax2.set(
+        xscale="log",
+        yscale="log",
+        xlabel="compute C (FLOPs)",
+        ylabel="N*",
+        title="compute-optimal size",
+    )
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
@@ -100,8 +115,12 @@ def plot_residuals(law: ScalingLaw, sweep: Sweep, path: Path) -> Path:
     sc = ax.scatter(sweep.C, r, c=np.log10(sweep.N), s=10, cmap="viridis")
     fig.colorbar(sc, ax=ax, label="log10 N")
     ax.axhline(0, color="k", lw=0.8)
-    ax.set(xscale="log", xlabel="compute C (FLOPs)", ylabel="log residual",
-           title=f"residuals ({law.name}); median |r| = {np.median(np.abs(r)):.4f}")
+    ax.set(
+        xscale="log",
+        xlabel="compute C (FLOPs)",
+        ylabel="log residual",
+        title=f"residuals ({law.name}); median |r| = {np.median(np.abs(r)):.4f}",
+    )
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path

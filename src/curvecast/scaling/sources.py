@@ -144,19 +144,23 @@ def _mlfoundations(root: Path, val: str = "c4_val") -> PublicSweep:
                 "cc_mult": float(hp["chinchilla_multiplier"]),
             }
         )
-    return PublicSweep("mlfoundations", _to_sweep(recs, ("err_avg", "err_avg_subset", "cc_mult")),
-                       dropped, {})
+    return PublicSweep(
+        "mlfoundations", _to_sweep(recs, ("err_avg", "err_avg_subset", "cc_mult")), dropped, {}
+    )
 
 
 def _to_sweep(recs: list[dict[str, Any]], extras: tuple[str, ...], with_c: bool = False) -> Sweep:
+    def col(k: str) -> np.ndarray:
+        return np.array([r[k] for r in recs], dtype=np.float64)
+
     return Sweep(
-        N=[r["N"] for r in recs],
-        D=[r["D"] for r in recs],
-        C=[r["C"] for r in recs] if with_c else None,
-        loss=[r["loss"] for r in recs],
+        N=col("N"),
+        D=col("D"),
+        C=col("C") if with_c else None,  # type: ignore[arg-type]  # None means 6ND
+        loss=col("loss"),
         name=tuple(r["name"] for r in recs),
         group=tuple(r["group"] for r in recs),
-        extra={k: [r[k] for r in recs] for k in extras},
+        extra={k: col(k) for k in extras},
     )
 
 
@@ -178,8 +182,9 @@ def _formll(root: Path) -> PublicSweep:
     for r in _read_csv(root / "formll_isoflop" / "optimal_pairs.csv"):
         n, c, loss = _num(r["n"]), _num(r["flops"]), _num(r["loss"])
         if all(math.isfinite(v) and v > 0 for v in (n, c, loss)):
-            optimal.append({"group": "/".join(r[k] for k in _FORMLL_KEYS), "flops": c, "n": n,
-                            "loss": loss})
+            optimal.append(
+                {"group": "/".join(r[k] for k in _FORMLL_KEYS), "flops": c, "n": n, "loss": loss}
+            )
     return PublicSweep("formll", _to_sweep(recs, (), with_c=True), dropped, {"optimal": optimal})
 
 
@@ -224,9 +229,7 @@ def _scan_vlm(root: Path) -> PublicSweep:
         c = _num(last["compute_seen"]) * 1e9
         diverged = any(r.get("epoch_diverged", "False") == "True" for r in rs)
         finished = _num(last["epoch"]) >= _num(last["total_epochs"])
-        if diverged or not finished or not all(
-            math.isfinite(v) and v > 0 for v in (loss, n, d, c)
-        ):
+        if diverged or not finished or not all(math.isfinite(v) and v > 0 for v in (loss, n, d, c)):
             dropped += 1
             continue
         recs.append({"name": f"config_{cfg}", "group": "", "N": n, "D": d, "C": c, "loss": loss})

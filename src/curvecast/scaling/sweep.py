@@ -78,7 +78,7 @@ class Sweep:
     N: NDArray[np.float64]
     D: NDArray[np.float64]
     loss: NDArray[np.float64]
-    C: NDArray[np.float64] = field(default=None)  # type: ignore[assignment]
+    C: NDArray[np.float64] = field(default=None)  # type: ignore[arg-type]  # None: 6 N D
     name: tuple[str, ...] = ()
     group: tuple[str, ...] = ()
     extra: Mapping[str, NDArray[np.float64]] = field(default_factory=dict)
@@ -107,8 +107,10 @@ class Sweep:
                     f"The {col!r} column of the sweep must be finite and > 0 for every run. "
                     f"Got {arr[i]!r} at run {i} ({bad.size} such runs).{hint}"
                 )
-        names = tuple(str(v) for v in self.name) if len(self.name) else tuple(
-            f"run{i}" for i in range(n)
+        names = (
+            tuple(str(v) for v in self.name)
+            if len(self.name)
+            else tuple(f"run{i}" for i in range(n))
         )
         groups = tuple(str(v) for v in self.group) if len(self.group) else ("",) * n
         for col, seq in (("name", names), ("group", groups)):
@@ -339,7 +341,7 @@ def read_sweep(
         N=n_vals[idx],
         D=d_vals[idx],
         loss=loss_vals[idx],
-        C=None if c_vals is None else c_vals[idx],
+        C=None if c_vals is None else c_vals[idx],  # type: ignore[arg-type]
         name=tuple(names[i] for i in idx) if names else (),
         group=tuple(groups[i] for i in idx) if groups else (),
         extra={k: v[idx] for k, v in extras.items()},
