@@ -124,3 +124,8 @@ def test_gadre_protocol_on_the_real_sweep_beats_their_procedure_on_rpj() -> None
         assert ours < theirs
         # their notebook prints 0.7103% and 0.7320% for these two runs: reproduced
         assert theirs == pytest.approx(0.0071 if "1b" in name else 0.0073, abs=3e-4)
+
+
+def test_time_fit_reports_seconds(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "scaling", "--time-fit", "30", "--n-bootstrap", "5"]) == 0
+    assert "ChinchillaLaw fit, 30 runs, 5 bootstrap replicates:" in capsys.readouterr().out

@@ -63,6 +63,7 @@ __all__ = [
     "ScalingBenchResult",
     "ScalingRow",
     "run_scaling_bench",
+    "time_fit",
     "write_scaling_report",
 ]
 
@@ -631,6 +632,34 @@ def run_scaling_bench(
                 sweep = Sweep(N=sweep.N, D=sweep.D, C=sweep.C, loss=sweep.loss, name=sweep.name)
             _run_cutoff(protocol, sweep, _CUTOFF[protocol], config, rows, targets, say)
     return ScalingBenchResult(rows, targets, dropped, asdict(config))
+
+
+def time_fit(
+    n_runs: int = 200, *, n_bootstrap: int = 200, repeats: int = 3, seed: int = 0
+) -> dict[str, float]:
+    """Seconds to fit ChinchillaLaw with its bootstrap on ``n_runs`` synthetic runs.
+
+    The runs are drawn from Hoffmann et al.'s fitted law (N 1e7-1e9, 5-200 tokens per
+    parameter, 2% noise). Returns the median wall and CPU seconds over ``repeats`` fits. Run it
+    under ``taskset -c 0`` for the one-core figure.
+    """
+    rng = np.random.default_rng(seed)
+    N = np.exp(rng.uniform(np.log(1e7), np.log(1e9), n_runs))
+    D = N * np.exp(rng.uniform(np.log(5), np.log(200), n_runs))
+    loss = (1.69 + 406.4 / N**0.34 + 410.7 / D**0.28) * np.exp(rng.normal(0, 0.02, n_runs))
+    sweep = Sweep(N=N, D=D, loss=loss)
+    walls, cpus = [], []
+    for r in range(repeats):
+        w0, c0 = time.perf_counter(), time.process_time()
+        ChinchillaLaw(n_bootstrap=n_bootstrap).fit(sweep, rng=seed + r)
+        walls.append(time.perf_counter() - w0)
+        cpus.append(time.process_time() - c0)
+    return {
+        "n_runs": n_runs,
+        "n_bootstrap": n_bootstrap,
+        "wall_s": float(np.median(walls)),
+        "cpu_s": float(np.median(cpus)),
+    }
 
 
 def _fmt(v: float, pct: bool = True) -> str:
