@@ -258,7 +258,7 @@ class TermLaw(ScalingLaw):
         e = self.extrap_residuals_
         n, p = r.size, len(self.param_names)
         inflate = np.sqrt(n / max(n - p, 1))
-        if e.size >= 3:
+        if e.size >= 2:
             inflate = max(inflate, float(np.median(np.abs(e)) / max(np.median(np.abs(r)), 1e-12)))
         k = min(n, _MAX_NOISE)
         levels = (np.arange(k) + 0.5) / k

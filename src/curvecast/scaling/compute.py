@@ -186,6 +186,20 @@ class ComputeLaw(TermLaw):
         )
         self.theta_ = theta
         self.residuals_ = y - self._log_pred(theta[None, :], X)[0]
+        n_in = max(4, int(np.ceil(0.75 * C.size)))
+        self.extrap_residuals_ = np.empty(0)
+        if self.calibrate and C.size - n_in >= 2:
+            # the frontier fitted without its largest budgets, scored on them (see TermLaw)
+            th_in, _ = fit_terms(
+                model,
+                X[:n_in],
+                y[:n_in],
+                delta=self.huber_delta,
+                n_starts=min(self.n_starts, 1000),
+                n_polish=min(self.n_polish, 4),
+                rng=gen,
+            )
+            self.extrap_residuals_ = y[n_in:] - self._log_pred(th_in[None, :], X[n_in:])[0]
         icpt_slope = np.polyfit(np.log(C), np.log(Ns), 1)[::-1]
         self.n_fit_ = (float(icpt_slope[0]), float(icpt_slope[1]))
         self.frontier_ = (C, Ns, Ls)
