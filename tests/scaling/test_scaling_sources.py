@@ -222,3 +222,13 @@ def test_real_sweeps(name: str, n_runs: int, n_groups: int) -> None:
     s = load_public_sweep(name, data_dir=SHARED).sweep
     assert len(s) == n_runs and len(s.groups) == n_groups
     assert np.all(s.loss > 0) and np.all(s.C > 0)
+
+
+def test_with_checkpoints_adds_every_finite_checkpoint() -> None:
+    from curvecast.scaling import Sweep
+    from curvecast.scaling.sources import with_checkpoints
+
+    s = Sweep(N=[1e7, 1e8], D=[2e9, 2e10], loss=[3.0, 2.5], name=("a", "b"))
+    curves = {"a": (np.array([1e9, 2e9, 3e9]), np.array([3.5, 3.0, np.nan]))}
+    out = with_checkpoints(s, curves)
+    assert out.name == ("a@0", "a@1", "b") and out.D.tolist() == [1e9, 2e9, 2e10]

@@ -15,7 +15,8 @@ Protocols, one per public sweep (:mod:`curvecast.scaling.sources`); each law is 
                 compute-optimal loss L* and size N* of each larger budget predicted (truth: the
                 authors' per-budget optimum). Paper procedure: their power law through the
                 per-budget optima and their saturating loss fit.
-``scan_llm``    ScAn-Bench LLM, its own split: runs below 1e20 FLOPs fitted, runs above predicted.
+``scan_llm``    ScAn-Bench LLM, its own split: runs below 1e20 FLOPs fitted, runs above predicted;
+                ``chinchilla_curves`` fits every checkpoint of the fitted runs, not only the last.
 ``scan_vlm``    ScAn-Bench OpenCLIP: runs with C <= 3e17 fitted, runs above predicted.
 ``obsscaling``  Ruan et al.'s public models, loss = mean error on six benchmarks: models with
                 C <= 1e23 fitted, larger ones predicted.
@@ -55,7 +56,7 @@ from curvecast.scaling import (
     OvertrainingLaw,
     Sweep,
 )
-from curvecast.scaling.sources import load_public_sweep
+from curvecast.scaling.sources import load_public_sweep, with_checkpoints
 
 __all__ = [
     "PROTOCOLS",
@@ -602,6 +603,19 @@ def _run_formll(
         progress(f"formll: {method} done")
 
 
+def _curves_method(
+    curves: dict[str, tuple[NDArray, NDArray]], n_boot: int
+) -> Callable[[Sweep, Sweep, int], _Pred]:
+    """Chinchilla fitted to every checkpoint of the fitted runs (see ``with_checkpoints``)."""
+
+    def fn(fit: Sweep, held: Sweep, seed: int) -> _Pred:
+        return _law_runs(
+            lambda: ChinchillaLaw(n_bootstrap=n_boot), with_checkpoints(fit, curves), held, seed
+        )
+
+    return fn
+
+
 def run_scaling_bench(
     config: ScalingBenchConfig, progress: Callable[[str], None] | None = None
 ) -> ScalingBenchResult:
@@ -630,7 +644,12 @@ def run_scaling_bench(
             sweep = pub.sweep
             if protocol == "obsscaling":  # one law across families, as Ruan et al. pool them
                 sweep = Sweep(N=sweep.N, D=sweep.D, C=sweep.C, loss=sweep.loss, name=sweep.name)
-            _run_cutoff(protocol, sweep, _CUTOFF[protocol], config, rows, targets, say)
+            extra = (
+                {"chinchilla_curves": _curves_method(pub.tables["curves"], config.n_bootstrap)}
+                if protocol == "scan_llm"
+                else None
+            )
+            _run_cutoff(protocol, sweep, _CUTOFF[protocol], config, rows, targets, say, extra)
     return ScalingBenchResult(rows, targets, dropped, asdict(config))
 
 

@@ -39,7 +39,7 @@ import numpy as np
 from curvecast.exceptions import DataSourceError, UnknownMethodError
 from curvecast.scaling.sweep import Sweep
 
-__all__ = ["PUBLIC_SWEEPS", "PublicSweep", "load_public_sweep"]
+__all__ = ["PUBLIC_SWEEPS", "PublicSweep", "load_public_sweep", "with_checkpoints"]
 
 #: Gadre et al.'s 17-task split (scaling/constants.py, SUBSET).
 MLF_SUBSET = (
@@ -297,3 +297,24 @@ def load_public_sweep(
 
     root = resolve_root(PUBLIC_FILES[name], data_dir=data_dir, cache_dir=cache_dir)
     return _LOADERS[name](root)
+
+
+def with_checkpoints(sweep: Sweep, curves: dict[str, tuple[np.ndarray, np.ndarray]]) -> Sweep:
+    """``sweep`` with every checkpoint of each run's curve as an extra run (same N, its tokens).
+
+    ``curves`` maps a run's name to ``(tokens (k,), loss (k,))``; runs without a curve stay as
+    they are, and checkpoints with a non-finite loss are skipped. A checkpoint taken before the
+    learning rate has decayed overstates the loss a run of that length would reach, so this
+    trades that bias for more points per size.
+    """
+    rows: list[tuple[float, float, float, str, str]] = []
+    for i, name in enumerate(sweep.name):
+        if name not in curves:
+            rows.append((sweep.N[i], sweep.D[i], sweep.loss[i], name, sweep.group[i]))
+            continue
+        tokens, loss = curves[name]
+        for k, (t, v) in enumerate(zip(tokens, loss, strict=True)):
+            if np.isfinite(t) and np.isfinite(v) and t > 0 and v > 0:
+                rows.append((sweep.N[i], float(t), float(v), f"{name}@{k}", sweep.group[i]))
+    n, d, loss_, names, groups = zip(*rows, strict=True)
+    return Sweep(N=np.array(n), D=np.array(d), loss=np.array(loss_), name=names, group=groups)
