@@ -221,3 +221,10 @@ def test_predict_errors() -> None:
         ChinchillaLaw(resample="bogus")
     with pytest.raises(UnknownMethodError, match="chinchilla"):
         get_law("kaplan")
+
+
+def test_public_surface_is_sorted_and_complete() -> None:
+    import curvecast.scaling as sc
+
+    assert list(sc.__all__) == sorted(sc.__all__)
+    assert all(hasattr(sc, n) for n in sc.__all__)
