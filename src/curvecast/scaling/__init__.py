@@ -37,10 +37,10 @@ from curvecast.scaling.laws import ChinchillaLaw, OvertrainingLaw
 from curvecast.scaling.sweep import Sweep, read_sweep
 
 __all__ = [
+    "LAWS",
     "ChinchillaLaw",
     "ComputeLaw",
     "DownstreamLaw",
-    "LAWS",
     "LogLinearLaw",
     "OptimalSplit",
     "OvertrainingLaw",
