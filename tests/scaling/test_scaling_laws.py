@@ -223,8 +223,9 @@ def test_predict_errors() -> None:
         get_law("kaplan")
 
 
-def test_public_surface_is_sorted_and_complete() -> None:
+def test_public_surface_is_complete() -> None:
+    # ruff (RUF022) keeps __all__ sorted, constants first
     import curvecast.scaling as sc
 
-    assert list(sc.__all__) == sorted(sc.__all__)
+    assert len(set(sc.__all__)) == len(sc.__all__)
     assert all(hasattr(sc, n) for n in sc.__all__)
