@@ -221,3 +221,11 @@ def test_predict_errors() -> None:
         ChinchillaLaw(resample="bogus")
     with pytest.raises(UnknownMethodError, match="chinchilla"):
         get_law("kaplan")
+
+
+def test_public_surface_is_complete() -> None:
+    # ruff (RUF022) keeps __all__ sorted, constants first
+    import curvecast.scaling as sc
+
+    assert len(set(sc.__all__)) == len(sc.__all__)
+    assert all(hasattr(sc, n) for n in sc.__all__)

@@ -51,18 +51,18 @@ from typing import IO
 from curvecast.exceptions import DataSourceError, MissingDependencyError, install_hint
 
 __all__ = [
+    "FORMLL_FILES",
     "LCDB_FILE",
     "LCDB_SDIST",
     "LCDB_SDIST_SHA256",
+    "MLF_ARCHIVE_URL",
+    "MLF_MANIFEST_SHA256",
+    "OBS_FILES",
     "SCAN_FILES",
     "SCAN_WHEEL",
     "SCAN_WHEEL_SHA256",
     "YAHPO_BASE_URL",
     "YAHPO_FILES",
-    "FORMLL_FILES",
-    "MLF_ARCHIVE_URL",
-    "MLF_MANIFEST_SHA256",
-    "OBS_FILES",
     "default_cache_dir",
     "require",
     "resolve_root",
@@ -391,8 +391,8 @@ def _fetch_mlfoundations(root: Path) -> None:
             urlretrieve(MLF_ARCHIVE_URL, archive)
         except (OSError, urllib.error.URLError) as exc:
             raise DataSourceError(
-                f"Could not download {MLF_ARCHIVE_URL} ({exc}). {_HOW_TO_GET['mlfoundations_scaling']}"
-                ", or pass data_dir (--data-dir)."
+                f"Could not download {MLF_ARCHIVE_URL} ({exc}). "
+                f"{_HOW_TO_GET['mlfoundations_scaling']}, or pass data_dir (--data-dir)."
             ) from exc
         files: dict[str, bytes] = {}
         with tarfile.open(archive, "r:gz") as tar:

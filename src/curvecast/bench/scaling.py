@@ -15,7 +15,8 @@ Protocols, one per public sweep (:mod:`curvecast.scaling.sources`); each law is 
                 compute-optimal loss L* and size N* of each larger budget predicted (truth: the
                 authors' per-budget optimum). Paper procedure: their power law through the
                 per-budget optima and their saturating loss fit.
-``scan_llm``    ScAn-Bench LLM, its own split: runs below 1e20 FLOPs fitted, runs above predicted.
+``scan_llm``    ScAn-Bench LLM, its own split: runs below 1e20 FLOPs fitted, runs above predicted;
+                ``chinchilla_curves`` fits every checkpoint of the fitted runs, not only the last.
 ``scan_vlm``    ScAn-Bench OpenCLIP: runs with C <= 3e17 fitted, runs above predicted.
 ``obsscaling``  Ruan et al.'s public models, loss = mean error on six benchmarks: models with
                 C <= 1e23 fitted, larger ones predicted.
@@ -55,7 +56,7 @@ from curvecast.scaling import (
     OvertrainingLaw,
     Sweep,
 )
-from curvecast.scaling.sources import load_public_sweep
+from curvecast.scaling.sources import load_public_sweep, with_checkpoints
 
 __all__ = [
     "PROTOCOLS",
@@ -63,6 +64,7 @@ __all__ = [
     "ScalingBenchResult",
     "ScalingRow",
     "run_scaling_bench",
+    "time_fit",
     "write_scaling_report",
 ]
 
@@ -216,6 +218,10 @@ class _Pred:
     n_star: NDArray[np.float64] | None = None
 
 
+#: (compute per target (m,), the prediction, the true N* per target (m,) or None)
+_Triple = tuple[NDArray[np.float64], _Pred, NDArray[np.float64] | None]
+
+
 def _nan(m: int) -> NDArray[np.float64]:
     return np.full(m, np.nan)
 
@@ -246,7 +252,7 @@ def _score(
     protocol: str,
     method: str,
     truth: NDArray,
-    preds: list[tuple[NDArray, _Pred, NDArray | None]],
+    preds: list[_Triple],
     n_fit: int,
     fit_s: float,
     failed: int,
@@ -329,11 +335,15 @@ def _run_cutoff(
     held_all = sweep.select(sweep.C > cutoff)
     for method, fn in methods.items():
         t0 = time.process_time()
-        preds, truths, names, failed, notes = [], [], [], 0, []
+        preds: list[_Triple] = []
+        truths: list[NDArray[np.float64]] = []
+        names: list[str] = []
+        failed, notes = 0, []
         for group, fit in fit_all.by_group().items():
-            held = held_all.select(np.asarray(held_all.group) == group)
-            if len(held) == 0:
+            in_group = np.asarray(held_all.group) == group
+            if not in_group.any():
                 continue
+            held = held_all.select(in_group)
             try:
                 pred = fn(fit, held, cfg.seed)
             except CurvecastError as exc:
@@ -404,7 +414,10 @@ def _run_gadre(
     }
     for method, fn in methods.items():
         t0 = time.process_time()
-        preds, truths, names, failed, notes = [], [], [], 0, []
+        preds: list[_Triple] = []
+        truths: list[NDArray[np.float64]] = []
+        names: list[str] = []
+        failed, notes = 0, []
         for group, fit in fits.items():
             held = tgts[group]
             try:
@@ -444,7 +457,9 @@ def _run_gadre_downstream(
     mult = {n: m for n, m in zip(sweep.name, sweep.extra["cc_mult"], strict=True)}
     for method in ("downstream", "gadre_downstream"):
         t0 = time.process_time()
-        preds, truths, names = [], [], []
+        preds: list[_Triple] = []
+        truths: list[NDArray[np.float64]] = []
+        names: list[str] = []
         for group, fit in fits.items():
             held = tgts[group]
             err_fit = fit.select(np.ones(len(fit), dtype=bool))
@@ -548,7 +563,10 @@ def _run_formll(
     }
     for method, fn in methods.items():
         t0 = time.process_time()
-        preds, truths, names, failed, notes = [], [], [], 0, []
+        preds: list[_Triple] = []
+        truths: list[NDArray[np.float64]] = []
+        names: list[str] = []
+        failed, notes = 0, []
         n_fit = 0
         for group, gs in groups.items():
             opts = sorted(opt_by_group.get(group, []), key=lambda o: o["flops"])
@@ -585,6 +603,19 @@ def _run_formll(
         progress(f"formll: {method} done")
 
 
+def _curves_method(
+    curves: dict[str, tuple[NDArray, NDArray]], n_boot: int
+) -> Callable[[Sweep, Sweep, int], _Pred]:
+    """Chinchilla fitted to every checkpoint of the fitted runs (see ``with_checkpoints``)."""
+
+    def fn(fit: Sweep, held: Sweep, seed: int) -> _Pred:
+        return _law_runs(
+            lambda: ChinchillaLaw(n_bootstrap=n_boot), with_checkpoints(fit, curves), held, seed
+        )
+
+    return fn
+
+
 def run_scaling_bench(
     config: ScalingBenchConfig, progress: Callable[[str], None] | None = None
 ) -> ScalingBenchResult:
@@ -610,8 +641,44 @@ def run_scaling_bench(
         elif protocol == "formll":
             _run_formll(pub.sweep, pub.tables["optimal"], config, rows, targets, say)
         else:
-            _run_cutoff(protocol, pub.sweep, _CUTOFF[protocol], config, rows, targets, say)
+            sweep = pub.sweep
+            if protocol == "obsscaling":  # one law across families, as Ruan et al. pool them
+                sweep = Sweep(N=sweep.N, D=sweep.D, C=sweep.C, loss=sweep.loss, name=sweep.name)
+            extra = (
+                {"chinchilla_curves": _curves_method(pub.tables["curves"], config.n_bootstrap)}
+                if protocol == "scan_llm"
+                else None
+            )
+            _run_cutoff(protocol, sweep, _CUTOFF[protocol], config, rows, targets, say, extra)
     return ScalingBenchResult(rows, targets, dropped, asdict(config))
+
+
+def time_fit(
+    n_runs: int = 200, *, n_bootstrap: int = 200, repeats: int = 3, seed: int = 0
+) -> dict[str, float]:
+    """Seconds to fit ChinchillaLaw with its bootstrap on ``n_runs`` synthetic runs.
+
+    The runs are drawn from Hoffmann et al.'s fitted law (N 1e7-1e9, 5-200 tokens per
+    parameter, 2% noise). Returns the median wall and CPU seconds over ``repeats`` fits. Run it
+    under ``taskset -c 0`` for the one-core figure.
+    """
+    rng = np.random.default_rng(seed)
+    N = np.exp(rng.uniform(np.log(1e7), np.log(1e9), n_runs))
+    D = N * np.exp(rng.uniform(np.log(5), np.log(200), n_runs))
+    loss = (1.69 + 406.4 / N**0.34 + 410.7 / D**0.28) * np.exp(rng.normal(0, 0.02, n_runs))
+    sweep = Sweep(N=N, D=D, loss=loss)
+    walls, cpus = [], []
+    for r in range(repeats):
+        w0, c0 = time.perf_counter(), time.process_time()
+        ChinchillaLaw(n_bootstrap=n_bootstrap).fit(sweep, rng=seed + r)
+        walls.append(time.perf_counter() - w0)
+        cpus.append(time.process_time() - c0)
+    return {
+        "n_runs": n_runs,
+        "n_bootstrap": n_bootstrap,
+        "wall_s": float(np.median(walls)),
+        "cpu_s": float(np.median(cpus)),
+    }
 
 
 def _fmt(v: float, pct: bool = True) -> str:

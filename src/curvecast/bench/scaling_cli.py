@@ -61,6 +61,14 @@ def add_scaling_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
     sp.add_argument("--n-bootstrap", type=_nonneg, default=200, metavar="B")
     sp.add_argument("--seed", type=_nonneg, default=0, metavar="S")
     sp.add_argument(
+        "--time-fit",
+        type=_nonneg,
+        default=0,
+        metavar="N",
+        help="only time a ChinchillaLaw fit with bootstrap on N synthetic runs (run it under "
+        "`taskset -c 0` for one core) and print the median of 3",
+    )
+    sp.add_argument(
         "--out",
         type=Path,
         default=Path("bench-out/scaling"),
@@ -75,8 +83,17 @@ def run_scaling_bench_cli(args: argparse.Namespace) -> int:
     from curvecast.bench.scaling import (
         ScalingBenchConfig,
         run_scaling_bench,
+        time_fit,
         write_scaling_report,
     )
+
+    if args.time_fit:
+        t = time_fit(args.time_fit, n_bootstrap=args.n_bootstrap, seed=args.seed)
+        print(
+            f"ChinchillaLaw fit, {t['n_runs']} runs, {t['n_bootstrap']} bootstrap replicates: "
+            f"{t['wall_s']:.2f} s wall, {t['cpu_s']:.2f} s CPU (median of 3)"
+        )
+        return 0
 
     config = ScalingBenchConfig(
         protocols=tuple(args.protocols),

@@ -9,14 +9,17 @@ deterministic for a given ``rng``.
 Uncertainty comes from a bootstrap over runs (or over model sizes, ``resample="sizes"``, which
 is wider and more honest when few sizes are in the sweep): each replicate refits the law, and the
 predictive distribution at a query mixes the replicates' predictions with the fit's own log
-residuals, so a 90% interval is meant to hold 90% of new runs, not just the mean curve.
+residuals, so a 90% interval is meant to hold 90% of new runs, not just the mean curve. With
+``calibrate=True`` (the default) the residual part is widened by how much larger the errors were
+when the law, fitted without the sweep's largest fifth of runs (by compute), predicted them: a
+forecast is an extrapolation, and in-sample residuals understate its errors.
 """
 
 from __future__ import annotations
 
 import abc
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -63,7 +66,7 @@ class ScalingLaw(abc.ABC):
         self._fitted = False
 
     @abc.abstractmethod
-    def fit(self, sweep: Sweep, *, rng: np.random.Generator | int | None = None) -> ScalingLaw:
+    def fit(self, sweep: Sweep, *, rng: np.random.Generator | int | None = None) -> Self:
         """Fit on ``sweep`` (not mutated); deterministic for a given ``rng``. Returns ``self``."""
 
     @abc.abstractmethod
@@ -107,6 +110,7 @@ class TermLaw(ScalingLaw):
         huber_delta: float = 1e-3,
         n_starts: int = 4000,
         n_polish: int = 8,
+        calibrate: bool = True,
     ) -> None:
         super().__init__()
         owner = type(self).__name__
@@ -126,6 +130,8 @@ class TermLaw(ScalingLaw):
         self.huber_delta = float(huber_delta)
         self.n_starts = n_starts
         self.n_polish = min(n_polish, n_starts)
+        self.calibrate = bool(calibrate)
+        self.extrap_residuals_: NDArray[np.float64] = np.empty(0)
         self.theta_: NDArray[np.float64] = np.empty(0)
         self.thetas_: NDArray[np.float64] = np.empty((0, 0))
         self.residuals_: NDArray[np.float64] = np.empty(0)
@@ -159,7 +165,7 @@ class TermLaw(ScalingLaw):
         return inv.astype(np.int64)
 
     # -- protocol ----------------------------------------------------------------------------
-    def fit(self, sweep: Sweep, *, rng: np.random.Generator | int | None = None) -> TermLaw:
+    def fit(self, sweep: Sweep, *, rng: np.random.Generator | int | None = None) -> Self:
         """Fit the law to ``sweep``; see the class docstring. Returns ``self``.
 
         Raises:
@@ -172,7 +178,7 @@ class TermLaw(ScalingLaw):
         with single_thread():
             return self._fit(sweep, as_rng(rng))
 
-    def _fit(self, sweep: Sweep, gen: np.random.Generator) -> TermLaw:
+    def _fit(self, sweep: Sweep, gen: np.random.Generator) -> Self:
         model = self._model()
         X = self._features(sweep)
         y = np.log(sweep.loss)
@@ -187,6 +193,11 @@ class TermLaw(ScalingLaw):
         )
         self.theta_ = theta
         self.residuals_ = y - self._log_pred(theta[None, :], X)[0]
+        self.extrap_residuals_ = (
+            self._extrapolation_residuals(sweep, model, X, y, gen)
+            if self.calibrate
+            else np.empty(0)
+        )
         clusters = self._clusters(sweep)
         thetas = np.empty((self.n_bootstrap, theta.size))
         for b in range(self.n_bootstrap):
@@ -202,11 +213,53 @@ class TermLaw(ScalingLaw):
         t = self._model().batch_terms(thetas, X)
         return _logsumexp_rows(t)[0]
 
+    def _extrapolation_residuals(
+        self,
+        sweep: Sweep,
+        model: TermModel,
+        X: NDArray[np.float64],
+        y: NDArray[np.float64],
+        gen: np.random.Generator,
+    ) -> NDArray[np.float64]:
+        """Log errors on the top fifth of the runs by compute, of a fit on the rest.
+
+        The residuals of the full fit say how runs scatter around the law where it was fitted;
+        a forecast is an extrapolation, and its errors are larger. Refitting without the
+        largest runs and predicting them measures that, on the sweep itself. Empty when the
+        smaller runs cannot identify the law. Shape ``(k,)``.
+        """
+        logc = np.log(sweep.C)
+        inner = logc <= np.quantile(logc, 0.8)
+        if (~inner).sum() < 3:
+            return np.empty(0)
+        try:
+            self._check_sweep(sweep.select(inner))
+        except InvalidParameterError:
+            return np.empty(0)
+        theta_in, _ = fit_terms(
+            model,
+            X[inner],
+            y[inner],
+            delta=self.huber_delta,
+            n_starts=min(self.n_starts, 1000),
+            n_polish=min(self.n_polish, 4),
+            rng=gen,
+        )
+        return np.asarray(y[~inner] - self._log_pred(theta_in[None, :], X[~inner])[0])
+
     def _noise(self) -> NDArray[np.float64]:
-        """Log-residual quantiles mixed into the predictive distribution, shape ``(K,)``."""
+        """Log-residual quantiles mixed into the predictive distribution, shape ``(K,)``.
+
+        The fit's residuals, widened when ``calibrate`` found larger errors in extrapolation:
+        scaled by the ratio of the median absolute extrapolation error to the median absolute
+        residual, when that ratio exceeds 1 (the band stays centred on the fit).
+        """
         r = self.residuals_
+        e = self.extrap_residuals_
         n, p = r.size, len(self.param_names)
         inflate = np.sqrt(n / max(n - p, 1))
+        if e.size >= 2:
+            inflate = max(inflate, float(np.median(np.abs(e)) / max(np.median(np.abs(r)), 1e-12)))
         k = min(n, _MAX_NOISE)
         levels = (np.arange(k) + 0.5) / k
         return np.asarray(np.quantile(r, levels) * inflate)

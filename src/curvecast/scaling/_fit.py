@@ -35,7 +35,7 @@ def single_thread() -> Iterator[None]:
     except ImportError:
         ctx = nullcontext()
     else:
-        ctx = threadpool_limits(1)  # type: ignore[assignment]
+        ctx = threadpool_limits(1)
     with ctx:
         yield
 
@@ -137,8 +137,8 @@ def fit_terms(
     for i in range(0, n_starts, chunk):
         t = model.batch_terms(starts[i : i + chunk], X)
         pred, _ = _logsumexp_rows(t)
-        val, _ = huber(pred - y[None, :], delta)
-        scores[i : i + chunk] = (val * w[None, :]).sum(axis=1)
+        hub, _ = huber(pred - y[None, :], delta)
+        scores[i : i + chunk] = (hub * w[None, :]).sum(axis=1)
     best_theta, best_val = starts[0], np.inf
     for j in np.argsort(scores)[:n_polish]:
         theta, val = _polish(starts[j], model, X, y, w, delta, maxiter)

@@ -57,7 +57,7 @@ class ScalingForecast:
         return np.array([np.interp(lv, self.levels, col) for col in self.quantiles.T])
 
     def interval(self, level: float = 0.9) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        """Central predictive interval ``(lo, hi)`` of probability ``level``, each shape ``(m,)``."""
+        """Central predictive interval ``(lo, hi)`` of probability ``level``; each ``(m,)``."""
         lv = check_level(level, "ScalingForecast.interval")
         return self.quantile(0.5 - lv / 2), self.quantile(0.5 + lv / 2)
 

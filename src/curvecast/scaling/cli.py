@@ -35,7 +35,8 @@ def parse_point(text: str) -> dict[str, float]:
         key = key.strip()
         if not sep or key not in ("N", "D", "C", "M"):
             raise argparse.ArgumentTypeError(
-                f"expected KEY=VALUE pairs with KEY in N, D, C, M, e.g. N=7e9,D=1.4e12; got {text!r}"
+                "expected KEY=VALUE pairs with KEY in N, D, C, M, e.g. N=7e9,D=1.4e12; "
+                f"got {text!r}"
             )
         try:
             out[key] = float(val)
@@ -223,7 +224,8 @@ def run_scaling(args: argparse.Namespace) -> int:
         for i, c in enumerate(split.C):
             print(
                 f"  C={c:<10.3g} N*={split.N[i]:.3g} [{split.N_quantiles[0, i]:.3g}, "
-                f"{split.N_quantiles[2, i]:.3g}]  D*={split.D[i]:.3g} [{split.D_quantiles[0, i]:.3g}, "
+                f"{split.N_quantiles[2, i]:.3g}]  D*={split.D[i]:.3g} "
+                f"[{split.D_quantiles[0, i]:.3g}, "
                 f"{split.D_quantiles[2, i]:.3g}]  {split.tokens_per_param[i]:.1f}  "
                 f"{split.loss[i]:.4f} [{split.loss_quantiles[0, i]:.4f}, "
                 f"{split.loss_quantiles[2, i]:.4f}]"

@@ -12,7 +12,8 @@ prediction interval.
 
 >>> import numpy as np
 >>> from curvecast.scaling import LogLinearLaw, Sweep
->>> C = np.logspace(17, 20, 8); s = Sweep(N=np.sqrt(C / 120), D=np.sqrt(C * 20 / 6), loss=8 * C**-0.05)
+>>> C = np.logspace(17, 20, 8)
+>>> s = Sweep(N=np.sqrt(C / 120), D=np.sqrt(C * 20 / 6), loss=8 * C**-0.05)
 >>> round(float(LogLinearLaw().fit(s).predict(C=1e21).point[0]), 3)
 0.713
 """
@@ -20,7 +21,7 @@ prediction interval.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -158,14 +159,14 @@ class ComputeLaw(TermLaw):
         e, a, g = (float(v) for v in theta)
         return {"E": float(np.exp(e)), "A": float(np.exp(a)), "gamma": g}
 
-    def fit(self, sweep: Sweep, *, rng: np.random.Generator | int | None = None) -> ComputeLaw:
+    def fit(self, sweep: Sweep, *, rng: np.random.Generator | int | None = None) -> Self:
         """Fit the frontier of ``sweep``; see the class docstring. Returns ``self``."""
         if not isinstance(sweep, Sweep):
             raise parameter_error("sweep", "ComputeLaw.fit", "a Sweep", sweep)
         with single_thread():
             return self._fit_frontier(sweep, as_rng(rng))
 
-    def _fit_frontier(self, sweep: Sweep, gen: np.random.Generator) -> ComputeLaw:
+    def _fit_frontier(self, sweep: Sweep, gen: np.random.Generator) -> Self:
         C, Ns, Ls = frontier_points(sweep, bins_per_decade=self.bins_per_decade)
         if C.size < 4:
             raise InvalidParameterError(
@@ -185,7 +186,22 @@ class ComputeLaw(TermLaw):
         )
         self.theta_ = theta
         self.residuals_ = y - self._log_pred(theta[None, :], X)[0]
-        self.n_fit_ = tuple(np.polyfit(np.log(C), np.log(Ns), 1)[::-1])  # type: ignore[assignment]
+        n_in = max(4, int(np.ceil(0.75 * C.size)))
+        self.extrap_residuals_ = np.empty(0)
+        if self.calibrate and C.size - n_in >= 2:
+            # the frontier fitted without its largest budgets, scored on them (see TermLaw)
+            th_in, _ = fit_terms(
+                model,
+                X[:n_in],
+                y[:n_in],
+                delta=self.huber_delta,
+                n_starts=min(self.n_starts, 1000),
+                n_polish=min(self.n_polish, 4),
+                rng=gen,
+            )
+            self.extrap_residuals_ = y[n_in:] - self._log_pred(th_in[None, :], X[n_in:])[0]
+        icpt_slope = np.polyfit(np.log(C), np.log(Ns), 1)[::-1]
+        self.n_fit_ = (float(icpt_slope[0]), float(icpt_slope[1]))
         self.frontier_ = (C, Ns, Ls)
         clusters = self._clusters(sweep)
         thetas, nfits = [], []
@@ -271,7 +287,7 @@ class LogLinearLaw(ScalingLaw):
     def _col(sweep: Sweep, k: str) -> NDArray[np.float64]:
         return {"N": sweep.N, "D": sweep.D, "C": sweep.C, "M": sweep.tokens_per_param}[k]
 
-    def fit(self, sweep: Sweep, *, rng: np.random.Generator | int | None = None) -> LogLinearLaw:
+    def fit(self, sweep: Sweep, *, rng: np.random.Generator | int | None = None) -> Self:
         """Least squares on log loss (``rng`` unused: the fit is closed-form). Returns ``self``."""
         if not isinstance(sweep, Sweep):
             raise parameter_error("sweep", "LogLinearLaw.fit", "a Sweep", sweep)
@@ -293,8 +309,8 @@ class LogLinearLaw(ScalingLaw):
         r = y - X @ coef
         self._dof = len(sweep) - p
         self._s2 = float(r @ r / self._dof)
-        self._xtx_inv = np.linalg.inv(X.T @ X)
-        self.coef_ = coef
+        self._xtx_inv = np.asarray(np.linalg.inv(X.T @ X), dtype=np.float64)
+        self.coef_ = np.asarray(coef, dtype=np.float64)
         self._fitted = True
         return self
 

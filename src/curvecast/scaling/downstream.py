@@ -25,7 +25,7 @@ lies (0 inside the fitted range).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -134,7 +134,7 @@ class DownstreamLaw(ScalingLaw):
                 best, best_cost = res.x, res.cost
         return np.asarray(best, dtype=np.float64)
 
-    def fit(self, sweep: Sweep, *, rng: np.random.Generator | int | None = None) -> DownstreamLaw:
+    def fit(self, sweep: Sweep, *, rng: np.random.Generator | int | None = None) -> Self:
         """Fit ``target`` against ``sweep.loss``. Returns ``self``."""
         if not isinstance(sweep, Sweep):
             raise parameter_error("sweep", "DownstreamLaw.fit", "a Sweep", sweep)

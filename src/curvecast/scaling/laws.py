@@ -93,6 +93,9 @@ class ChinchillaLaw(TermLaw):
         resample: ``"runs"`` (bootstrap over runs) or ``"sizes"`` (over model sizes).
         huber_delta: Huber threshold on the log residual (1e-3 as Hoffmann et al.).
         n_starts: random starting points scored; ``n_polish`` best are polished by L-BFGS-B.
+        calibrate: widen the band by how much worse the law did at predicting the sweep's own
+            largest runs (the top fifth by compute) from the rest than its in-sample residuals
+            (default True; never narrows it).
 
     Raises:
         InvalidParameterError: at fit, fewer than 6 runs or fewer than 3 distinct N or D.

@@ -50,12 +50,21 @@ def plot_isoflop(law: ScalingLaw, sweep: Sweep, path: Path) -> Path:
         near = np.abs(logc - np.log10(c)) <= 0.15
         ax.scatter(sweep.N[near], sweep.loss[near], s=12, color=color, alpha=0.7)
         n_grid = np.logspace(np.log10(sweep.N.min()) - 0.3, np.log10(sweep.N.max()) + 0.3, 60)
+        n_grid = n_grid[n_grid <= np.sqrt(c / 6)]  # at least one token per parameter
+        if n_grid.size < 2:
+            continue
         try:
             fc = law.predict(N=n_grid, C=np.full_like(n_grid, c))
         except Exception:  # a law of C alone has no iso-FLOP curve
             break
         ax.plot(n_grid, fc.point, color=color, lw=1.2, label=f"C={c:.2g}")
-    ax.set(xscale="log", xlabel="parameters N", ylabel="loss", title=f"iso-FLOP ({law.name})")
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel="parameters N (curves stop at one token per parameter)",
+        ylabel="loss",
+        title=f"iso-FLOP ({law.name})",
+    )
     ax.legend(fontsize=7, ncol=2)
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -39,7 +39,7 @@ import numpy as np
 from curvecast.exceptions import DataSourceError, UnknownMethodError
 from curvecast.scaling.sweep import Sweep
 
-__all__ = ["PUBLIC_SWEEPS", "PublicSweep", "load_public_sweep"]
+__all__ = ["PUBLIC_SWEEPS", "PublicSweep", "load_public_sweep", "with_checkpoints"]
 
 #: Gadre et al.'s 17-task split (scaling/constants.py, SUBSET).
 MLF_SUBSET = (
@@ -150,14 +150,17 @@ def _mlfoundations(root: Path, val: str = "c4_val") -> PublicSweep:
 
 
 def _to_sweep(recs: list[dict[str, Any]], extras: tuple[str, ...], with_c: bool = False) -> Sweep:
+    def col(k: str) -> np.ndarray:
+        return np.array([r[k] for r in recs], dtype=np.float64)
+
     return Sweep(
-        N=[r["N"] for r in recs],
-        D=[r["D"] for r in recs],
-        C=[r["C"] for r in recs] if with_c else None,
-        loss=[r["loss"] for r in recs],
+        N=col("N"),
+        D=col("D"),
+        C=col("C") if with_c else None,  # type: ignore[arg-type]  # None means 6ND
+        loss=col("loss"),
         name=tuple(r["name"] for r in recs),
         group=tuple(r["group"] for r in recs),
-        extra={k: [r[k] for r in recs] for k in extras},
+        extra={k: col(k) for k in extras},
     )
 
 
@@ -294,3 +297,24 @@ def load_public_sweep(
 
     root = resolve_root(PUBLIC_FILES[name], data_dir=data_dir, cache_dir=cache_dir)
     return _LOADERS[name](root)
+
+
+def with_checkpoints(sweep: Sweep, curves: dict[str, tuple[np.ndarray, np.ndarray]]) -> Sweep:
+    """``sweep`` with every checkpoint of each run's curve as an extra run (same N, its tokens).
+
+    ``curves`` maps a run's name to ``(tokens (k,), loss (k,))``; runs without a curve stay as
+    they are, and checkpoints with a non-finite loss are skipped. A checkpoint taken before the
+    learning rate has decayed overstates the loss a run of that length would reach, so this
+    trades that bias for more points per size.
+    """
+    rows: list[tuple[float, float, float, str, str]] = []
+    for i, name in enumerate(sweep.name):
+        if name not in curves:
+            rows.append((sweep.N[i], sweep.D[i], sweep.loss[i], name, sweep.group[i]))
+            continue
+        tokens, loss = curves[name]
+        for k, (t, v) in enumerate(zip(tokens, loss, strict=True)):
+            if np.isfinite(t) and np.isfinite(v) and t > 0 and v > 0:
+                rows.append((sweep.N[i], float(t), float(v), f"{name}@{k}", sweep.group[i]))
+    n, d, loss_, names, groups = zip(*rows, strict=True)
+    return Sweep(N=np.array(n), D=np.array(d), loss=np.array(loss_), name=names, group=groups)

@@ -78,7 +78,7 @@ class Sweep:
     N: NDArray[np.float64]
     D: NDArray[np.float64]
     loss: NDArray[np.float64]
-    C: NDArray[np.float64] = field(default=None)  # type: ignore[assignment]
+    C: NDArray[np.float64] = field(default=None)  # type: ignore[arg-type]  # None: 6 N D
     name: tuple[str, ...] = ()
     group: tuple[str, ...] = ()
     extra: Mapping[str, NDArray[np.float64]] = field(default_factory=dict)
@@ -341,7 +341,7 @@ def read_sweep(
         N=n_vals[idx],
         D=d_vals[idx],
         loss=loss_vals[idx],
-        C=None if c_vals is None else c_vals[idx],
+        C=None if c_vals is None else c_vals[idx],  # type: ignore[arg-type]
         name=tuple(names[i] for i in idx) if names else (),
         group=tuple(groups[i] for i in idx) if groups else (),
         extra={k: v[idx] for k, v in extras.items()},
