@@ -23,7 +23,12 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from curvecast.curves import Curve, Direction, check_bounds
-from curvecast.exceptions import InvalidParameterError, MissingDependencyError, parameter_error
+from curvecast.exceptions import (
+    InvalidParameterError,
+    MissingDependencyError,
+    install_hint,
+    parameter_error,
+)
 from curvecast.pruning import ForecastRule, Verdict
 from curvecast.pruning._rule import DEFAULT_CHECK_GROWTH, DEFAULT_MIN_POINTS, DEFAULT_THRESHOLD
 
@@ -32,10 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = ["RunStopper", "check_mode", "describe"]
 
-_OPTUNA = (
-    "stopping against the best run in a storage needs Optuna: pip install 'curvecast[optuna]' "
-    "(from a curvecast checkout: pip install '.[optuna]')"
-)
+_OPTUNA = "stopping against the best run in a storage needs Optuna: " + install_hint("optuna")
 
 
 def check_mode(mode: object, owner: str) -> Literal["maximize", "minimize"]:

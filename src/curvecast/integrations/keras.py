@@ -20,7 +20,12 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from curvecast.exceptions import InvalidParameterError, MissingDependencyError, parameter_error
+from curvecast.exceptions import (
+    InvalidParameterError,
+    MissingDependencyError,
+    install_hint,
+    parameter_error,
+)
 from curvecast.integrations._callback import RunStopper, check_mode, describe
 from curvecast.pruning import Verdict
 from curvecast.pruning._rule import DEFAULT_CHECK_GROWTH, DEFAULT_MIN_POINTS, DEFAULT_THRESHOLD
@@ -29,8 +34,8 @@ try:
     import keras
 except ImportError as exc:  # pragma: no cover - exercised only without keras
     raise MissingDependencyError(
-        "curvecast.integrations.keras needs Keras 3: pip install 'curvecast[keras]' (from a "
-        "curvecast checkout: pip install '.[keras]'), and a backend (torch, jax or tensorflow)"
+        "curvecast.integrations.keras needs Keras 3 and a backend (torch, jax or tensorflow): "
+        + install_hint("keras")
     ) from exc
 
 __all__ = ["ForecastEarlyStopping"]

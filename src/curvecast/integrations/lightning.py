@@ -22,7 +22,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from curvecast.exceptions import InvalidParameterError, MissingDependencyError
+from curvecast.exceptions import InvalidParameterError, MissingDependencyError, install_hint
 from curvecast.integrations._callback import RunStopper, check_mode, describe
 from curvecast.pruning import Verdict
 from curvecast.pruning._rule import DEFAULT_CHECK_GROWTH, DEFAULT_MIN_POINTS, DEFAULT_THRESHOLD
@@ -32,8 +32,7 @@ try:
     from lightning.pytorch.callbacks import Callback
 except ImportError as exc:  # pragma: no cover - exercised only without lightning
     raise MissingDependencyError(
-        "curvecast.integrations.lightning needs PyTorch Lightning: pip install "
-        "'curvecast[lightning]' (from a curvecast checkout: pip install '.[lightning]')"
+        "curvecast.integrations.lightning needs PyTorch Lightning: " + install_hint("lightning")
     ) from exc
 
 __all__ = ["ForecastEarlyStopping"]

@@ -23,7 +23,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from curvecast.exceptions import InvalidParameterError, MissingDependencyError
+from curvecast.exceptions import InvalidParameterError, MissingDependencyError, install_hint
 from curvecast.integrations._callback import RunStopper, describe
 from curvecast.pruning import Verdict
 from curvecast.pruning._rule import DEFAULT_CHECK_GROWTH, DEFAULT_MIN_POINTS, DEFAULT_THRESHOLD
@@ -33,8 +33,8 @@ try:
     from transformers.utils import logging as hf_logging
 except ImportError as exc:  # pragma: no cover - exercised only without transformers
     raise MissingDependencyError(
-        "curvecast.integrations.transformers needs Hugging Face Transformers: pip install "
-        "'curvecast[transformers]' (from a curvecast checkout: pip install '.[transformers]')"
+        "curvecast.integrations.transformers needs Hugging Face Transformers: "
+        + install_hint("transformers")
     ) from exc
 
 __all__ = ["ForecastEarlyStoppingCallback"]

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from curvecast.curves import Curve
-from curvecast.exceptions import MissingDependencyError
+from curvecast.exceptions import MissingDependencyError, install_hint
 from curvecast.io._common import SourceError
 from curvecast.io._judge import RunForecast
 
@@ -56,8 +56,7 @@ def mirror_runs(
         from optuna.trial import Trial, TrialState
     except ImportError as exc:
         raise MissingDependencyError(
-            "--to-storage needs Optuna: pip install 'curvecast[optuna]' (from a curvecast "
-            "checkout: pip install '.[optuna]')"
+            "--to-storage needs Optuna: " + install_hint("optuna")
         ) from exc
     from curvecast.integrations.optuna import ATTR_PREFIX, STUDY_ATTR
 

@@ -10,14 +10,14 @@ from pathlib import Path
 from typing import Any
 
 from curvecast.curves import Curve
-from curvecast.exceptions import MissingDependencyError
+from curvecast.exceptions import MissingDependencyError, install_hint
 from curvecast.io._common import SourceError, build_curves, check_metric, unknown_metric
 
 __all__ = ["read_mlflow", "tracking_uri"]
 
 _INSTALL = (
-    "reading an MLflow store needs MLflow's client: pip install 'curvecast[mlflow]' (from a "
-    "curvecast checkout: pip install '.[mlflow]'; mlflow-skinny is enough)"
+    "reading an MLflow store needs MLflow's client (mlflow-skinny is enough): "
+    + install_hint("mlflow")
 )
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from curvecast.curves import Curve
-from curvecast.exceptions import MissingDependencyError
+from curvecast.exceptions import MissingDependencyError, install_hint
 from curvecast.io._common import SourceError, build_curves, check_metric, unknown_metric
 
 __all__ = ["read_table", "read_wandb"]
@@ -72,7 +72,7 @@ def read_table(
     """Read ``metric`` from a long table with columns ``run, step, metric, value``.
 
     CSV (any file but ``.parquet``/``.pq``) is read with the standard library; Parquet needs
-    pyarrow (``pip install 'curvecast[parquet]'``). Extra columns are ignored; an empty value
+    pyarrow (the ``parquet`` extra). Extra columns are ignored; an empty value
     is skipped; ``nan``/``inf`` mark a diverged run.
 
     Returns:
@@ -96,8 +96,7 @@ def read_table(
             import pyarrow.parquet as pq
         except ImportError as exc:
             raise MissingDependencyError(
-                "reading Parquet needs pyarrow: pip install 'curvecast[parquet]' (from a "
-                "curvecast checkout: pip install '.[parquet]')"
+                "reading Parquet needs pyarrow: " + install_hint("parquet")
             ) from exc
         try:
             table = pq.read_table(p)

@@ -8,14 +8,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from curvecast.curves import Curve
-from curvecast.exceptions import MissingDependencyError
+from curvecast.exceptions import MissingDependencyError, install_hint
 from curvecast.io._common import SourceError, build_curves, check_metric, unknown_metric
 
 __all__ = ["read_tensorboard"]
 
-_INSTALL = (
-    "reading TensorBoard event files needs the tensorboard package: pip install "
-    "'curvecast[tensorboard]' (from a curvecast checkout: pip install '.[tensorboard]')"
+_INSTALL = "reading TensorBoard event files needs the tensorboard package: " + install_hint(
+    "tensorboard"
 )
 
 

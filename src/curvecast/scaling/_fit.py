@@ -28,7 +28,7 @@ def single_thread() -> Iterator[None]:
 
     L-BFGS-B factorises a tiny matrix with LAPACK at every step; with a multi-threaded BLAS
     each call wakes its threads, which on a busy machine made a 48-run fit 15x slower in CPU
-    time (and 15x in wall time). ``pip install 'curvecast[scaling]'`` brings threadpoolctl.
+    time (and 15x in wall time). the ``scaling`` extra brings threadpoolctl.
     """
     try:
         from threadpoolctl import threadpool_limits

@@ -1,6 +1,6 @@
 """Plots of a fitted law: iso-FLOP curves, the compute frontier with its band, residuals.
 
-matplotlib is imported when a plot is drawn (``pip install 'curvecast[plot]'``).
+matplotlib is imported when a plot is drawn (the ``plot`` extra).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from curvecast.exceptions import MissingDependencyError
+from curvecast.exceptions import MissingDependencyError, install_hint
 from curvecast.scaling._base import ScalingLaw
 from curvecast.scaling.sweep import Sweep
 
@@ -24,9 +24,7 @@ def _plt() -> Any:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError as exc:
-        raise MissingDependencyError(
-            "Plots need matplotlib. Install it with: pip install 'curvecast[plot]'"
-        ) from exc
+        raise MissingDependencyError("Plots need matplotlib: " + install_hint("plot")) from exc
     return plt
 
 
