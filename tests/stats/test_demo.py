@@ -7,8 +7,8 @@ import pytest
 pytest.importorskip("sklearn", reason="pip install 'curvecast[demo]'")
 pytest.importorskip("optuna", reason="pip install 'curvecast[demo]'")
 
-from curvecast.cli import main  # noqa: E402
-from curvecast.stats._demo import format_selection_demo, run_selection_demo  # noqa: E402
+from curvecast.cli import main
+from curvecast.stats._demo import format_selection_demo, run_selection_demo
 
 
 @pytest.mark.slow

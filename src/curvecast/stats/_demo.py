@@ -84,22 +84,15 @@ def _search(
     Returns the study and, per trial number, its validation and test correctness."""
     import optuna
     from sklearn.exceptions import ConvergenceWarning
-    from sklearn.neural_network import MLPClassifier
 
-    from curvecast.demo_search import EPOCHS
+    from curvecast.demo_search import EPOCHS, _classifier
 
     (Xtr, ytr), (Xva, yva), (Xte, yte) = data["train"], data["validation"], data["test"]
     classes = np.unique(ytr)
     seen: dict[int, dict[str, Any]] = {}
 
     def objective(trial: optuna.Trial) -> float:
-        clf = MLPClassifier(
-            hidden_layer_sizes=(trial.suggest_int("hidden_units", 8, 256, log=True),),
-            learning_rate_init=trial.suggest_float("learning_rate_init", 1e-5, 0.3, log=True),
-            alpha=trial.suggest_float("alpha", 1e-6, 1.0, log=True),
-            batch_size=trial.suggest_categorical("batch_size", [32, 64, 128, 256]),
-            random_state=seed + trial.number,
-        )
+        clf = _classifier(trial, seed)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             for _ in range(EPOCHS):
