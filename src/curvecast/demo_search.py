@@ -127,10 +127,23 @@ class _Progress:
         self.stream.flush()
 
 
+def _classifier(trial: Any, seed: int) -> Any:
+    """The search space: an MLP with one hidden layer, its width, learning rate, L2 penalty and
+    batch size drawn by ``trial`` (also used by ``curvecast compare --demo``)."""
+    from sklearn.neural_network import MLPClassifier
+
+    return MLPClassifier(
+        hidden_layer_sizes=(trial.suggest_int("hidden_units", 8, 256, log=True),),
+        learning_rate_init=trial.suggest_float("learning_rate_init", 1e-5, 0.3, log=True),
+        alpha=trial.suggest_float("alpha", 1e-6, 1.0, log=True),
+        batch_size=trial.suggest_categorical("batch_size", [32, 64, 128, 256]),
+        random_state=seed + trial.number,
+    )
+
+
 def _objective(data: tuple[Any, Any, Any, Any], seed: int, prune: bool) -> Any:
     import optuna
     from sklearn.exceptions import ConvergenceWarning
-    from sklearn.neural_network import MLPClassifier
 
     Xtr, Xva, ytr, yva = data
     classes = np.unique(ytr)
@@ -138,13 +151,7 @@ def _objective(data: tuple[Any, Any, Any, Any], seed: int, prune: bool) -> Any:
     def objective(trial: optuna.Trial) -> float:
         import warnings
 
-        clf = MLPClassifier(
-            hidden_layer_sizes=(trial.suggest_int("hidden_units", 8, 256, log=True),),
-            learning_rate_init=trial.suggest_float("learning_rate_init", 1e-5, 0.3, log=True),
-            alpha=trial.suggest_float("alpha", 1e-6, 1.0, log=True),
-            batch_size=trial.suggest_categorical("batch_size", [32, 64, 128, 256]),
-            random_state=seed + trial.number,
-        )
+        clf = _classifier(trial, seed)
         acc = 0.0
         for epoch in range(1, EPOCHS + 1):
             with warnings.catch_warnings():

@@ -176,6 +176,16 @@ def test_missing_file_and_no_input(tmp_path: Path, capsys: pytest.CaptureFixture
     assert "give a CSV file" in capsys.readouterr().err
 
 
+def test_unwritable_outputs_are_input_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    csv_path = _write_csv(
+        tmp_path / "runs.csv", _rows({"a": 0.0, "b": 0.0}, 3, np.random.default_rng(0))
+    )
+    code = main(["compare", str(csv_path), "--reps", "50", "--json", str(tmp_path / "no/x.json")])
+    assert code == 2 and "cannot write" in capsys.readouterr().err
+
+
 def test_results_from_rows_raises_the_library_error() -> None:
     with pytest.raises(ResultsError, match="one seed"):
         results_from_rows([{"method": m, "task": "t", "seed": 0, "score": 1.0} for m in ("a", "b")])

@@ -133,11 +133,17 @@ def run_compare(args: argparse.Namespace) -> int:
         print(text, file=sys.stderr)
     else:
         print(text)
-    if args.json and args.json != "-":
-        with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump(c.to_dict(), fh, indent=1, allow_nan=False)
-        print(f"json: {args.json}")
-    if args.plot:
-        plot_comparison(c, args.plot)
-        print(f"plot: {args.plot}")
+    try:
+        if args.json and args.json != "-":
+            with open(args.json, "w", encoding="utf-8") as fh:
+                json.dump(c.to_dict(), fh, indent=1, allow_nan=False)
+            print(f"json: {args.json}")
+        if args.plot:
+            plot_comparison(c, args.plot)
+            print(f"plot: {args.plot}")
+    except OSError as exc:
+        raise ResultsError(
+            f"cannot write {exc.filename or args.plot!r}: {exc.strerror or exc}; give a path in "
+            "a folder that exists and is writable."
+        ) from None
     return 0
