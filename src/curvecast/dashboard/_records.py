@@ -1,0 +1,179 @@
+"""One trial read from the storage, defensively: its curve, its verdicts, and notes on what
+could not be read.
+
+A storage is written by many hands (several curvecast versions, shadow pruners, users' own
+attributes). One bad record must degrade only its own trial, with a note the page shows, never
+the study or the list of studies; so every value taken from the storage passes through
+:func:`num` or :func:`param`, and every verdict record through :func:`read_verdicts`, which
+never raise.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from optuna.trial import FrozenTrial
+
+__all__ = ["TrialFacts", "num", "param", "read_trial", "read_verdicts"]
+
+#: Integers beyond this magnitude lose digits in the browser (IEEE doubles): sent as text.
+_SAFE_INT = 2**53
+_MAX_TEXT = 120
+
+
+def num(v: Any) -> float | None:
+    """A finite float, or None (NaN, inf, None, out-of-range integers and non-numbers)."""
+    if v is None or isinstance(v, bool):
+        return None
+    try:
+        f = float(v)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return f if math.isfinite(f) else None
+
+
+def short(text: str, limit: int = _MAX_TEXT) -> str:
+    """``text`` cut to ``limit`` characters, with an ellipsis when cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def param(v: Any) -> Any:
+    """A parameter or attribute value as JSON the page can show: finite numbers stay numbers,
+    integers the browser cannot hold exactly and everything else become (short) strings."""
+    if v is None or isinstance(v, bool | str):
+        return v if not isinstance(v, str) else short(v, 400)
+    if isinstance(v, int | np.integer):
+        if abs(int(v)) <= _SAFE_INT:
+            return int(v)
+        digits = len(str(abs(int(v)))) if abs(int(v)) < 10**4000 else None
+        return f"an integer of {digits} digits" if digits else "a huge integer"
+    if isinstance(v, float | np.floating):
+        f = num(v)
+        return str(v) if f is None else f
+    try:
+        return short(str(v), 400)
+    except Exception:  # a value whose str() fails: say so rather than fail the page
+        return f"<{type(v).__name__}>"
+
+
+def _explain_shadow(text: str) -> str:
+    for verb in ("stopped", "stop"):
+        if text.startswith(verb + " "):
+            return "would have stopped " + text[len(verb) + 1 :]
+    return "would have stopped: " + text
+
+
+def read_verdicts(trial: FrozenTrial) -> tuple[list[dict[str, Any]], list[str]]:
+    """Every curvecast verdict on ``trial`` in step order, each with its ``explain`` line, and a
+    note for each record that could not be read (skipped).
+
+    A shadow pruner's record (``"shadow": true``, decision "prune" or "stop") comes back with
+    ``"shadow": True``, decision ``"prune"`` and an ``explain`` that starts "would have stopped";
+    it never counts as the stop of the trial. Records without the field are ordinary verdicts.
+    """
+    from curvecast.integrations.optuna import ATTR_PREFIX
+    from curvecast.pruning import Verdict
+
+    out: list[dict[str, Any]] = []
+    notes: list[str] = []
+    try:
+        keys = sorted(str(k) for k in trial.system_attrs if str(k).startswith(ATTR_PREFIX))
+    except Exception as exc:  # pragma: no cover - a storage that returns odd keys
+        return [], [f"verdict records could not be listed ({type(exc).__name__})"]
+    for key in keys:
+        raw = trial.system_attrs[key]
+        try:
+            if not isinstance(raw, dict):
+                raise TypeError(f"a {type(raw).__name__}, not a verdict record")
+            shadow = raw.get("shadow") is True
+            decision = raw.get("decision")
+            if shadow and decision in ("prune", "stop"):
+                decision = "stop"
+            if decision not in ("continue", "stop", "pause"):
+                raise ValueError(f"unknown decision {short(repr(decision), 40)}")
+            if not isinstance(raw.get("reason"), str):
+                raise ValueError("no reason")
+            v = Verdict.from_dict({**raw, "decision": decision})
+            d = v.to_dict()
+            if d["step"] is None:
+                raise ValueError("no finite step")
+            for k in ("horizon", "incumbent", "prob_better"):
+                if raw.get(k) is not None and d[k] is None:
+                    raise ValueError(f"{k} is not a finite number")
+            text = v.explain()
+        except Exception as exc:  # any malformed record: skip it, say so, never spread
+            step = key[len(ATTR_PREFIX) :].lstrip("0") or "0"
+            notes.append(
+                f"the verdict record at step {short(step, 24)} could not be read "
+                f"({type(exc).__name__}: {short(str(exc), 80)}); skipped"
+            )
+            continue
+        if shadow:
+            d["shadow"] = True
+            d["decision"] = "prune"
+            text = _explain_shadow(text)
+        d["explain"] = text
+        out.append(d)
+    out.sort(key=lambda d: d["step"])
+    return out, notes
+
+
+@dataclass
+class TrialFacts:
+    """What the dashboard knows of one trial, read once per snapshot.
+
+    Attributes:
+        trial: the Optuna trial.
+        state: "complete", "pruned", "running", "fail" or "waiting".
+        steps, values: the reported curve, shapes ``(n,)``; a non-finite value is None.
+        verdicts: readable verdict records in step order (see :func:`read_verdicts`).
+        stop: the verdict that stopped the trial (never a shadow one), or None.
+        shadow: the first "would have pruned" record of a shadow pruner, or None.
+        notes: what could not be read, one sentence each.
+    """
+
+    trial: FrozenTrial
+    state: str
+    steps: list[float]
+    values: list[float | None]
+    verdicts: list[dict[str, Any]]
+    stop: dict[str, Any] | None
+    shadow: dict[str, Any] | None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def number(self) -> int:
+        return int(self.trial.number)
+
+    @property
+    def last_value(self) -> float | None:
+        return next((v for v in reversed(self.values) if v is not None), None)
+
+
+def read_trial(trial: FrozenTrial) -> TrialFacts:
+    """Read ``trial`` without raising: an unreadable part becomes a note."""
+    notes: list[str] = []
+    state = getattr(getattr(trial, "state", None), "name", "unknown").lower()
+    steps: list[float] = []
+    values: list[float | None] = []
+    try:
+        for s in sorted(trial.intermediate_values):
+            x = num(s)
+            if x is None:
+                notes.append(f"a report at step {short(repr(s), 30)} was skipped")
+                continue
+            steps.append(x)
+            values.append(num(trial.intermediate_values[s]))
+    except Exception as exc:
+        notes.append(f"the reported values could not be read ({type(exc).__name__})")
+        steps, values = [], []
+    verdicts, vnotes = read_verdicts(trial)
+    notes += vnotes
+    stop = next((v for v in reversed(verdicts) if v["decision"] == "stop"), None)
+    shadow = next((v for v in verdicts if v.get("shadow")), None)
+    return TrialFacts(trial, state, steps, values, verdicts, stop, shadow, notes)
