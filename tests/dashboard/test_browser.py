@@ -223,3 +223,118 @@ def test_hostile_study_name_and_parameter_are_shown_as_text(
     page.wait_for_timeout(600)  # one more refresh: still nothing ran
     page.screenshot(path=str(artifacts / "dashboard-xss.png"), full_page=True)
     assert page.dialogs == [] and page.errors == []
+
+
+def _open_study(page: Any, server: str, written: Written) -> None:
+    page.goto(server)
+    _ready(page)
+    page.get_by_role("link", name=written.study, exact=True).click()
+    page.wait_for_selector("#study-chart canvas")
+    _ready(page)
+
+
+def _refreshes(page: Any) -> int:
+    return int(page.evaluate("document.body.dataset.refreshes || '0'"))
+
+
+def _wait_refreshes(page: Any, n: int) -> None:
+    start = _refreshes(page)
+    page.wait_for_function("n => Number(document.body.dataset.refreshes || 0) >= n", arg=start + n)
+
+
+def test_every_stop_is_drawn_even_at_the_same_step(
+    browser_page: Any, server: str, written: Written
+) -> None:
+    """Before: stops at one step overwrote each other in a shared x array (32 stops, 10 drawn)."""
+    page = browser_page
+    _open_study(page, server, written)
+    steps = page.locator("tr.trial-row[data-state='pruned'] td:nth-child(4)").all_text_contents()
+    assert len(set(steps)) < len(steps) == written.n_pruned  # several share a step
+    chart = page.locator("#study-chart")
+    page.wait_for_function("() => document.querySelector('#study-chart').dataset.stops")
+    assert chart.get_attribute("data-stops") == str(written.n_pruned)
+    assert chart.get_attribute("data-stops-drawn") == str(written.n_pruned)
+
+
+def test_zoom_survives_refreshes_and_double_click_resets_it(
+    browser_page: Any, server: str, written: Written, artifacts: Path
+) -> None:
+    """Before: the 2-second refresh undid a drag-zoom."""
+    page = browser_page
+    _open_study(page, server, written)
+    chart = page.locator("#study-chart")
+    full_x = chart.get_attribute("data-x-range")
+    box = page.locator("#study-chart .u-over").bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + box["width"] * 0.25, box["y"] + box["height"] * 0.1)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.6, steps=6)
+    page.mouse.up()
+    page.wait_for_function("() => document.querySelector('#study-chart').dataset.zoomed === '1'")
+    zoomed_x, zoomed_y = chart.get_attribute("data-x-range"), chart.get_attribute("data-y-range")
+    assert zoomed_x != full_x
+    _wait_refreshes(page, 3)
+    assert chart.get_attribute("data-x-range") == zoomed_x
+    assert chart.get_attribute("data-y-range") == zoomed_y
+    page.screenshot(path=str(artifacts / "dashboard-zoomed.png"))
+    page.mouse.dblclick(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
+    page.wait_for_function("() => document.querySelector('#study-chart').dataset.zoomed === '0'")
+    assert chart.get_attribute("data-x-range") == full_x
+    assert page.errors == []
+
+
+def test_hover_names_the_trial_and_a_selected_trial_shows_its_band(
+    browser_page: Any, server: str, written: Written, artifacts: Path
+) -> None:
+    page = browser_page
+    _open_study(page, server, written)
+    # hover the stop marker of a pruned trial: the tooltip names a trial and its value
+    box = page.locator("#study-chart .u-over").bounding_box()
+    assert box is not None
+    found = None
+    for fx in (0.1, 0.2, 0.3, 0.4, 0.5, 0.7, 0.9):
+        for fy in (0.05, 0.15, 0.3, 0.5, 0.7, 0.9):
+            page.mouse.move(box["x"] + box["width"] * fx, box["y"] + box["height"] * fy)
+            tip = page.locator("#chart-tip")
+            if tip.is_visible():
+                found = tip.text_content() or ""
+                break
+        if found:
+            break
+    assert found is not None, "no tooltip anywhere over the chart"
+    assert re.match(r"trial \d+ · (complete|pruned|running)step [\d.]+: ", found), found
+    row = page.locator("tr.trial-row[data-state='pruned']").first
+    row.click()
+    page.wait_for_selector("#selected-band")
+    band = page.locator("#selected-band").text_content() or ""
+    assert band.startswith("forecast made when it was stopped: final value at step 19 between")
+    page.screenshot(path=str(artifacts / "dashboard-selected.png"))
+    assert page.errors == []
+
+
+def test_p_column_has_the_precision_of_the_reason(
+    browser_page: Any, server: str, written: Written
+) -> None:
+    page = browser_page
+    _open_study(page, server, written)
+    for row in page.locator("tr.trial-row[data-state='pruned']").all():
+        p_cell = (row.locator("td").nth(4).text_content() or "").split()[0]
+        why = row.locator("td.why").text_content() or ""
+        found = re.search(r"\) = ([\d.]+)", why)
+        assert found is not None, why
+        assert p_cell == found.group(1)
+    done = page.locator("tr.trial-row[data-state='complete'] td").nth(4)
+    assert done.text_content() == "finished"  # not a stale forecast of a finished trial
+
+
+def test_a_missing_study_does_not_keep_the_previous_breadcrumbs(
+    browser_page: Any, server: str, written: Written
+) -> None:
+    page = browser_page
+    _open_study(page, server, written)
+    assert written.study in (page.locator("#crumbs").text_content() or "")
+    page.goto(server + "#/study/999")
+    page.wait_for_selector("#error")
+    crumbs = page.locator("#crumbs").text_content() or ""
+    assert written.study not in crumbs and "not found" in crumbs
+    assert "no study with id 999" in (page.locator("#error").text_content() or "")

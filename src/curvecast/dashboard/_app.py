@@ -228,7 +228,7 @@ def create_app(
         if stale is not None:
             store.refresh_soon(study_id, _log_refresh_error)
             return stale
-        return await _blocking(request, store.study, study_id)  # type: ignore[no-any-return]
+        return await _blocking(request, store.study, study_id)
 
     def _send(request: Request, pair: tuple[bytes, bytes]) -> Response:
         raw, gz = pair

@@ -80,7 +80,7 @@ def read_verdicts(trial: FrozenTrial) -> tuple[list[dict[str, Any]], list[str]]:
     from curvecast.pruning import Verdict
 
     out: list[dict[str, Any]] = []
-    notes: list[str] = []
+    failed: list[tuple[str, str]] = []
     try:
         keys = sorted(str(k) for k in trial.system_attrs if str(k).startswith(ATTR_PREFIX))
     except Exception as exc:  # pragma: no cover - a storage that returns odd keys
@@ -105,20 +105,31 @@ def read_verdicts(trial: FrozenTrial) -> tuple[list[dict[str, Any]], list[str]]:
             for k in ("horizon", "incumbent", "prob_better"):
                 if raw.get(k) is not None and d[k] is None:
                     raise ValueError(f"{k} is not a finite number")
-            text = v.explain()
         except Exception as exc:  # any malformed record: skip it, say so, never spread
             step = key[len(ATTR_PREFIX) :].lstrip("0") or "0"
-            notes.append(
-                f"the verdict record at step {short(step, 24)} could not be read "
-                f"({type(exc).__name__}: {short(str(exc), 80)}); skipped"
-            )
+            failed.append((short(step, 24), f"{type(exc).__name__}: {short(str(exc), 80)}"))
             continue
+        try:
+            text = v.explain()
+        except Exception:  # readable, but missing what the sentence needs (an incumbent)
+            text = f"{d['decision']} at step {d['step']:g}: {str(d['reason']).replace('_', ' ')}"
         if shadow:
             d["shadow"] = True
             d["decision"] = "prune"
             text = _explain_shadow(text)
         d["explain"] = text
         out.append(d)
+    notes = []
+    if len(failed) == 1:
+        notes.append(
+            f"the verdict record at step {failed[0][0]} could not be read ({failed[0][1]}); skipped"
+        )
+    elif failed:
+        steps = ", ".join(s for s, _ in failed[:5]) + (", …" if len(failed) > 5 else "")
+        notes.append(
+            f"{len(failed)} verdict records (steps {steps}) could not be read (the first: "
+            f"{failed[0][1]}); skipped"
+        )
     out.sort(key=lambda d: d["step"])
     return out, notes
 

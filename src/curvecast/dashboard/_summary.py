@@ -409,7 +409,9 @@ def _round(v: float | None) -> float | None:
     return None if v is None else float(f"{v:.4g}")
 
 
-def chart_payload(facts: list[TrialFacts], records: list[dict[str, Any]]) -> dict[str, Any]:
+def chart_payload(
+    facts: list[TrialFacts], records: list[dict[str, Any]], direction: str = "maximize"
+) -> dict[str, Any]:
     """The study chart's data, compact: one shared x grid (thinned when the curves would hold
     more than :data:`CHART_BUDGET` numbers), each curve's values on it (4 significant digits,
     trailing gaps cut), the exact stop and would-have-stopped points, the bands of running
@@ -457,10 +459,10 @@ def chart_payload(facts: list[TrialFacts], records: list[dict[str, Any]]) -> dic
         b = r.get("band")
         if f.state == "running" and b is not None:
             bands.append({"n": f.number, **{k: b[k] for k in ("x", *(n for n, _ in BAND_LEVELS))}})
-    incumbents = [
-        v for f, r in with_curve if f.state == "complete" and (v := f.last_value) is not None
-    ]
-    keep = [max(incumbents), min(incumbents)] if incumbents else []
+    finals = [v for f in facts if f.state == "complete" and (v := f.last_value) is not None]
+    keep = []
+    if finals and direction in ("maximize", "minimize"):
+        keep = [max(finals) if direction == "maximize" else min(finals)]
     return {
         "x": grid,
         "thinned": thinned,
@@ -521,7 +523,7 @@ def build_view(
     summary["trials_with_notes"] = sum(1 for r in records if r["notes"])
     if cache is not None and cache.problem and summary["states"].get("running"):
         summary["notes"] = [*summary["notes"], cache.problem]
-    chart = chart_payload(facts, records)
+    chart = chart_payload(facts, records, summary["direction"])
     return StudyView(
         summary=summary,
         facts=facts,

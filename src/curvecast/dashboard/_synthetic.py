@@ -27,7 +27,8 @@ _Z = ((0.05, -1.64), (0.25, -0.67), (0.5, 0.0), (0.75, 0.67), (0.95, 1.64))
 
 
 def _check_steps(n_steps: int, first: int = 3) -> list[int]:
-    out, s = [], float(first)
+    out: list[int] = []
+    s = float(first)
     while s < n_steps:
         if not out or int(s) != out[-1]:
             out.append(int(s))
@@ -112,11 +113,11 @@ def write_synthetic_study(
             stop = incumbent > 0 and p < 0.05 and stop_at is None
             v = Verdict(
                 decision="stop" if stop else "continue",
-                reason="hopeless" if stop else "promising",
+                reason="hopeless" if stop else "promising" if incumbent else "no_incumbent",
                 step=float(s),
                 horizon=horizon,
                 incumbent=incumbent or None,
-                prob_better=p,
+                prob_better=p if incumbent else None,
                 final_quantiles={q: final + spread * z for q, z in _Z},
                 method="pfn",
             ).to_dict()
