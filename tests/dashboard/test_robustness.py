@@ -167,6 +167,12 @@ def test_a_study_is_read_once_per_interval_and_only_when_it_changed(written: Wri
     assert again is not first and store.reads == 2
     assert again is not None and first is not None
     assert again.view.summary["n_trials"] == first.view.summary["n_trials"] + 1
+    # finished trials never change: their facts are reused, only open and new trials re-read
+    done = [i for i, f in enumerate(first.view.facts) if f.state in ("complete", "pruned")]
+    assert done and all(again.view.facts[i] is first.view.facts[i] for i in done)
+    running = next(i for i, f in enumerate(first.view.facts) if f.state == "running")
+    assert again.view.facts[running] is not first.view.facts[running]
+    assert [f.number for f in again.view.facts] == list(range(len(again.view.facts)))
 
 
 def test_many_clients_share_one_read(written: Written) -> None:

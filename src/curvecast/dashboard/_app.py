@@ -7,8 +7,10 @@ Endpoints (all GET, JSON, never writing to the storage):
   with a note, never an error for the whole list.
 - ``/api/studies/{id}?offset=0&limit=50&state=all&sort=number``: ``{"study": summary,
   "page": {...}, "trials": [row, ...], "chart": {...}}``: one page of the trials table and the
-  compact curves of every trial (thinned for large studies); 404 for an unknown id, 400 for a
-  bad parameter.
+  compact curves of every trial (thinned for large studies; ``chart=0`` leaves them out);
+  404 for an unknown id, 400 for a bad parameter.
+- ``/api/studies/{id}/chart``: the chart alone (what ``chart=0`` leaves out of the study
+  answer), with an ETag: a page that has this snapshot's chart gets 304 Not Modified.
 - ``/api/studies/{id}/trials/{number}``: ``{"study": summary, "trial": record}`` with the curve,
   the verdict history and the user attributes.
 
@@ -102,7 +104,7 @@ def _int_arg(query: Any, name: str, default: int, lo: int, hi: int) -> int:
     return value
 
 
-def _page_args(query: Any) -> tuple[int, int, str, str]:
+def _page_args(query: Any) -> tuple[int, int, str, str, bool]:
     offset = _int_arg(query, "offset", 0, 0, 10**9)
     limit = _int_arg(query, "limit", 50, 1, MAX_LIMIT)
     state = query.get("state", "all")
@@ -116,7 +118,10 @@ def _page_args(query: Any) -> tuple[int, int, str, str]:
             f"The 'sort' parameter must be one of {', '.join(SORT_KEYS)}, with a leading '-' "
             f"for descending. Got {sort[:40]!r} instead."
         )
-    return offset, limit, state, sort
+    chart = query.get("chart", "1")
+    if chart not in ("0", "1"):
+        raise _BadQuery(f"The 'chart' parameter must be 0 or 1. Got {chart[:40]!r} instead.")
+    return offset, limit, state, sort, chart == "1"
 
 
 def _dumps(obj: Any) -> bytes:
@@ -294,7 +299,7 @@ def create_app(
             return _storage_error(exc)
         if snap is None:
             return _error(404, f"no study with id {study_id}")
-        offset, limit, state, sort = args
+        offset, limit, state, sort, with_chart = args
 
         def make() -> bytes:
             rows, total = page_rows(
@@ -313,9 +318,30 @@ def create_app(
                 },
                 "trials": rows,
             }
+            if not with_chart:
+                return _dumps(head)
             return _dumps(head)[:-1] + b',"chart":' + snap.view.chart_json.encode() + b"}"
 
         return _send(request, snap.body(("study", args), make))
+
+    async def api_chart(request: Request) -> Response:
+        study_id = request.path_params["study_id"]
+        try:
+            snap = await _snapshot(request, study_id)
+        except _ClientGone:
+            return RawResponse(b"", status_code=499)
+        except Exception as exc:
+            return _storage_error(exc)
+        if snap is None:
+            return _error(404, f"no study with id {study_id}")
+        # the chart changes only with the snapshot: a page that has it already gets a 304
+        etag = f'"{study_id}-{id(snap)}-{snap.read_at:.6f}"'
+        headers = {"etag": etag, "cache-control": "no-cache"}
+        if request.headers.get("if-none-match") == etag:
+            return RawResponse(status_code=304, headers=headers)
+        response = _send(request, snap.body(("chart",), snap.view.chart_json.encode))
+        response.headers.update(headers)
+        return response
 
     async def api_trial(request: Request) -> Response:
         study_id, number = request.path_params["study_id"], request.path_params["number"]
@@ -345,6 +371,7 @@ def create_app(
         Route("/api/config", api_config),
         Route("/api/studies", api_studies),
         Route("/api/studies/{study_id:int}", api_study),
+        Route("/api/studies/{study_id:int}/chart", api_chart),
         Route("/api/studies/{study_id:int}/trials/{number:int}", api_trial),
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
     ]
@@ -371,8 +398,9 @@ class _SecurityHeaders:
                     (b"content-security-policy", _CSP.encode()),
                     (b"x-content-type-options", b"nosniff"),
                     (b"referrer-policy", b"no-referrer"),
-                    (b"cache-control", b"no-store"),
                 ]
+                if not any(k.lower() == b"cache-control" for k, _ in headers):
+                    headers.append((b"cache-control", b"no-store"))
                 message = {**message, "headers": headers}
             await send(message)
 

@@ -101,6 +101,7 @@ class Snapshot:
     read_at: float
     checked_at: float
     read_s: float
+    full_read_at: float = 0.0
     _bodies: OrderedDict[Any, tuple[bytes, bytes]] = field(default_factory=OrderedDict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -183,6 +184,29 @@ class SnapshotStore:
 
         threading.Thread(target=run, name=f"curvecast-refresh-{study_id}", daemon=True).start()
 
+    def _read_trials(
+        self, study_id: int, old: Snapshot | None, now: float
+    ) -> tuple[list[Any], dict[int, Any]]:
+        """The study's trials and, from ``old``, the already-read facts of finished trials.
+
+        A finished trial (complete, pruned, failed) never changes in Optuna, so after the first
+        read only the trials that were unfinished and the new ones are read (through the
+        RDBStorage's incremental query, the one Optuna's own cache uses); everything is read
+        again every :data:`MAX_AGE_S`, or when the storage has no such query.
+        """
+        get_some = getattr(self.storage, "_get_trials", None)
+        if old is None or get_some is None or now - old.full_read_at >= MAX_AGE_S:
+            return self.storage.get_all_trials(study_id, deepcopy=False), {}
+        done = [f for f in old.view.facts if f.state in ("complete", "pruned", "fail")]
+        if not old.view.facts:
+            return self.storage.get_all_trials(study_id, deepcopy=False), {}
+        open_ids = {f.trial._trial_id for f in old.view.facts} - {f.trial._trial_id for f in done}
+        last_id = max(f.trial._trial_id for f in old.view.facts)
+        fresh = get_some(study_id, None, open_ids, last_id)
+        fresh_ids = {t._trial_id for t in fresh}
+        trials = [f.trial for f in done if f.trial._trial_id not in fresh_ids] + list(fresh)
+        return trials, {f.trial._trial_id: f for f in done}
+
     def _lock(self, key: int | None) -> threading.Lock:
         with self._guard:
             return self._locks.setdefault(key, threading.Lock())
@@ -235,14 +259,14 @@ class SnapshotStore:
                 old is not None
                 and token is not None
                 and token == old.token
-                and now - old.read_at < MAX_AGE_S
+                and now - old.full_read_at < MAX_AGE_S
                 and old.study.study_name == study.study_name
             ):
                 old.checked_at = now
                 return old
             started = time.perf_counter()
-            trials = self.storage.get_all_trials(study_id, deepcopy=False)
-            view = build_view(study, trials, self.forecasts)
+            trials, known = self._read_trials(study_id, old, now)
+            view = build_view(study, trials, self.forecasts, known)
             self.reads += 1
             snap = Snapshot(
                 study=study,
@@ -251,6 +275,7 @@ class SnapshotStore:
                 read_at=now,
                 checked_at=self.clock(),
                 read_s=time.perf_counter() - started,
+                full_read_at=old.full_read_at if known and old is not None else now,
             )
             self._snaps[study_id] = snap
             return snap

@@ -497,11 +497,18 @@ class StudyView:
 
 
 def build_view(
-    study: FrozenStudy, trials: list[FrozenTrial], cache: ForecastCache | None
+    study: FrozenStudy,
+    trials: list[FrozenTrial],
+    cache: ForecastCache | None,
+    known: dict[int, TrialFacts] | None = None,
 ) -> StudyView:
     """Read ``trials`` of ``study`` once into a :class:`StudyView`; never raises for a bad
-    record (the row says what is wrong)."""
-    facts = [read_trial(t) for t in sorted(trials, key=lambda t: t.number)]
+    record (the row says what is wrong). ``known`` maps trial ids to facts already read (of
+    finished trials, which never change)."""
+    known = known or {}
+    facts = [
+        known.get(t._trial_id) or read_trial(t) for t in sorted(trials, key=lambda t: t.number)
+    ]
     summary, horizon = summarise(study, facts)
     bounds = _pruner_bounds(study)
     records = []

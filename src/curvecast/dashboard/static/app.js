@@ -91,8 +91,9 @@
     statusEl.classList.toggle("error", !!isError);
   }
 
-  async function getJSON(path) {
-    const r = await fetch(path, { headers: { Accept: "application/json" }, cache: "no-store" });
+  async function getJSON(path, revalidate) {
+    // the chart answers with an ETag: "no-cache" lets the browser reuse it when unchanged
+    const r = await fetch(path, { headers: { Accept: "application/json" }, cache: revalidate ? "no-cache" : "no-store" });
     let body = null;
     try {
       body = await r.json();
@@ -873,8 +874,13 @@
         if (gen !== generation) return;
         renderTrial(body);
       } else if (r.view === "study") {
-        body = await getJSON("api/studies/" + r.study + studyQuery());
+        const [rows, chart] = await Promise.all([
+          getJSON("api/studies/" + r.study + studyQuery() + "&chart=0"),
+          getJSON("api/studies/" + r.study + "/chart", true),
+        ]);
         if (gen !== generation) return;
+        body = rows;
+        body.chart = chart;
         if (body.page.offset > 0 && body.page.offset >= body.page.total) {
           prefs.table.offset = 0; // the filter shrank under the page
         }
