@@ -148,11 +148,16 @@ class _Clock:
         return self.now
 
 
-def test_a_study_is_read_once_per_interval_and_only_when_it_changed(written: Written) -> None:
+def test_a_study_is_read_once_per_interval_and_only_when_it_changed(
+    written: Written, tmp_path: Path
+) -> None:
     from ._study import add_trial
 
+    assert written.path is not None
+    shutil.copyfile(written.path, tmp_path / "copy.db")  # the shared file stays as it is
+    url = f"sqlite:///{tmp_path / 'copy.db'}"
     clock = _Clock()
-    store = SnapshotStore(open_storage(written.url), ForecastCache("last_value"), 2.0, clock)
+    store = SnapshotStore(open_storage(url), ForecastCache("last_value"), 2.0, clock)
     sid = 1
     first = store.study(sid)
     for _ in range(50):
@@ -160,7 +165,7 @@ def test_a_study_is_read_once_per_interval_and_only_when_it_changed(written: Wri
     assert store.reads == 1
     clock.now += 5  # older than the interval, but nothing changed: one cheap check, no read
     assert store.study(sid) is first and store.reads == 1
-    add_trial(written.url, n_reports=1)
+    add_trial(url, n_reports=1)
     assert store.study(sid) is first  # within the interval: not even checked
     clock.now += 5
     again = store.study(sid)
@@ -170,6 +175,8 @@ def test_a_study_is_read_once_per_interval_and_only_when_it_changed(written: Wri
     # finished trials never change: their facts are reused, only open and new trials re-read
     done = [i for i, f in enumerate(first.view.facts) if f.state in ("complete", "pruned")]
     assert done and all(again.view.facts[i] is first.view.facts[i] for i in done)
+    same = first.view.context == again.view.context
+    assert all((again.view.records[i] is first.view.records[i]) == same for i in done)
     running = next(i for i, f in enumerate(first.view.facts) if f.state == "running")
     assert again.view.facts[running] is not first.view.facts[running]
     assert [f.number for f in again.view.facts] == list(range(len(again.view.facts)))

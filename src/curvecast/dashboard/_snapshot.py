@@ -266,7 +266,9 @@ class SnapshotStore:
                 return old
             started = time.perf_counter()
             trials, known = self._read_trials(study_id, old, now)
-            view = build_view(study, trials, self.forecasts, known)
+            view = build_view(
+                study, trials, self.forecasts, known, old.view if known and old else None
+            )
             self.reads += 1
             snap = Snapshot(
                 study=study,

@@ -494,6 +494,7 @@ class StudyView:
     chart_json: str
     horizon: float | None
     by_number: dict[int, int]
+    context: tuple[Any, ...] = ()
 
 
 def build_view(
@@ -501,18 +502,32 @@ def build_view(
     trials: list[FrozenTrial],
     cache: ForecastCache | None,
     known: dict[int, TrialFacts] | None = None,
+    previous: StudyView | None = None,
 ) -> StudyView:
     """Read ``trials`` of ``study`` once into a :class:`StudyView`; never raises for a bad
     record (the row says what is wrong). ``known`` maps trial ids to facts already read (of
-    finished trials, which never change)."""
+    finished trials, which never change); rows of those are taken from ``previous`` while the
+    study's horizon, incumbent and best trial are unchanged."""
     known = known or {}
     facts = [
         known.get(t._trial_id) or read_trial(t) for t in sorted(trials, key=lambda t: t.number)
     ]
     summary, horizon = summarise(study, facts)
     bounds = _pruner_bounds(study)
+    # a finished trial's row depends only on its facts and on these: reuse it while they hold
+    context = (summary["direction"], horizon, summary["incumbent"], summary["best_trial"], bounds)
+    reuse: dict[int, dict[str, Any]] = {}
+    if previous is not None and previous.context == context:
+        reuse = {
+            id(f): r
+            for f, r in zip(previous.facts, previous.records, strict=True)
+            if f.state in ("complete", "pruned", "fail")
+        }
     records = []
     for f in facts:
+        if id(f) in reuse and known.get(f.trial._trial_id) is f:
+            records.append(reuse[id(f)])
+            continue
         try:
             records.append(
                 trial_record(
@@ -539,6 +554,7 @@ def build_view(
         chart_json=json.dumps(chart, separators=(",", ":"), allow_nan=False),
         horizon=horizon,
         by_number={f.number: i for i, f in enumerate(facts)},
+        context=context,
     )
 
 

@@ -195,7 +195,11 @@
     }
     for (const b of chart.bands) {
       if (b.n === sel && selBand) continue;
-      addBand(built, n, index, b, COLORS.running, FILL.running90, FILL.running50, "trial " + b.n);
+      // with a trial selected, the other bands step back so that its band reads clearly
+      const faint = sel !== null;
+      addBand(built, n, index, b, faint ? "rgba(5,150,105,0.35)" : COLORS.running,
+        faint ? "rgba(5,150,105,0.05)" : FILL.running90, faint ? "rgba(5,150,105,0.09)" : FILL.running50,
+        "trial " + b.n);
     }
     if (selBand) {
       const v = selBand.source === "verdict";
