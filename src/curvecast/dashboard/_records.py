@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -19,7 +20,19 @@ import numpy as np
 if TYPE_CHECKING:
     from optuna.trial import FrozenTrial
 
-__all__ = ["TrialFacts", "num", "param", "read_trial", "read_verdicts"]
+    from curvecast.dashboard._forecasts import ForecastCache
+
+__all__ = [
+    "TrialFacts",
+    "broken_record",
+    "final_value",
+    "num",
+    "param",
+    "read_trial",
+    "read_verdicts",
+    "shadow_outcome",
+    "trial_record",
+]
 
 #: Integers beyond this magnitude lose digits in the browser (IEEE doubles): sent as text.
 _SAFE_INT = 2**53
@@ -188,3 +201,171 @@ def read_trial(trial: FrozenTrial) -> TrialFacts:
     stop = next((v for v in reversed(verdicts) if v["decision"] == "stop"), None)
     shadow = next((v for v in verdicts if v.get("shadow")), None)
     return TrialFacts(trial, state, steps, values, verdicts, stop, shadow, notes)
+
+
+def _iso(d: datetime | None) -> str | None:
+    try:
+        return None if d is None else d.isoformat(timespec="seconds")
+    except Exception:
+        return None
+
+
+def _beats(a: float, b: float, direction: str) -> bool:
+    return a > b if direction == "maximize" else a < b
+
+
+def final_value(f: TrialFacts) -> float | None:
+    """The final reported value of a completed trial (the quantity forecast), else its value."""
+    if f.values:
+        return f.last_value
+    t = f.trial
+    return num(t.value) if len(t.values or ()) == 1 else None
+
+
+def shadow_outcome(f: TrialFacts, direction: str) -> str | None:
+    """ "right", "wrong" (it went on to beat what it was judged against), "pending" (still
+    running) or None (no shadow verdict, or nothing to judge by)."""
+    s = f.shadow
+    if s is None:
+        return None
+    if f.state == "running":
+        return "pending"
+    final, inc = final_value(f), s.get("incumbent")
+    if f.state != "complete" or final is None or inc is None:
+        return None
+    return "wrong" if _beats(final, float(inc), direction) else "right"
+
+
+def trial_record(
+    f: TrialFacts,
+    *,
+    direction: str,
+    horizon: float | None,
+    incumbent: float | None,
+    best_trial: int | None,
+    cache: ForecastCache | None,
+    bounds: tuple[float | None, float | None] | None = None,
+) -> dict[str, Any]:
+    """The row of one trial: state, value, P(beat incumbent) and what it means, why, params,
+    band, shadow verdict and notes. Never raises: an unreadable part becomes a note."""
+    from curvecast.dashboard._forecasts import stored_band  # it imports this module
+
+    t = f.trial
+    steps, values, verdicts = f.steps, f.values, f.verdicts
+    notes = list(f.notes)
+    latest = verdicts[-1] if verdicts else None
+    judged = next(
+        (v for v in reversed(verdicts) if v.get("prob_better") is not None and not v.get("shadow")),
+        None,
+    )
+    prob_better: float | None = None
+    p_when: str | None = None
+    band = None
+    steps_saved = None
+    why = None
+    if f.state == "pruned":
+        h = (f.stop or {}).get("horizon") or horizon
+        if steps and h is not None:
+            steps_saved = max(0.0, float(h) - steps[-1])
+        if f.stop is not None:
+            band = stored_band(f.stop, values[-1] if values else None)
+            why = f.stop["explain"]
+            prob_better, p_when = f.stop.get("prob_better"), "at the stop"
+        else:
+            why = "pruned by another pruner (no curvecast verdict recorded)"
+    elif f.state == "complete":
+        why = f"completed at step {steps[-1]:g}" if steps else "completed"
+        if best_trial is not None and f.number == best_trial:
+            why += " (the incumbent: best completed trial)"
+        p_when = "finished"
+    elif f.state == "running":
+        h = (latest or {}).get("horizon") or horizon
+        if cache is not None and h is not None and direction in ("maximize", "minimize"):
+            band = cache.band(t._trial_id, steps, values, direction, float(h), incumbent, bounds)
+        if judged is not None:
+            why, prob_better, p_when = judged["explain"], judged["prob_better"], "now"
+        elif band is not None and band["prob_better"] is not None and incumbent is not None:
+            prob_better, p_when = band["prob_better"], "now"
+            why = (
+                f"running at step {steps[-1]:g}: P(final beats {incumbent:.4g}) = "
+                f"{prob_better:.3f} by the dashboard's {band['method']} forecast"
+            )
+        elif latest is not None:
+            why = latest["explain"]
+        elif steps:
+            why = f"running at step {steps[-1]:g}: too few points to forecast yet"
+    elif f.state == "fail":
+        why = "failed" + (f" at step {steps[-1]:g}" if steps else "")
+    shadow = None
+    if f.shadow is not None:
+        outcome = shadow_outcome(f, direction)
+        shadow = {
+            "step": f.shadow["step"],
+            "prob_better": f.shadow.get("prob_better"),
+            "incumbent": f.shadow.get("incumbent"),
+            "explain": f.shadow["explain"],
+            "outcome": outcome,
+        }
+        if band is None and f.state != "running":
+            at = steps.index(f.shadow["step"]) if f.shadow["step"] in steps else None
+            band = stored_band(f.shadow, values[at] if at is not None else None)
+        judged_note = {
+            "right": "it finished below the value it was judged against: the stop would have "
+            "been right",
+            "wrong": "it went on to beat the value it was judged against: the stop would have "
+            "been wrong",
+            "pending": "still running: right or wrong once it finishes",
+        }.get(outcome or "")
+        why = f"{why}; shadow pruner: {f.shadow['explain']}" if why else f.shadow["explain"]
+        if judged_note:
+            why += f" ({judged_note})"
+    value = num(t.value) if len(t.values or ()) <= 1 else None
+    start, end = t.datetime_start, t.datetime_complete
+    try:
+        params = {short(str(k), 200): param(v) for k, v in t.params.items()}
+    except Exception as exc:
+        params, notes = {}, [*notes, f"the parameters could not be read ({type(exc).__name__})"]
+    return {
+        "number": f.number,
+        "id": t._trial_id,
+        "state": f.state,
+        "value": value,
+        "last_step": steps[-1] if steps else None,
+        "last_value": f.last_value,
+        "prob_better": prob_better,
+        "p_when": p_when,
+        "stop": f.stop,
+        "why": why,
+        "band": band,
+        "shadow": shadow,
+        "steps_saved": steps_saved,
+        "params": params,
+        "notes": notes,
+        "started": _iso(start),
+        "completed": _iso(end),
+        "duration_s": (end - start).total_seconds() if start and end else None,
+    }
+
+
+def broken_record(f: TrialFacts, exc: BaseException) -> dict[str, Any]:
+    """The row of a trial whose record could not be built: its number, state and the reason."""
+    return {
+        "number": f.number,
+        "id": getattr(f.trial, "_trial_id", None),
+        "state": f.state,
+        "value": None,
+        "last_step": f.steps[-1] if f.steps else None,
+        "last_value": f.last_value,
+        "prob_better": None,
+        "p_when": None,
+        "stop": None,
+        "why": None,
+        "band": None,
+        "shadow": None,
+        "steps_saved": None,
+        "params": {},
+        "notes": [*f.notes, f"this trial could not be shown ({type(exc).__name__}: {exc})"],
+        "started": None,
+        "completed": None,
+        "duration_s": None,
+    }
