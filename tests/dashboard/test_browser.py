@@ -8,6 +8,7 @@ to ``$CURVECAST_ARTIFACTS`` (default: a pytest temporary folder).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -66,11 +67,10 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def server(written: Written, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``python -m curvecast.dashboard`` on 127.0.0.1 and a free port; yields its base URL."""
-    _chromium()  # skip before starting anything when there is no browser
-    log = tmp_path_factory.mktemp("server") / "stderr.txt"
+@contextlib.contextmanager
+def _serve(url: str, log: Path) -> Iterator[str]:
+    """``python -m curvecast.dashboard`` over ``url`` on 127.0.0.1 and a free port; yields its
+    base URL and stops it after."""
     with log.open("w") as err:
         proc = subprocess.Popen(
             [
@@ -78,7 +78,7 @@ def server(written: Written, tmp_path_factory: pytest.TempPathFactory) -> Iterat
                 "-m",
                 "curvecast.dashboard",
                 "--storage",
-                written.url,
+                url,
                 "--port",
                 "0",
                 "--method",
@@ -106,6 +106,14 @@ def server(written: Written, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture(scope="module")
+def server(written: Written, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The dashboard over the written storage; yields its base URL."""
+    _chromium()  # skip before starting anything when there is no browser
+    with _serve(written.url, tmp_path_factory.mktemp("server") / "stderr.txt") as base:
+        yield base
 
 
 @pytest.fixture(scope="module")
@@ -338,3 +346,47 @@ def test_a_missing_study_does_not_keep_the_previous_breadcrumbs(
     crumbs = page.locator("#crumbs").text_content() or ""
     assert written.study not in crumbs and "not found" in crumbs
     assert "no study with id 999" in (page.locator("#error").text_content() or "")
+
+
+def test_a_finished_shadow_study_keeps_zoom_and_shows_would_have_pruned_trials(
+    browser_page: Any, tmp_path: Path, artifacts: Path
+) -> None:
+    """A finished study (nothing changes between refreshes) also keeps the zoom; the trials a
+    shadow pruner would have stopped are marked on the chart and listed by a filter."""
+    from curvecast.dashboard._synthetic import write_synthetic_study
+
+    url = f"sqlite:///{tmp_path / 'shadow.db'}"
+    write_synthetic_study(url, n_trials=30, n_steps=20, n_running=0, shadow=True, rng=5)
+    page = browser_page
+    with _serve(url, tmp_path / "stderr.txt") as base:
+        page.goto(base + "#/study/1")
+        page.wait_for_selector("#study-chart canvas")
+        _ready(page)
+        chart = page.locator("#study-chart")
+        page.wait_for_function("() => document.querySelector('#study-chart').dataset.shadowMarks")
+        tab = page.locator("button[data-state='shadow']")
+        n = int(re.search(r"\((\d+)\)", tab.text_content() or "").group(1))  # type: ignore[union-attr]
+        assert n > 0 and chart.get_attribute("data-shadow-marks") == str(n)
+        assert chart.get_attribute("data-stops") == "0"  # a shadow pruner pruned nothing
+        box = page.locator("#study-chart .u-over").bounding_box()
+        assert box is not None
+        page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.1)
+        page.mouse.down()
+        page.mouse.move(box["x"] + box["width"] * 0.9, box["y"] + box["height"] * 0.4, steps=6)
+        page.mouse.up()
+        page.wait_for_function(
+            "() => document.querySelector('#study-chart').dataset.zoomed === '1'"
+        )
+        zoomed = chart.get_attribute("data-x-range"), chart.get_attribute("data-y-range")
+        _wait_refreshes(page, 3)
+        assert (chart.get_attribute("data-x-range"), chart.get_attribute("data-y-range")) == zoomed
+        tab.click()
+        page.wait_for_function(
+            "n => document.querySelectorAll('tr.trial-row[data-shadow]').length === n", arg=n
+        )
+        assert page.locator("tr.trial-row:not([data-shadow])").count() == 0
+        why = page.locator("tr.trial-row td.why").first.text_content() or ""
+        assert "shadow pruner: would have stopped at step" in why
+        assert "the stop would have been" in why
+        page.screenshot(path=str(artifacts / "dashboard-shadow.png"), full_page=True)
+        assert page.errors == []

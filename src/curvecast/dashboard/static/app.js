@@ -595,14 +595,16 @@
   }
 
   function studyKey(s) {
+    // only what this study has: a finished shadow-mode study has no stop and no running band
+    const st = s.states;
     return el("div", { class: "key", id: "chart-key" },
-      keyItem("line", COLORS.complete, "completed (" + (s.states.complete || 0) + ")"),
-      keyItem("line", COLORS.pruned, "pruned (" + (s.states.pruned || 0) + ")"),
-      keyItem("line", COLORS.running, "running (" + (s.states.running || 0) + ")"),
-      keyItem("circle", COLORS.stop, "where a trial was stopped"),
+      keyItem("line", COLORS.complete, "completed (" + (st.complete || 0) + ")"),
+      st.pruned ? keyItem("line", COLORS.pruned, "pruned (" + st.pruned + ")") : null,
+      st.running ? keyItem("line", COLORS.running, "running (" + st.running + ")") : null,
+      st.pruned ? keyItem("circle", COLORS.stop, "where a trial was stopped") : null,
       s.shadow ? keyItem("triangle", COLORS.shadow, "where a shadow pruner would have stopped it (filled: wrongly)") : null,
-      keyItem("dashed", COLORS.incumbent, "incumbent " + fmt(s.incumbent)),
-      keyItem("box", "rgba(5,150,105,0.35)", "forecast 50% / 90% band (running)"),
+      s.incumbent !== null ? keyItem("dashed", COLORS.incumbent, "incumbent " + fmt(s.incumbent)) : null,
+      st.running ? keyItem("box", "rgba(5,150,105,0.35)", "forecast 50% / 90% band (running)") : null,
       keyItem("line", COLORS.selected, "selected trial, with its forecast"));
   }
 
@@ -670,8 +672,10 @@
       type: "button", class: "seg" + (tbl.state === state ? " on" : ""), data: { state: state },
       on: { click: () => { tbl.state = state; tbl.offset = 0; refresh(false); } },
     }, label + (count !== undefined ? " (" + count + ")" : ""));
-    const tabs = [tab("all", "all", s.n_trials), tab("complete", "completed", s.states.complete || 0),
-      tab("pruned", "pruned", s.states.pruned || 0), tab("running", "running", s.states.running || 0)];
+    const tabs = [tab("all", "all", s.n_trials)];
+    for (const [state, label] of [["complete", "completed"], ["pruned", "pruned"], ["running", "running"]]) {
+      if (s.states[state] || tbl.state === state) tabs.push(tab(state, label, s.states[state] || 0));
+    }
     if (s.states.fail) tabs.push(tab("fail", "failed", s.states.fail));
     if (s.shadow) tabs.push(tab("shadow", "would have pruned", s.shadow.would_prune));
     if (s.trials_with_notes) tabs.push(tab("notes", "with notes", s.trials_with_notes));
