@@ -285,6 +285,10 @@ def test_every_stop_has_its_own_chart_point_even_at_the_same_step(tmp_path: Path
     steps = [s[0] for s in stops]
     assert len(set(steps)) < len(steps)  # several stops share a step, each kept
     assert sorted(steps) == sorted(t["last_step"] for t in pruned)
+    # the tooltip's P is against the incumbent of the decision, not today's
+    by_n = {c["n"]: c for c in view["chart"]["curves"]}
+    for t in pruned:
+        assert by_n[t["number"]]["i"] == pytest.approx(t["stop"]["incumbent"], rel=1e-3)
 
 
 def test_shadow_verdicts_show_would_have_pruned_trials(tmp_path: Path) -> None:

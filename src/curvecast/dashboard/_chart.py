@@ -110,6 +110,8 @@ def chart_payload(
         c: dict[str, Any] = {"n": f.number, "s": f.state, "y": y}
         if r.get("prob_better") is not None:
             c["p"] = round(float(r["prob_better"]), 3)
+            if r.get("p_against") is not None:
+                c["i"] = _round(float(r["p_against"]))
         if f.state == "pruned":
             c["stop"] = [f.steps[-1], _round(f.values[-1])]
         if f.shadow is not None and f.shadow["step"] in f.steps:

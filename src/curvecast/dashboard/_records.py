@@ -259,6 +259,7 @@ def trial_record(
         None,
     )
     prob_better: float | None = None
+    p_against: float | None = None  # the incumbent that P was computed against
     p_when: str | None = None
     band = None
     steps_saved = None
@@ -271,6 +272,7 @@ def trial_record(
             band = stored_band(f.stop, values[-1] if values else None)
             why = f.stop["explain"]
             prob_better, p_when = f.stop.get("prob_better"), "at the stop"
+            p_against = f.stop.get("incumbent")
         else:
             why = "pruned by another pruner (no curvecast verdict recorded)"
     elif f.state == "complete":
@@ -284,8 +286,9 @@ def trial_record(
             band = cache.band(t._trial_id, steps, values, direction, float(h), incumbent, bounds)
         if judged is not None:
             why, prob_better, p_when = judged["explain"], judged["prob_better"], "now"
+            p_against = judged.get("incumbent")
         elif band is not None and band["prob_better"] is not None and incumbent is not None:
-            prob_better, p_when = band["prob_better"], "now"
+            prob_better, p_when, p_against = band["prob_better"], "now", incumbent
             why = (
                 f"running at step {steps[-1]:g}: P(final beats {incumbent:.4g}) = "
                 f"{prob_better:.3f} by the dashboard's {band['method']} forecast"
@@ -334,6 +337,7 @@ def trial_record(
         "last_value": f.last_value,
         "prob_better": prob_better,
         "p_when": p_when,
+        "p_against": p_against,
         "stop": f.stop,
         "why": why,
         "band": band,
@@ -358,6 +362,7 @@ def broken_record(f: TrialFacts, exc: BaseException) -> dict[str, Any]:
         "last_value": f.last_value,
         "prob_better": None,
         "p_when": None,
+        "p_against": None,
         "stop": None,
         "why": None,
         "band": None,

@@ -412,10 +412,12 @@
   function tipText(c, x, y) {
     const inc = page.view && page.view.study ? page.view.study.incumbent : null;
     const lines = ["trial " + c.n + " · " + c.s, "step " + fmt(x) + ": " + fmt(y)];
+    // P is given against the value it was computed against (the incumbent of that decision)
+    const against = c.i !== undefined ? c.i : inc;
     if (c.s === "pruned" && c.stop) {
-      lines.push("stopped at step " + fmt(c.stop[0]) + (c.p !== undefined ? ", P(beat " + fmt(inc) + ") was " + prob(c.p) : ""));
+      lines.push("stopped at step " + fmt(c.stop[0]) + (c.p !== undefined ? ": P(final beats " + fmt(against) + ") was " + prob(c.p) : ""));
     } else if (c.s === "running" && c.p !== undefined) {
-      lines.push("P(final beats " + fmt(inc) + ") now " + prob(c.p));
+      lines.push("P(final beats " + fmt(against) + ") now " + prob(c.p));
     } else if (c.s === "complete") {
       const last = c.y[c.y.length - 1];
       lines.push("finished at " + fmt(last) + (inc !== null && last === inc ? " (the incumbent)" : ""));
@@ -882,11 +884,18 @@
         if (gen !== generation) return;
         renderTrial(body);
       } else if (r.view === "study") {
+        const asked = studyQuery();
         const [rows, chart] = await Promise.all([
-          getJSON("api/studies/" + r.study + studyQuery() + "&chart=0"),
+          getJSON("api/studies/" + r.study + asked + "&chart=0"),
           getJSON("api/studies/" + r.study + "/chart", true),
         ]);
         if (gen !== generation) return;
+        if (asked !== studyQuery()) {
+          // the user changed the filter, sort or page while this answer was on its way: the
+          // answer to the new question is coming, do not flash the old one
+          if (schedule !== false) { clearTimeout(timer); timer = setTimeout(() => refresh(true), 1000 * config.poll_interval); }
+          return;
+        }
         body = rows;
         body.chart = chart;
         if (body.page.offset > 0 && body.page.offset >= body.page.total) {
