@@ -266,8 +266,48 @@ def _compare(
     }  # fmt: skip
 
 
+def _pruned_rows(study: Any) -> list[dict[str, Any]]:
+    """Each pruned trial for the report: its parameters, where it stopped, and the forecast it
+    was stopped on (P of beating the incumbent, the median and 90% interval of its final value).
+    A trial without a readable verdict keeps its parameters and says so."""
+    import optuna
+
+    from curvecast.integrations.optuna import final_forecast
+
+    rows = []
+    for t in sorted(study.get_trials(deepcopy=False), key=lambda t: t.number):
+        if t.state != optuna.trial.TrialState.PRUNED:
+            continue
+        try:
+            v = final_forecast(t)
+        except Exception:  # a malformed verdict record: the row says so, the report goes on
+            v = None
+        steps = sorted(t.intermediate_values)
+        q = v.final_quantiles if v is not None else {}
+        rows.append(
+            {
+                "number": t.number,
+                "params": dict(t.params),
+                "step": steps[-1] if steps else None,
+                "value": t.intermediate_values[steps[-1]] if steps else None,
+                "prob": v.prob_better if v is not None else None,
+                "median": q.get(0.5),
+                "low": q.get(0.05),
+                "high": q.get(0.95),
+                "horizon": v.horizon if v is not None else None,
+                "why": v.explain() if v is not None else "pruned (no curvecast verdict recorded)",
+            }
+        )
+    return rows
+
+
+def _num(v: Any, spec: str = ".4g") -> str:
+    return "–" if v is None or not math.isfinite(float(v)) else format(float(v), spec)
+
+
 def _write_report(study: Any, result: DemoResult, out_dir: Path) -> Path:
-    """An HTML page with the curves plot and every pruned trial's reason."""
+    """An HTML page with the curves plot (with the forecast band each pruned trial was stopped
+    on) and, per pruned trial, its parameters, the forecast and the reason."""
     import base64
     import html
     import io
@@ -282,20 +322,33 @@ def _write_report(study: Any, result: DemoResult, out_dir: Path) -> Path:
         from curvecast.plot import plot_study
 
         fig, ax = plt.subplots(figsize=(9.0, 5.0))
-        plot_study(study, ax=ax, xlabel="epoch", ylabel="validation accuracy")
+        plot_study(study, ax=ax, show_forecasts=True, xlabel="epoch", ylabel="validation accuracy")
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
         fig.savefig(out_dir / "curves.png", dpi=110, bbox_inches="tight")
         plt.close(fig)
         img = (
-            '<img alt="learning curves of every trial" src="data:image/png;base64,'
+            '<img alt="learning curves of every trial, with the forecast each pruned trial was '
+            'stopped on" src="data:image/png;base64,'
             + base64.b64encode(buf.getvalue()).decode()
             + '">'
+            "<p class=note>Red bands: the forecast each pruned trial was stopped on, from its "
+            "last value to the 50% (darker) and 90% intervals of its final value.</p>"
         )
     except ImportError:  # matplotlib is optional: the report keeps its tables
         img = f"<p>(install matplotlib for the plot: {html.escape(install_hint('plot'))})</p>"
+    pruned = _pruned_rows(study)
     rows = "\n".join(
-        f"<tr><td>{n}</td><td>{html.escape(text)}</td></tr>" for n, text in result.pruned_reasons
+        "<tr>"
+        f"<td>{r['number']}</td>"
+        f"<td>{_num(r['step'], 'g')}</td>"
+        f"<td>{_num(r['value'])}</td>"
+        f"<td>{_num(r['prob'], '.3f')}</td>"
+        f"<td>{_num(r['median'])} [{_num(r['low'])}, {_num(r['high'])}]</td>"
+        f"<td class=params>{html.escape(_params_text(r['params']))}</td>"
+        f"<td>{html.escape(r['why'])}</td>"
+        "</tr>"
+        for r in pruned
     )
     cmp = ""
     if result.compare:
@@ -309,8 +362,10 @@ def _write_report(study: Any, result: DemoResult, out_dir: Path) -> Path:
         )
     page = f"""<!doctype html><html><head><meta charset="utf-8">
 <title>curvecast demo: {html.escape(result.study_name)}</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;padding:0 1em}}
-img{{max-width:100%}} td{{padding:2px 8px;vertical-align:top}} th{{text-align:left}}</style>
+<style>body{{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}}
+img{{max-width:100%}} td{{padding:3px 8px;vertical-align:top;border-bottom:1px solid #eee}}
+th{{text-align:left;padding:3px 8px;color:#555}} table{{border-collapse:collapse;font-size:14px}}
+td.params{{color:#555;font-size:13px}} .note{{color:#555;font-size:13px}}</style>
 </head><body>
 <h1>curvecast demo: {html.escape(result.study_name)}</h1>
 <p>{result.n_trials} trials of an MLP on scikit-learn's digits, {EPOCHS} epochs each:
@@ -320,7 +375,10 @@ Epochs trained {result.epochs_used} of {result.epochs_full}: compute saved {resu
 {cmp}
 {img}
 <h2>Why each pruned trial was stopped</h2>
-<table><tr><th>trial</th><th>decision</th></tr>
+<p class=note>P: the forecast probability, when it was stopped, that its final value would beat
+the incumbent. Forecast: the median and 90% interval of its final value at the last epoch.</p>
+<table><tr><th>trial</th><th>stopped at epoch</th><th>accuracy then</th><th>P(beat incumbent)</th>
+<th>forecast final [90%]</th><th>parameters</th><th>reason</th></tr>
 {rows}
 </table>
 <p>Open the live view of this study: <code>curvecast dashboard --storage
@@ -330,3 +388,9 @@ Epochs trained {result.epochs_used} of {result.epochs_full}: compute saved {resu
     path = out_dir / "report.html"
     path.write_text(page, encoding="utf-8")
     return path
+
+
+def _params_text(params: dict[str, Any]) -> str:
+    return ", ".join(
+        f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items()
+    )

@@ -110,6 +110,38 @@ def plot_forecast(
     return ax
 
 
+def _draw_stop_band(
+    ax: Axes,
+    trial: Any,
+    step: float,
+    value: float,
+    labelled: set[str],
+    final_forecast: Any,
+    n_bands: int = 1,
+) -> None:
+    """The forecast a pruned trial was stopped on: a wedge from its last value to the 90% (light)
+    and 50% (darker) intervals of its final value at the horizon, fainter when ``n_bands``
+    overlap."""
+    try:
+        verdict = final_forecast(trial)
+    except Exception:  # a malformed verdict record: draw the curve without its forecast
+        return
+    if verdict is None or verdict.horizon is None or not math.isfinite(value):
+        return
+    q = verdict.final_quantiles
+    horizon = float(verdict.horizon)
+    if horizon <= step or not all(math.isfinite(q.get(k, math.nan)) for k in (0.05, 0.95)):
+        return
+    label = "_nolegend_" if "band" in labelled else "forecast at the stop (50%, 90%)"
+    labelled.add("band")
+    xs = [step, horizon]
+    ax.fill_between(
+        xs, [value, q[0.05]], [value, q[0.95]], color=_STOP, alpha=0.10, lw=0, label=label
+    )
+    if all(math.isfinite(q.get(k, math.nan)) for k in (0.25, 0.75)):
+        ax.fill_between(xs, [value, q[0.25]], [value, q[0.75]], color=_STOP, alpha=0.18, lw=0)
+
+
 def plot_study(
     study: Any,
     *,
@@ -124,14 +156,15 @@ def plot_study(
     Completed trials are drawn in blue, pruned ones in grey with a red cross at the step where
     they stopped, running ones in green; the incumbent (best final reported value among completed
     trials) is a dashed orange line. With ``show_forecasts``, a pruned trial that curvecast's
-    :class:`~curvecast.integrations.optuna.ForecastPruner` stopped also shows the 90% interval it
-    forecast for the final value, as a vertical bar at the horizon.
+    :class:`~curvecast.integrations.optuna.ForecastPruner` stopped also shows the forecast it was
+    stopped on: a band from its last value to the 50% and 90% intervals of its final value at
+    the horizon.
 
     Args:
         study: an ``optuna.study.Study`` with one objective.
         ax: axes to draw on; None makes a new 8 x 4.5 inch figure (see ``ax.figure``).
-        show_forecasts: draw the stored forecast intervals of pruned trials (off by default:
-            early stops have wide intervals that all stand at the horizon and stretch the axis).
+        show_forecasts: draw the stored forecast bands of pruned trials (off by default: early
+            stops have wide bands that stretch the axis).
         title: axes title; None writes the study name and the trial counts.
         xlabel: x axis label.
         ylabel: y axis label; None writes "reported value (maximize)" or "(minimize)".
@@ -166,6 +199,7 @@ def plot_study(
     if ax is None:
         ax = _new_axes((8.0, 4.5))
     trials = study.get_trials(deepcopy=False)
+    n_pruned = sum(t.state == TrialState.PRUNED for t in trials)
     counts = {"complete": 0, "pruned": 0, "running": 0}
     stops_x: list[float] = []
     stops_y: list[float] = []
@@ -193,21 +227,7 @@ def plot_study(
         labelled.add(kind)
         ax.plot(steps, values, style, color=color, lw=1.2, alpha=alpha, label=label)
         if show_forecasts and kind == "pruned":
-            verdict = final_forecast(t)
-            q = verdict.final_quantiles if verdict is not None else {}
-            if verdict is not None and verdict.horizon is not None and 0.05 in q and 0.95 in q:
-                if all(math.isfinite(q[k]) for k in (0.05, 0.95)):
-                    label = "_nolegend_" if "band" in labelled else "forecast 90% at stop"
-                    labelled.add("band")
-                    ax.vlines(
-                        verdict.horizon,
-                        q[0.05],
-                        q[0.95],
-                        color=_STOP,
-                        alpha=0.25,
-                        lw=3,
-                        label=label,
-                    )
+            _draw_stop_band(ax, t, float(steps[-1]), values[-1], labelled, final_forecast, n_pruned)
     if stops_x:
         ax.plot(stops_x, stops_y, "x", color=_STOP, ms=7, mew=2, label=f"stopped ({len(stops_x)})")
     if finals:

@@ -85,10 +85,17 @@ def test_study_has_curves_verdicts_bands_and_compute_saved(
     study = view["study"]
     horizon = study["horizon"]
     saved = run = 0.0
+    chart = view["chart"]
+    assert chart["x"] == sorted(chart["x"]) and chart["thinned"] is False
+    curves = {c["n"]: c for c in chart["curves"]}
+    assert sorted(curves) == list(range(written.n_trials))
     for t in trials:
-        assert len(t["steps"]) == len(t["values"]) > 0
-        assert t["steps"] == sorted(t["steps"])
+        curve = curves[t["number"]]
+        assert curve["s"] == t["state"]
+        assert 0 < len(curve["y"]) <= len(chart["x"])
+        assert chart["x"][len(curve["y"]) - 1] == t["last_step"]
         if t["state"] == "pruned":
+            assert curve["stop"] == [t["last_step"], pytest.approx(t["last_value"], rel=1e-3)]
             stop = t["stop"]
             assert stop["decision"] == "stop" and stop["step"] == t["last_step"]
             assert t["why"] == stop["explain"] and t["why"].startswith("stopped at step")
@@ -99,7 +106,8 @@ def test_study_has_curves_verdicts_bands_and_compute_saved(
             saved += t["steps_saved"]
         elif t["state"] == "complete":
             assert t["band"] is None and t["stop"] is None
-            assert t["why"] == "completed at step 19"
+            assert t["why"].startswith("completed at step 19")
+            assert t["prob_better"] is None and t["p_when"] == "finished"
         if t["state"] in ("complete", "pruned"):
             run += t["last_step"]
     running = trials[written.running_number]

@@ -8,6 +8,7 @@ to ``$CURVECAST_ARTIFACTS`` (default: a pytest temporary folder).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -66,11 +67,10 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def server(written: Written, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``python -m curvecast.dashboard`` on 127.0.0.1 and a free port; yields its base URL."""
-    _chromium()  # skip before starting anything when there is no browser
-    log = tmp_path_factory.mktemp("server") / "stderr.txt"
+@contextlib.contextmanager
+def _serve(url: str, log: Path) -> Iterator[str]:
+    """``python -m curvecast.dashboard`` over ``url`` on 127.0.0.1 and a free port; yields its
+    base URL and stops it after."""
     with log.open("w") as err:
         proc = subprocess.Popen(
             [
@@ -78,7 +78,7 @@ def server(written: Written, tmp_path_factory: pytest.TempPathFactory) -> Iterat
                 "-m",
                 "curvecast.dashboard",
                 "--storage",
-                written.url,
+                url,
                 "--port",
                 "0",
                 "--method",
@@ -106,6 +106,14 @@ def server(written: Written, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture(scope="module")
+def server(written: Written, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The dashboard over the written storage; yields its base URL."""
+    _chromium()  # skip before starting anything when there is no browser
+    with _serve(written.url, tmp_path_factory.mktemp("server") / "stderr.txt") as base:
+        yield base
 
 
 @pytest.fixture(scope="module")
@@ -223,3 +231,160 @@ def test_hostile_study_name_and_parameter_are_shown_as_text(
     page.wait_for_timeout(600)  # one more refresh: still nothing ran
     page.screenshot(path=str(artifacts / "dashboard-xss.png"), full_page=True)
     assert page.dialogs == [] and page.errors == []
+
+
+def _open_study(page: Any, server: str, written: Written) -> None:
+    page.goto(server)
+    _ready(page)
+    page.get_by_role("link", name=written.study, exact=True).click()
+    page.wait_for_selector("#study-chart canvas")
+    _ready(page)
+
+
+def _refreshes(page: Any) -> int:
+    return int(page.evaluate("document.body.dataset.refreshes || '0'"))
+
+
+def _wait_refreshes(page: Any, n: int) -> None:
+    start = _refreshes(page)
+    page.wait_for_function("n => Number(document.body.dataset.refreshes || 0) >= n", arg=start + n)
+
+
+def test_every_stop_is_drawn_even_at_the_same_step(
+    browser_page: Any, server: str, written: Written
+) -> None:
+    """Before: stops at one step overwrote each other in a shared x array (32 stops, 10 drawn)."""
+    page = browser_page
+    _open_study(page, server, written)
+    steps = page.locator("tr.trial-row[data-state='pruned'] td:nth-child(4)").all_text_contents()
+    assert len(set(steps)) < len(steps) == written.n_pruned  # several share a step
+    chart = page.locator("#study-chart")
+    page.wait_for_function("() => document.querySelector('#study-chart').dataset.stops")
+    assert chart.get_attribute("data-stops") == str(written.n_pruned)
+    assert chart.get_attribute("data-stops-drawn") == str(written.n_pruned)
+
+
+def test_zoom_survives_refreshes_and_double_click_resets_it(
+    browser_page: Any, server: str, written: Written, artifacts: Path
+) -> None:
+    """Before: the 2-second refresh undid a drag-zoom."""
+    page = browser_page
+    _open_study(page, server, written)
+    chart = page.locator("#study-chart")
+    full_x = chart.get_attribute("data-x-range")
+    box = page.locator("#study-chart .u-over").bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + box["width"] * 0.25, box["y"] + box["height"] * 0.1)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.6, steps=6)
+    page.mouse.up()
+    page.wait_for_function("() => document.querySelector('#study-chart').dataset.zoomed === '1'")
+    zoomed_x, zoomed_y = chart.get_attribute("data-x-range"), chart.get_attribute("data-y-range")
+    assert zoomed_x != full_x
+    _wait_refreshes(page, 3)
+    assert chart.get_attribute("data-x-range") == zoomed_x
+    assert chart.get_attribute("data-y-range") == zoomed_y
+    page.screenshot(path=str(artifacts / "dashboard-zoomed.png"))
+    page.mouse.dblclick(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
+    page.wait_for_function("() => document.querySelector('#study-chart').dataset.zoomed === '0'")
+    assert chart.get_attribute("data-x-range") == full_x
+    assert page.errors == []
+
+
+def test_hover_names_the_trial_and_a_selected_trial_shows_its_band(
+    browser_page: Any, server: str, written: Written, artifacts: Path
+) -> None:
+    page = browser_page
+    _open_study(page, server, written)
+    # hover the stop marker of a pruned trial: the tooltip names a trial and its value
+    box = page.locator("#study-chart .u-over").bounding_box()
+    assert box is not None
+    found = None
+    for fx in (0.1, 0.2, 0.3, 0.4, 0.5, 0.7, 0.9):
+        for fy in (0.05, 0.15, 0.3, 0.5, 0.7, 0.9):
+            page.mouse.move(box["x"] + box["width"] * fx, box["y"] + box["height"] * fy)
+            tip = page.locator("#chart-tip")
+            if tip.is_visible():
+                found = tip.text_content() or ""
+                break
+        if found:
+            break
+    assert found is not None, "no tooltip anywhere over the chart"
+    assert re.match(r"trial \d+ · (complete|pruned|running)step [\d.]+: ", found), found
+    row = page.locator("tr.trial-row[data-state='pruned']").first
+    row.click()
+    page.wait_for_selector("#selected-band")
+    band = page.locator("#selected-band").text_content() or ""
+    assert band.startswith("forecast made when it was stopped: final value at step 19 between")
+    page.screenshot(path=str(artifacts / "dashboard-selected.png"))
+    assert page.errors == []
+
+
+def test_p_column_has_the_precision_of_the_reason(
+    browser_page: Any, server: str, written: Written
+) -> None:
+    page = browser_page
+    _open_study(page, server, written)
+    for row in page.locator("tr.trial-row[data-state='pruned']").all():
+        p_cell = (row.locator("td").nth(4).text_content() or "").split()[0]
+        why = row.locator("td.why").text_content() or ""
+        found = re.search(r"\) = ([\d.]+)", why)
+        assert found is not None, why
+        assert p_cell == found.group(1)
+    done = page.locator("tr.trial-row[data-state='complete'] td").nth(4)
+    assert done.text_content() == "finished"  # not a stale forecast of a finished trial
+
+
+def test_a_missing_study_does_not_keep_the_previous_breadcrumbs(
+    browser_page: Any, server: str, written: Written
+) -> None:
+    page = browser_page
+    _open_study(page, server, written)
+    assert written.study in (page.locator("#crumbs").text_content() or "")
+    page.goto(server + "#/study/999")
+    page.wait_for_selector("#error")
+    crumbs = page.locator("#crumbs").text_content() or ""
+    assert written.study not in crumbs and "not found" in crumbs
+    assert "no study with id 999" in (page.locator("#error").text_content() or "")
+
+
+def test_a_finished_shadow_study_keeps_zoom_and_shows_would_have_pruned_trials(
+    browser_page: Any, tmp_path: Path, artifacts: Path
+) -> None:
+    """A finished study (nothing changes between refreshes) also keeps the zoom; the trials a
+    shadow pruner would have stopped are marked on the chart and listed by a filter."""
+    from curvecast.dashboard._synthetic import write_synthetic_study
+
+    url = f"sqlite:///{tmp_path / 'shadow.db'}"
+    write_synthetic_study(url, n_trials=30, n_steps=20, n_running=0, shadow=True, rng=5)
+    page = browser_page
+    with _serve(url, tmp_path / "stderr.txt") as base:
+        page.goto(base + "#/study/1")
+        page.wait_for_selector("#study-chart canvas")
+        _ready(page)
+        chart = page.locator("#study-chart")
+        page.wait_for_function("() => document.querySelector('#study-chart').dataset.shadowMarks")
+        tab = page.locator("button[data-state='shadow']")
+        n = int(re.search(r"\((\d+)\)", tab.text_content() or "").group(1))  # type: ignore[union-attr]
+        assert n > 0 and chart.get_attribute("data-shadow-marks") == str(n)
+        assert chart.get_attribute("data-stops") == "0"  # a shadow pruner pruned nothing
+        box = page.locator("#study-chart .u-over").bounding_box()
+        assert box is not None
+        page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.1)
+        page.mouse.down()
+        page.mouse.move(box["x"] + box["width"] * 0.9, box["y"] + box["height"] * 0.4, steps=6)
+        page.mouse.up()
+        page.wait_for_function(
+            "() => document.querySelector('#study-chart').dataset.zoomed === '1'"
+        )
+        zoomed = chart.get_attribute("data-x-range"), chart.get_attribute("data-y-range")
+        _wait_refreshes(page, 3)
+        assert (chart.get_attribute("data-x-range"), chart.get_attribute("data-y-range")) == zoomed
+        tab.click()
+        page.wait_for_function("n => document.querySelectorAll('tr.trial-row').length === n", arg=n)
+        assert page.locator("tr.trial-row:not([data-shadow])").count() == 0
+        why = page.locator("tr.trial-row td.why").first.text_content() or ""
+        assert "shadow pruner: would have stopped at step" in why
+        assert "the stop would have been" in why
+        page.screenshot(path=str(artifacts / "dashboard-shadow.png"), full_page=True)
+        assert page.errors == []

@@ -15,6 +15,9 @@ __all__ = ["DEFAULT_PORT", "add_arguments", "add_dashboard_parser", "run_dashboa
 #: Port the dashboard listens on unless told otherwise.
 DEFAULT_PORT = 8080
 _EXIT_OK, _EXIT_INPUT = 0, 2
+#: Pending connections the kernel keeps (capped by net.core.somaxconn): a burst of a few
+#: hundred page loads must queue, not be refused and retried a second later.
+_BACKLOG = 2048
 
 
 def _port(text: str) -> int:
@@ -124,7 +127,7 @@ def _bind(host: str, port: int) -> socket.socket:
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(addr)
-        sock.listen(128)
+        sock.listen(_BACKLOG)
     except OSError:
         sock.close()
         raise
@@ -145,12 +148,13 @@ def run_dashboard(args: argparse.Namespace, err: IO[str] | None = None) -> int:
         the address cannot be bound, after one line on ``err`` saying why.
     """
     out = err if err is not None else sys.stderr
+    from curvecast.dashboard._app import DEFAULT_CONCURRENCY, pool_size_for
     from curvecast.dashboard._deps import require
     from curvecast.dashboard._storage import open_storage, redact
 
     try:
         require()
-        storage = open_storage(args.storage)
+        storage = open_storage(args.storage, pool_size=pool_size_for(DEFAULT_CONCURRENCY))
     except CurvecastError as exc:
         print(f"curvecast dashboard: error: {exc}", file=out)
         return _EXIT_INPUT
@@ -175,6 +179,7 @@ def run_dashboard(args: argparse.Namespace, err: IO[str] | None = None) -> int:
         method=args.method,
         poll_interval=args.poll,
         allowed_hosts=list(LOOPBACK_HOSTS) if loopback else None,
+        concurrency=DEFAULT_CONCURRENCY,
     )
     port = sock.getsockname()[1]
     shown_host = f"[{host.strip('[]')}]" if ":" in host else host

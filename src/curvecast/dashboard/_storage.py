@@ -18,7 +18,7 @@ from curvecast.exceptions import CurvecastError, MissingDependencyError
 if TYPE_CHECKING:
     from optuna.storages import BaseStorage
 
-__all__ = ["StorageError", "open_storage", "redact"]
+__all__ = ["StorageError", "describe_error", "open_storage", "redact"]
 
 
 class StorageError(CurvecastError):
@@ -51,6 +51,18 @@ def _root_cause(exc: BaseException) -> BaseException:
         exc = nxt
 
 
+def describe_error(exc: BaseException) -> str:
+    """One line naming the real cause of a storage error.
+
+    Optuna wraps every SQLAlchemy error of a session in ``StorageInternalError("An exception is
+    raised during the commit. This typically happens due to invalid data...")``, even for a read
+    that found the pool exhausted or the database locked; the innermost exception says what
+    happened, e.g. ``OperationalError: (sqlite3.OperationalError) database is locked``.
+    """
+    root = _root_cause(exc)
+    return f"{type(root).__name__}: {_first_line(root)}"
+
+
 def _check_sqlite(url: str, database: str | None) -> None:
     """Refuse an SQLite URL without a file, or whose file holds no Optuna tables."""
     if not database or database == ":memory:" or database.startswith("file::memory:"):
@@ -81,12 +93,16 @@ def _check_sqlite(url: str, database: str | None) -> None:
         )
 
 
-def open_storage(url: str) -> BaseStorage:
+def open_storage(url: str, *, pool_size: int | None = None) -> BaseStorage:
     """Open the Optuna storage at ``url`` (an RDB URL: SQLite, PostgreSQL, MySQL) for reading.
 
     Args:
         url: a SQLAlchemy URL as given to ``optuna.create_study(storage=...)``, e.g.
             ``sqlite:///study.db`` or ``postgresql+psycopg2://user:pw@host/db``.
+        pool_size: connections to keep, sized to how many threads of the server read at once
+            (the app's ``concurrency`` plus its background refreshes); None keeps SQLAlchemy's
+            default (5, and 10 more on demand). Reads beyond it wait up to 30 s for a free
+            connection rather than opening more.
 
     Returns:
         The storage; it has been read once (the list of studies) to prove it works.
@@ -117,8 +133,21 @@ def open_storage(url: str) -> BaseStorage:
         ) from None
     if parsed.get_backend_name() == "sqlite":
         _check_sqlite(shown, parsed.database)
+    if pool_size is not None and (
+        isinstance(pool_size, bool) or not isinstance(pool_size, int) or pool_size < 1
+    ):
+        from curvecast.exceptions import parameter_error
+
+        raise parameter_error("pool_size", "open_storage", "an int >= 1 or None", pool_size)
+    engine_kwargs = (
+        None
+        if pool_size is None
+        else {"pool_size": pool_size, "max_overflow": 0, "pool_timeout": 30}
+    )
     try:
-        storage = optuna.storages.RDBStorage(url, skip_table_creation=True)
+        storage = optuna.storages.RDBStorage(
+            url, engine_kwargs=engine_kwargs, skip_table_creation=True
+        )
         storage.get_all_studies()
     except ImportError as exc:
         cause = exc.__cause__ or exc.__context__

@@ -1,8 +1,10 @@
-"""What the dashboard shows, as JSON-ready dicts built from an Optuna storage.
+"""What the dashboard shows, as JSON-ready dicts built from what a storage holds.
 
-Nothing here knows about HTTP: :func:`list_studies`, :func:`study_view` and :func:`trial_view`
-read a storage and return plain dicts (numbers finite or None, user-chosen names as strings, so
-that the page can show them with ``textContent`` and never as HTML).
+Nothing here knows about HTTP or caching: :func:`build_view` turns one study and its trials into
+a :class:`StudyView` (summary, one record per trial, the chart's compact curves); numbers are
+finite or None and user-chosen names are strings, so the page shows them with ``textContent``
+and never as HTML. :func:`list_studies`, :func:`study_view` and :func:`trial_view` read a storage
+directly (no cache); the app serves the same views from :mod:`curvecast.dashboard._snapshot`.
 
 Compute saved
 -------------
@@ -12,63 +14,60 @@ trials). Steps saved are ``sum(max(0, H - s))`` over pruned trials, and the frac
 ``saved / (run + saved)``, where ``run`` adds up the last step each finished trial reached. Both
 are in units of the step axis, which is the resource when a trial reports once per step (epochs,
 iterations).
+
+Shadow mode
+-----------
+A shadow pruner (``ForecastPruner(shadow=True)``) records the stop it would have made, with
+``"shadow": true``, and lets the trial run. Such a trial is "would have pruned"; once it has
+finished, the stop *would have been right* when its final value did not beat the incumbent it
+was judged against, and *wrong* when it did.
 """
 
 from __future__ import annotations
 
-import math
-import threading
-from collections import OrderedDict
-from datetime import datetime
+import json
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from curvecast.exceptions import CurvecastError
+from curvecast.dashboard._chart import CHART_BUDGET, chart_payload, robust_range
+from curvecast.dashboard._forecasts import BAND_LEVELS, ForecastCache
+from curvecast.dashboard._records import (
+    TrialFacts,
+    broken_record,
+    final_value,
+    num,
+    param,
+    read_trial,
+    shadow_outcome,
+    short,
+    trial_record,
+)
 
 if TYPE_CHECKING:
     from optuna.storages import BaseStorage
     from optuna.study._frozen import FrozenStudy
     from optuna.trial import FrozenTrial
 
-__all__ = ["BAND_LEVELS", "ForecastCache", "list_studies", "study_view", "trial_view"]
+__all__ = [
+    "BAND_LEVELS",
+    "CHART_BUDGET",
+    "SORT_KEYS",
+    "STATES",
+    "ForecastCache",
+    "StudyView",
+    "build_view",
+    "chart_payload",
+    "list_studies",
+    "page_rows",
+    "robust_range",
+    "study_view",
+    "trial_view",
+]
 
-#: Quantile levels of a band, with the JSON key each is stored under.
-BAND_LEVELS: tuple[tuple[str, float], ...] = (
-    ("q05", 0.05),
-    ("q25", 0.25),
-    ("q50", 0.5),
-    ("q75", 0.75),
-    ("q95", 0.95),
-)
-_BAND_POINTS = 16
-
-
-def _num(v: Any) -> float | None:
-    """A finite float, or None (NaN, inf, None and non-numbers)."""
-    if v is None or isinstance(v, bool):
-        return None
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) else None
-
-
-def _param(v: Any) -> Any:
-    """A parameter value as JSON: numbers stay numbers (finite), the rest become strings."""
-    if v is None or isinstance(v, bool | str):
-        return v
-    if isinstance(v, int | float | np.integer | np.floating):
-        f = _num(v)
-        if f is None:
-            return str(v)
-        return int(v) if isinstance(v, int | np.integer) else f
-    return str(v)
-
-
-def _iso(d: datetime | None) -> str | None:
-    return None if d is None else d.isoformat(timespec="seconds")
+#: Values of the ``state`` filter of the trials table ("shadow": would-have-pruned trials).
+STATES = ("all", "complete", "pruned", "running", "fail", "shadow", "notes")
+#: Values of the ``sort`` parameter of the trials table (a leading "-" sorts descending).
+SORT_KEYS = ("number", "value", "p", "last_step", "state")
 
 
 def _direction(study: FrozenStudy) -> str:
@@ -78,271 +77,81 @@ def _direction(study: FrozenStudy) -> str:
     return "maximize" if dirs[0].name == "MAXIMIZE" else "minimize"
 
 
-def _curve(trial: FrozenTrial) -> tuple[list[float], list[float | None]]:
-    steps = sorted(trial.intermediate_values)
-    return [float(s) for s in steps], [_num(trial.intermediate_values[s]) for s in steps]
-
-
-def _verdicts(trial: FrozenTrial) -> list[dict[str, Any]]:
-    """Every curvecast verdict on ``trial`` in step order, each with its ``explain`` line."""
-    from curvecast.integrations.optuna import ATTR_PREFIX
-    from curvecast.pruning import Verdict
-
-    out = []
-    for key in sorted(k for k in trial.system_attrs if k.startswith(ATTR_PREFIX)):
-        raw = trial.system_attrs[key]
-        try:
-            v = Verdict.from_dict(raw)
-            text = v.explain()
-        except (KeyError, TypeError, ValueError):
-            continue  # a record from another version of curvecast: skip rather than fail
-        d = v.to_dict()
-        d["explain"] = text
-        out.append(d)
-    return out
-
-
-class ForecastCache:
-    """Forecast bands of running trials, computed once per (trial, number of points, horizon).
-
-    Thread safety: :meth:`band` may be called from several request threads at once.
-
-    Args:
-        method: the curvecast forecasting method ("auto" picks the best available).
-        min_points: no band for a curve with fewer points (as ForecastPruner's ``min_points``:
-            a forecast from one or two reports says little).
-        max_entries: how many bands to keep; the oldest go first.
-    """
-
-    def __init__(self, method: str = "auto", min_points: int = 3, max_entries: int = 2048) -> None:
-        self.method = method
-        self.min_points = min_points
-        self._max = max_entries
-        self._lock = threading.Lock()
-        self._cache: OrderedDict[tuple[int, int, float, float | None], dict[str, Any] | None] = (
-            OrderedDict()
-        )
-
-    def band(
-        self,
-        trial_id: int,
-        steps: list[float],
-        values: list[float | None],
-        direction: str,
-        horizon: float,
-        incumbent: float | None = None,
-        bounds: tuple[float | None, float | None] | None = None,
-    ) -> dict[str, Any] | None:
-        """The forecast from the last step to ``horizon`` as ``{"x", "q05", ..., "q95"}``
-        (each a list, shape ``(k,)``, starting at the last observed point) with
-        ``prob_better``, the forecast probability that the value at ``horizon`` beats
-        ``incumbent`` (None without one); None when the curve cannot be forecast (diverged,
-        already at the horizon, fewer than ``min_points``)."""
-        key = (trial_id, len(steps), horizon, incumbent)
-        with self._lock:
-            if key in self._cache:
-                self._cache.move_to_end(key)
-                return self._cache[key]
-        result = self._compute(steps, values, direction, horizon, incumbent, bounds)
-        with self._lock:
-            self._cache[key] = result
-            while len(self._cache) > self._max:
-                self._cache.popitem(last=False)
-        return result
-
-    def _compute(
-        self,
-        steps: list[float],
-        values: list[float | None],
-        direction: str,
-        horizon: float,
-        incumbent: float | None,
-        bounds: tuple[float | None, float | None] | None = None,
-    ) -> dict[str, Any] | None:
-        from curvecast.curves import Curve
-        from curvecast.forecast import forecast_curve
-
-        if len(steps) < self.min_points or steps[-1] >= horizon or values[-1] is None:
-            return None
-        y = [math.nan if v is None else v for v in values]
-        x_new = np.unique(np.linspace(steps[-1], horizon, _BAND_POINTS + 1)[1:])
-        try:
-            curve = Curve(steps, y, direction, bounds)
-            if curve.diverged:
-                return None
-            fc = forecast_curve(
-                curve, x_new, method=self.method, quantiles=[lv for _, lv in BAND_LEVELS], rng=0
-            )
-        except (CurvecastError, ValueError, ArithmeticError, np.linalg.LinAlgError):
-            return None  # a curve this method cannot forecast: show it without a band
-        q = fc.quantiles  # (len(x_new), 5)
-        band: dict[str, Any] = {
-            "x": [steps[-1], *x_new.tolist()],
-            "source": "forecast",
-            "method": fc.method,
-            "prob_better": None if incumbent is None else _num(fc.prob_better(incumbent)),
-        }
-        for i, (name, _) in enumerate(BAND_LEVELS):
-            band[name] = [values[-1], *(_num(v) for v in q[:, i])]
-        return band
+def pruner_settings(study: FrozenStudy) -> dict[str, Any]:
+    """The study's ForecastPruner settings (its "curvecast:pruner" attribute), or {}."""
+    settings = study.system_attrs.get("curvecast:pruner")
+    return settings if isinstance(settings, dict) else {}
 
 
 def _pruner_bounds(study: FrozenStudy) -> tuple[float | None, float | None] | None:
-    """The bounds the study's ForecastPruner was given (its "curvecast:pruner" attribute)."""
-    settings = study.system_attrs.get("curvecast:pruner")
-    bounds = settings.get("bounds") if isinstance(settings, dict) else None
+    """The bounds the study's ForecastPruner was given, if readable."""
+    bounds = pruner_settings(study).get("bounds")
     if isinstance(bounds, list) and len(bounds) == 2:
-        lo, hi = (None if b is None else float(b) for b in bounds)
-        return (lo, hi)
+        lo, hi = (None if b is None else num(b) for b in bounds)
+        if (lo is None or hi is None or lo < hi) and (lo is not None or hi is not None):
+            return (lo, hi)
     return None
 
 
-def _stored_band(stop: dict[str, Any], last_value: float | None) -> dict[str, Any] | None:
-    """The band of a pruned trial: from its last value at the stop to the stored quantiles of
-    the final value at the horizon."""
-    q = stop.get("final_quantiles") or {}
-    step, horizon = stop.get("step"), stop.get("horizon")
-    if step is None or horizon is None or horizon <= step or last_value is None:
-        return None
-    band: dict[str, Any] = {"x": [step, horizon], "source": "verdict", "method": stop.get("method")}
-    for name, level in BAND_LEVELS:
-        value = _num(q.get(f"{level:g}"))
-        if value is None:
-            return None
-        band[name] = [last_value, value]
-    return band
+# -- the summary of a study -------------------------------------------------------------------
 
 
-def _trial_record(
-    trial: FrozenTrial,
-    *,
-    direction: str,
-    horizon: float | None,
-    incumbent: float | None,
-    cache: ForecastCache | None,
-    history: bool,
-    bounds: tuple[float | None, float | None] | None = None,
-) -> dict[str, Any]:
-    steps, values = _curve(trial)
-    verdicts = _verdicts(trial)
-    state = trial.state.name.lower()
-    stop = next((v for v in reversed(verdicts) if v["decision"] == "stop"), None)
-    latest = verdicts[-1] if verdicts else None
-    last_value = next((v for v in reversed(values) if v is not None), None)
-    # the latest decision that forecast (a "between checks" or "warmup" one carries no number)
-    judged = next((v for v in reversed(verdicts) if v.get("prob_better") is not None), None)
-    prob_better = judged["prob_better"] if judged else None
-    band = None
-    steps_saved = None
-    why = None
-    if state == "pruned":
-        h = (stop or {}).get("horizon") or horizon
-        if steps and h is not None:
-            steps_saved = max(0.0, float(h) - steps[-1])
-        if stop is not None:
-            band = _stored_band(stop, values[-1] if values else None)
-            why = stop["explain"]
-        else:
-            why = "pruned by another pruner (no curvecast verdict recorded)"
-    elif state == "complete":
-        why = f"completed at step {steps[-1]:g}" if steps else "completed"
-    elif state == "running":
-        h = (latest or {}).get("horizon") or horizon
-        if cache is not None and h is not None and direction in ("maximize", "minimize"):
-            band = cache.band(
-                trial._trial_id, steps, values, direction, float(h), incumbent, bounds
-            )
-        if judged is not None or latest is not None:
-            why = (judged or latest or {})["explain"]
-        elif band is not None and band["prob_better"] is not None:
-            prob_better = band["prob_better"]
-            why = (
-                f"running at step {steps[-1]:g}: P(final beats {incumbent:.4g}) = "
-                f"{prob_better:.3f} by the dashboard's {band['method']} forecast"
-            )
-        elif steps:
-            why = f"running at step {steps[-1]:g}: too few points to forecast yet"
-    start, end = trial.datetime_start, trial.datetime_complete
-    rec: dict[str, Any] = {
-        "number": trial.number,
-        "id": trial._trial_id,
-        "state": state,
-        "value": _num(trial.value) if len(trial.values or ()) <= 1 else None,
-        "params": {str(k): _param(v) for k, v in trial.params.items()},
-        "steps": steps,
-        "values": values,
-        "last_step": steps[-1] if steps else None,
-        "last_value": last_value,
-        "prob_better": prob_better,
-        "latest": latest,
-        "stop": stop,
-        "why": why,
-        "band": band,
-        "steps_saved": steps_saved,
-        "started": _iso(start),
-        "completed": _iso(end),
-        "duration_s": (end - start).total_seconds() if start and end else None,
-    }
-    if history:
-        rec["verdicts"] = verdicts
-        rec["user_attrs"] = {str(k): _param(v) for k, v in trial.user_attrs.items()}
-    return rec
-
-
-def _summarise(
-    study: FrozenStudy, trials: list[FrozenTrial]
-) -> tuple[dict[str, Any], float | None]:
+def summarise(study: FrozenStudy, facts: list[TrialFacts]) -> tuple[dict[str, Any], float | None]:
+    """The study's summary (counts, incumbent, horizon, compute saved, shadow verdicts, notes)
+    and its horizon; never raises for a bad trial or attribute."""
     direction = _direction(study)
     states: dict[str, int] = {}
     finals: list[float] = []
     last_steps: list[float] = []
     horizons: list[float] = []
-    for t in trials:
-        name = t.state.name.lower()
-        states[name] = states.get(name, 0) + 1
-        if name == "complete" and t.intermediate_values:
-            last = max(t.intermediate_values)
-            last_steps.append(float(last))
-            final = _num(t.intermediate_values[last])
+    for f in facts:
+        states[f.state] = states.get(f.state, 0) + 1
+        if f.state == "complete":
+            if f.steps:
+                last_steps.append(f.steps[-1])
+            final = final_value(f)
             if final is not None:
                 finals.append(final)
-        elif name == "complete" and _num(t.value) is not None and len(t.values or ()) == 1:
-            finals.append(float(t.value))  # type: ignore[arg-type]
-    for t in trials:
-        for v in _verdicts(t)[-1:]:
-            if v.get("horizon") is not None:
-                horizons.append(float(v["horizon"]))
+        if f.verdicts and f.verdicts[-1].get("horizon") is not None:
+            horizons.append(float(f.verdicts[-1]["horizon"]))
     horizon = max(horizons) if horizons else (max(last_steps) if last_steps else None)
     incumbent = None
     if finals and direction != "multi-objective":
         incumbent = max(finals) if direction == "maximize" else min(finals)
     run = saved = 0.0
-    for t in trials:
-        name = t.state.name.lower()
-        if not t.intermediate_values or name not in ("complete", "pruned", "fail"):
+    for f in facts:
+        if not f.steps or f.state not in ("complete", "pruned", "fail"):
             continue
-        reached = float(max(t.intermediate_values))
-        run += reached
-        if name == "pruned":
-            stop = next((v for v in reversed(_verdicts(t)) if v["decision"] == "stop"), None)
-            h = (stop or {}).get("horizon") or horizon
+        run += f.steps[-1]
+        if f.state == "pruned":
+            h = (f.stop or {}).get("horizon") or horizon
             if h is not None:
-                saved += max(0.0, float(h) - reached)
+                saved += max(0.0, float(h) - f.steps[-1])
     best_value = best_trial = None
-    scored = (
-        [t for t in trials if t.state.name == "COMPLETE" and _num(t.value) is not None]
-        if direction != "multi-objective"
-        else []
-    )
-    if scored:
-        pick = max if direction == "maximize" else min
-        best = pick(scored, key=lambda t: float(t.value))  # type: ignore[arg-type]
-        best_value, best_trial = _num(best.value), best.number
+    if direction != "multi-objective":
+        scored = [
+            (v, f.number)
+            for f in facts
+            if f.state == "complete" and (v := num(f.trial.value)) is not None
+        ]
+        if scored:
+            pick = max if direction == "maximize" else min
+            best_value, best_trial = pick(scored, key=lambda p: p[0])
+    notes = []
+    user_attrs: dict[str, Any] = {}
+    try:
+        for k, v in study.user_attrs.items():
+            shown = param(v)
+            if isinstance(v, int | float) and not isinstance(v, bool) and isinstance(shown, str):
+                notes.append(f"study attribute {short(str(k), 40)!r} is {shown}: shown as text")
+            user_attrs[short(str(k), 200)] = shown
+    except Exception as exc:
+        notes.append(f"the study's attributes could not be read ({type(exc).__name__})")
     summary = {
         "id": study._study_id,
         "name": study.study_name,
         "direction": direction,
-        "n_trials": len(trials),
+        "n_trials": len(facts),
         "states": states,
         "best_value": best_value,
         "best_trial": best_trial,
@@ -353,9 +162,189 @@ def _summarise(
             "steps_saved": saved,
             "fraction_saved": saved / (run + saved) if run + saved > 0 else None,
         },
-        "user_attrs": {str(k): _param(v) for k, v in study.user_attrs.items()},
+        "shadow": _shadow_summary(facts, direction, horizon, best_trial),
+        "user_attrs": user_attrs,
+        "notes": notes,
+        "trials_with_notes": sum(1 for f in facts if f.notes),
     }
     return summary, horizon
+
+
+def _shadow_summary(
+    facts: list[TrialFacts], direction: str, horizon: float | None, best_trial: int | None
+) -> dict[str, Any] | None:
+    marked = [f for f in facts if f.shadow is not None]
+    if not marked:
+        return None
+    outcomes = [shadow_outcome(f, direction) for f in marked]
+    would_save = 0.0
+    for f in marked:
+        h = f.shadow.get("horizon") if f.shadow else None
+        h = h if h is not None else horizon
+        if h is not None and f.shadow is not None:
+            would_save += max(0.0, float(h) - float(f.shadow["step"]))
+    return {
+        "would_prune": len(marked),
+        "right": outcomes.count("right"),
+        "wrong": outcomes.count("wrong"),
+        "pending": outcomes.count("pending"),
+        "lost_best": best_trial is not None and any(f.number == best_trial for f in marked),
+        "steps_would_save": would_save,
+    }
+
+
+# -- views ------------------------------------------------------------------------------------
+
+
+@dataclass
+class StudyView:
+    """One study as the dashboard shows it.
+
+    Attributes:
+        summary: see :func:`summarise`.
+        facts: each trial as read, in number order.
+        records: one row per trial, in number order (see :func:`trial_record`).
+        chart: see :func:`chart_payload`.
+        chart_json: ``chart`` serialised once (the bulk of a study page).
+    """
+
+    summary: dict[str, Any]
+    facts: list[TrialFacts]
+    records: list[dict[str, Any]]
+    chart: dict[str, Any]
+    chart_json: str
+    horizon: float | None
+    by_number: dict[int, int]
+    context: tuple[Any, ...] = ()
+
+
+def build_view(
+    study: FrozenStudy,
+    trials: list[FrozenTrial],
+    cache: ForecastCache | None,
+    known: dict[int, TrialFacts] | None = None,
+    previous: StudyView | None = None,
+) -> StudyView:
+    """Read ``trials`` of ``study`` once into a :class:`StudyView`; never raises for a bad
+    record (the row says what is wrong). ``known`` maps trial ids to facts already read (of
+    finished trials, which never change); rows of those are taken from ``previous`` while the
+    study's horizon, incumbent and best trial are unchanged."""
+    known = known or {}
+    facts = [
+        known.get(t._trial_id) or read_trial(t) for t in sorted(trials, key=lambda t: t.number)
+    ]
+    summary, horizon = summarise(study, facts)
+    bounds = _pruner_bounds(study)
+    # a finished trial's row depends only on its facts and on these: reuse it while they hold
+    context = (summary["direction"], horizon, summary["incumbent"], summary["best_trial"], bounds)
+    reuse: dict[int, dict[str, Any]] = {}
+    if previous is not None and previous.context == context:
+        reuse = {
+            id(f): r
+            for f, r in zip(previous.facts, previous.records, strict=True)
+            if f.state in ("complete", "pruned", "fail")
+        }
+    records = []
+    for f in facts:
+        if id(f) in reuse and known.get(f.trial._trial_id) is f:
+            records.append(reuse[id(f)])
+            continue
+        try:
+            records.append(
+                trial_record(
+                    f,
+                    direction=summary["direction"],
+                    horizon=horizon,
+                    incumbent=summary["incumbent"],
+                    best_trial=summary["best_trial"],
+                    cache=cache,
+                    bounds=bounds,
+                )
+            )
+        except Exception as exc:  # one bad trial degrades its own row only
+            records.append(broken_record(f, exc))
+    summary["trials_with_notes"] = sum(1 for r in records if r["notes"])
+    if cache is not None and cache.problem and summary["states"].get("running"):
+        summary["notes"] = [*summary["notes"], cache.problem]
+    chart = chart_payload(facts, records, summary["direction"])
+    return StudyView(
+        summary=summary,
+        facts=facts,
+        records=records,
+        chart=chart,
+        chart_json=json.dumps(chart, separators=(",", ":"), allow_nan=False),
+        horizon=horizon,
+        by_number={f.number: i for i, f in enumerate(facts)},
+        context=context,
+    )
+
+
+def page_rows(
+    records: list[dict[str, Any]],
+    *,
+    offset: int = 0,
+    limit: int = 50,
+    state: str = "all",
+    sort: str = "number",
+) -> tuple[list[dict[str, Any]], int]:
+    """The rows of one page of the trials table and how many rows match the filter.
+
+    Args:
+        records: every row, in number order.
+        offset, limit: the page (``limit`` rows from ``offset``).
+        state: one of :data:`STATES` ("shadow": trials a shadow pruner would have stopped;
+            "notes": trials with a note).
+        sort: one of :data:`SORT_KEYS`, with a leading "-" for descending; missing values last.
+    """
+    if state == "shadow":
+        rows = [r for r in records if r["shadow"] is not None]
+    elif state == "notes":
+        rows = [r for r in records if r["notes"]]
+    elif state != "all":
+        rows = [r for r in records if r["state"] == state]
+    else:
+        rows = list(records)
+    desc = sort.startswith("-")
+    key = sort.lstrip("-")
+    if key != "number" or desc:
+
+        def sort_key(r: dict[str, Any]) -> Any:
+            if key == "value":
+                v = r["value"] if r["value"] is not None else r["last_value"]
+            elif key == "p":
+                v = r["prob_better"]
+            elif key == "last_step":
+                v = r["last_step"]
+            elif key == "state":
+                v = r["state"]
+            else:
+                v = r["number"]
+            return v
+
+        present = [r for r in rows if sort_key(r) is not None]
+        missing = [r for r in rows if sort_key(r) is None]
+        present.sort(key=sort_key, reverse=desc)
+        rows = present + missing
+    return rows[offset : offset + limit], len(rows)
+
+
+def trial_detail(view: StudyView, number: int) -> dict[str, Any] | None:
+    """The record of trial ``number`` with its curve, every verdict and its user attributes."""
+    i = view.by_number.get(number)
+    if i is None:
+        return None
+    f, rec = view.facts[i], dict(view.records[i])
+    rec["steps"], rec["values"] = f.steps, f.values
+    rec["verdicts"] = f.verdicts
+    try:
+        rec["user_attrs"] = {short(str(k), 200): param(v) for k, v in f.trial.user_attrs.items()}
+    except Exception as exc:
+        rec["user_attrs"] = {}
+        rec["notes"] = [*rec["notes"], f"user attributes unreadable ({type(exc).__name__})"]
+    return rec
+
+
+# -- direct reads (no cache) ------------------------------------------------------------------
 
 
 def _find_study(storage: BaseStorage, study_id: int) -> FrozenStudy | None:
@@ -365,65 +354,65 @@ def _find_study(storage: BaseStorage, study_id: int) -> FrozenStudy | None:
     return None
 
 
-def list_studies(storage: BaseStorage) -> list[dict[str, Any]]:
-    """A summary of every study in ``storage``, ordered by id."""
+def _summary_or_note(study: FrozenStudy, view: StudyView | None, exc: Exception | None) -> Any:
+    if view is not None:
+        return view.summary
+    return failed_summary(study, exc)
+
+
+def failed_summary(study: FrozenStudy, exc: BaseException | None) -> dict[str, Any]:
+    """The row of a study whose trials could not be read: its id, its name and why."""
+    return {
+        "id": study._study_id,
+        "name": study.study_name,
+        "direction": "?",
+        "n_trials": None,
+        "states": {},
+        "best_value": None,
+        "best_trial": None,
+        "incumbent": None,
+        "horizon": None,
+        "compute": {"steps_run": None, "steps_saved": None, "fraction_saved": None},
+        "shadow": None,
+        "user_attrs": {},
+        "notes": [f"this study could not be read ({type(exc).__name__}: {short(str(exc), 200)})"],
+        "trials_with_notes": 0,
+    }
+
+
+def list_studies(storage: BaseStorage, cache: ForecastCache | None = None) -> list[dict[str, Any]]:
+    """A summary of every study in ``storage``, ordered by id; a study that cannot be read
+    gets a row with a note instead of failing the list."""
     out = []
     for study in sorted(storage.get_all_studies(), key=lambda s: s._study_id):
-        trials = storage.get_all_trials(study._study_id, deepcopy=False)
-        out.append(_summarise(study, trials)[0])
+        try:
+            trials = storage.get_all_trials(study._study_id, deepcopy=False)
+            out.append(build_view(study, trials, cache).summary)
+        except Exception as exc:
+            out.append(failed_summary(study, exc))
     return out
 
 
 def study_view(
     storage: BaseStorage, study_id: int, cache: ForecastCache | None
 ) -> dict[str, Any] | None:
-    """``{"study": summary, "trials": [record, ...]}`` for one study, or None if it is absent.
-
-    A record holds the trial's curve (``steps``, ``values``), state, parameters, latest
-    verdict, the stop verdict and its ``why`` line, and a forecast ``band``: the stored
-    forecast for a pruned trial, a fresh one (from ``cache``) for a running trial.
-    """
+    """``{"study": summary, "trials": [record, ...], "chart": ...}`` for one study (every row),
+    or None if it is absent."""
     study = _find_study(storage, study_id)
     if study is None:
         return None
-    trials = storage.get_all_trials(study_id, deepcopy=False)
-    summary, horizon = _summarise(study, trials)
-    bounds = _pruner_bounds(study)
-    records = [
-        _trial_record(
-            t,
-            direction=summary["direction"],
-            horizon=horizon,
-            incumbent=summary["incumbent"],
-            cache=cache,
-            history=False,
-            bounds=bounds,
-        )
-        for t in sorted(trials, key=lambda t: t.number)
-    ]
-    return {"study": summary, "trials": records}
+    view = build_view(study, storage.get_all_trials(study_id, deepcopy=False), cache)
+    return {"study": view.summary, "trials": view.records, "chart": view.chart}
 
 
 def trial_view(
     storage: BaseStorage, study_id: int, number: int, cache: ForecastCache | None
 ) -> dict[str, Any] | None:
-    """``{"study": summary, "trial": record}`` with the trial's full verdict history and user
-    attributes, or None if the study or the trial is absent."""
+    """``{"study": summary, "trial": record}`` with the trial's curve, full verdict history and
+    user attributes, or None if the study or the trial is absent."""
     study = _find_study(storage, study_id)
     if study is None:
         return None
-    trials = storage.get_all_trials(study_id, deepcopy=False)
-    summary, horizon = _summarise(study, trials)
-    for t in trials:
-        if t.number == number:
-            rec = _trial_record(
-                t,
-                direction=summary["direction"],
-                horizon=horizon,
-                incumbent=summary["incumbent"],
-                cache=cache,
-                history=True,
-                bounds=_pruner_bounds(study),
-            )
-            return {"study": summary, "trial": rec}
-    return None
+    view = build_view(study, storage.get_all_trials(study_id, deepcopy=False), cache)
+    rec = trial_detail(view, number)
+    return None if rec is None else {"study": view.summary, "trial": rec}
