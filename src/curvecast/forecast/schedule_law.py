@@ -34,6 +34,7 @@ with fewer than :attr:`ScheduleLawForecaster.min_points` points, or no schedule,
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from functools import lru_cache
@@ -71,7 +72,7 @@ def curve_schedule(curve: Curve) -> Schedule | None:
 @lru_cache(maxsize=4096)
 def _areas(spec_json: str, tau_fracs: tuple[float, ...]) -> tuple[_F, _F, tuple[_F, ...]]:
     """(grid, S1 on the grid / S1(end), S2 on the grid / S1(end) for each tau)."""
-    s = Schedule(__import__("json").loads(spec_json))
+    s = Schedule(json.loads(spec_json))
     gx, _ = s.grid(1025)
     s1 = s.forward_area(gx)
     norm = float(s1[-1]) if s1[-1] > 0 else 1.0
