@@ -41,15 +41,15 @@ SEED = 20261202
 def _draw_schedule(rng: np.random.Generator, total: int) -> dict[str, Any]:
     name = str(rng.choice(["constant", "step", "cosine", "linear", "wsd"]))
     peak = float(np.exp(rng.uniform(math.log(1.0), math.log(100.0))))  # scaled by the family
-    warm = int(round(float(rng.choice([0.0, 0.02, 0.05, 0.1])) * total))
+    warm = round(float(rng.choice([0.0, 0.02, 0.05, 0.1])) * total)
     spec: dict[str, Any] = {"name": name, "peak_lr": peak, "warmup": warm, "total": total}
     if name in ("cosine", "linear", "wsd"):
         spec["final_lr"] = float(rng.choice([0.0, 0.1])) * peak
     if name == "wsd":
-        spec["decay"] = int(round(float(rng.choice([0.1, 0.2, 0.3])) * total))
+        spec["decay"] = round(float(rng.choice([0.1, 0.2, 0.3])) * total)
     if name == "step":
         fracs = [0.5, 0.75] if rng.uniform() < 0.5 else [0.33, 0.67]
-        spec["milestones"] = [int(round(f * total)) for f in fracs]
+        spec["milestones"] = [round(f * total) for f in fracs]
         spec["gamma"] = float(rng.choice([0.1, 0.3]))
     return spec
 

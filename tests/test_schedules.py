@@ -173,3 +173,15 @@ def test_schedule_from_torch_validates_its_arguments() -> None:
         Schedule.from_torch(sch, 5, group=3)
     with pytest.raises(InvalidParameterError, match="'scheduler'"):
         Schedule.from_torch(object(), 5)
+
+
+def test_the_shipped_schedules_suite_loads_without_the_network_and_covers_every_curve() -> None:
+    from curvecast.bench.sources import describe_suite, load_suite
+
+    curves = load_suite("schedules", limit=12)
+    assert len(curves) == 12 and len({c.meta["task"] for c in curves}) == 4
+    for c in curves:
+        s = Schedule(c.meta["schedule"])
+        assert c.direction == "minimize" and s.end >= c.x[-1]
+    summary = describe_suite("schedules")
+    assert summary.curves == 300 and summary.tasks == 4

@@ -41,16 +41,21 @@ def test_oracle_recovers_the_final_value_of_a_law_generated_curve(spec: dict[str
 
 
 def test_the_same_points_under_a_constant_schedule_forecast_no_cool_down() -> None:
-    y = _law(WSD)
+    # a search whose cool-downs are known to pay (the gain prior says so) forecasts a drop over
+    # the WSD cool-down that a constant schedule does not have
+    y = _law(WSD, c=3.0)
     k = 24
     const = {"name": "constant", "peak_lr": 1e-3, "warmup": 20, "total": 1000}
     drop = {}
     for name, spec in (("wsd", WSD), ("constant", const)):
         curve = Curve(X[:k], y[:k], direction="minimize", meta={"schedule": spec})
-        f = ScheduleLawForecaster().forecast(curve, np.array([750.0, 1000.0]),
-                                             rng=np.random.default_rng(0))  # fmt: skip
+        f = ScheduleLawForecaster(gain_prior=(3.0, 0.3)).forecast(
+            curve, np.array([750.0, 1000.0]), rng=np.random.default_rng(0)
+        )
         drop[name] = f.median[0] - f.median[1]  # over the cool-down (WSD decays from 750)
-    assert drop["wsd"] > 2 * drop["constant"] > 0
+    true_drop = y[np.searchsorted(X, 750.0)] - y[-1]
+    assert abs(drop["wsd"] - true_drop) < 0.1 * true_drop
+    assert drop["wsd"] > 1.15 * drop["constant"] > 0
 
 
 def test_context_curves_that_went_through_their_decay_teach_the_annealing_gain() -> None:
@@ -209,3 +214,17 @@ def test_forecast_scheduler_forecasts_along_the_schedule() -> None:
         sched.on_trial_result(None, _Trial(), {"training_iteration": x, "loss": v})
     made = [v for v in sched.verdicts["t0"] if v.final_quantiles]
     assert made and all(v.horizon == 1000 and v.method == "schedule_law" for v in made)
+
+
+def test_bench_prune_hands_each_replayed_trial_its_schedule() -> None:
+    pytest.importorskip("optuna")
+    from curvecast.bench.prune import SCHEDULE_USER_ATTR, make_judge
+
+    curves = [
+        Curve(X, _law(WSD, l0=2.0 + 0.1 * i), direction="minimize", meta={"schedule": WSD})
+        for i in range(4)
+    ]
+    judge = make_judge("curvecast:schedule_law", curves)
+    judge.start("2")  # type: ignore[attr-defined]
+    trial = judge.study.trials[0]  # type: ignore[attr-defined]
+    assert trial.user_attrs[SCHEDULE_USER_ATTR] == WSD

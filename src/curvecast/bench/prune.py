@@ -169,6 +169,9 @@ def replay(
 #: The user attribute under which each replayed trial carries its own final step (its budget),
 #: as a user's objective knows its epochs; ForecastPruner reads it, Optuna's pruners cannot.
 BUDGET_ATTR = "max_step"
+#: The user attribute that holds a trial's learning-rate schedule (its curve's meta["schedule"]),
+#: as a user's objective knows its schedule; ForecastPruner(schedule=...) reads it.
+SCHEDULE_USER_ATTR = "lr_schedule"
 
 
 class OptunaJudge:
@@ -182,6 +185,7 @@ class OptunaJudge:
         pruner: Any,
         direction: Literal["maximize", "minimize"],
         budgets: dict[str, int] | None = None,
+        schedules: dict[str, Any] | None = None,
     ) -> None:
         import optuna
 
@@ -194,11 +198,14 @@ class OptunaJudge:
         )
         self._trials: dict[str, Any] = {}
         self._budgets = budgets or {}
+        self._schedules = schedules or {}
 
     def start(self, trial_id: str) -> None:
         trial = self.study.ask()
         if trial_id in self._budgets:
             trial.set_user_attr(BUDGET_ATTR, self._budgets[trial_id])
+        if trial_id in self._schedules:
+            trial.set_user_attr(SCHEDULE_USER_ATTR, self._schedules[trial_id])
         self._trials[trial_id] = trial
 
     def report(self, trial_id: str, step: int, value: float) -> bool:
@@ -253,6 +260,7 @@ def _optuna_pruner(name: str, max_t: int, min_t: int, bounds: Any) -> Any:
             method=method,
             bounds=bounds,
             max_resource=_trial_budget,
+            schedule=_trial_schedule,
         )
     raise KeyError(name)
 
@@ -282,6 +290,10 @@ def curvecast_spec(name: str) -> tuple[str, float | None] | None:
 def _trial_budget(trial: Any) -> int | None:
     budget: int | None = trial.user_attrs.get(BUDGET_ATTR)
     return budget
+
+
+def _trial_schedule(trial: Any) -> Any:
+    return trial.user_attrs.get(SCHEDULE_USER_ATTR)
 
 
 def _budget(curve: Curve, steps: list[int]) -> int:
@@ -345,4 +357,6 @@ def make_judge(name: str, curves: Sequence[Curve]) -> Judge:
         judge: Judge = asha_judge(max_t=max_t, grace_period=min_t, reduction_factor=3, mode=mode)
         return judge
     budgets = {str(i): _budget(c, all_steps[i]) for i, c in enumerate(curves)}
-    return OptunaJudge(_optuna_pruner(name, max_t, min_t, curves[0].bounds), direction, budgets)
+    schedules = {str(i): c.meta["schedule"] for i, c in enumerate(curves) if "schedule" in c.meta}
+    pruner = _optuna_pruner(name, max_t, min_t, curves[0].bounds)
+    return OptunaJudge(pruner, direction, budgets, schedules)
