@@ -55,8 +55,7 @@ def test_absurd_x_new_is_refused_by_the_api() -> None:
 
 # Missing-extra messages: curvecast is not on PyPI, so ``pip install 'curvecast[x]'`` alone fails.
 # Files owned by another engineer at the time of writing (the dashboard); the lead empties this.
-_ELSEWHERE = {"src/curvecast/dashboard/_deps.py", "src/curvecast/dashboard/_storage.py",
-              "src/curvecast/dashboard/__init__.py"}  # fmt: skip
+_ELSEWHERE: set[str] = set()
 
 
 def test_install_hints_work_from_a_checkout() -> None:

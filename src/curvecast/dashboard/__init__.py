@@ -9,7 +9,7 @@ from the package, so it works offline.
 
 Run it with ``curvecast dashboard --storage sqlite:///study.db`` or
 ``python -m curvecast.dashboard --storage sqlite:///study.db``. Needs
-``pip install 'curvecast[dashboard]'``.
+the ``dashboard`` extra (``pip install ".[dashboard]"`` from a checkout).
 
 >>> from curvecast.dashboard import create_app, open_storage
 >>> app = create_app(open_storage("sqlite:///study.db"))  # doctest: +SKIP

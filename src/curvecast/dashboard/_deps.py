@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 
-from curvecast.exceptions import MissingDependencyError
+from curvecast.exceptions import MissingDependencyError, install_hint
 
 __all__ = ["require"]
 
@@ -20,5 +20,5 @@ def require(*modules: str) -> None:
     missing = [m for m in modules or _NEEDED if importlib.util.find_spec(m) is None]
     if missing:
         raise MissingDependencyError(
-            f"the dashboard needs {', '.join(missing)}: pip install 'curvecast[dashboard]'"
+            f"the dashboard needs {', '.join(missing)}: {install_hint('dashboard')}"
         )

@@ -13,7 +13,7 @@ from contextlib import closing
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from curvecast.exceptions import CurvecastError, MissingDependencyError
+from curvecast.exceptions import CurvecastError, MissingDependencyError, install_hint
 
 if TYPE_CHECKING:
     from optuna.storages import BaseStorage
@@ -121,7 +121,7 @@ def open_storage(url: str, *, pool_size: int | None = None) -> BaseStorage:
         from sqlalchemy.exc import ArgumentError
     except ImportError as exc:
         raise MissingDependencyError(
-            "the dashboard needs Optuna: pip install 'curvecast[dashboard]'"
+            "the dashboard needs Optuna: " + install_hint("dashboard")
         ) from exc
     shown = redact(url)
     try:
@@ -154,8 +154,9 @@ def open_storage(url: str, *, pool_size: int | None = None) -> BaseStorage:
         detail = f" ({_first_line(cause)})" if cause is not None else ""
         raise StorageError(
             f"cannot open storage {shown!r}: the database driver is not installed{detail}; "
-            "for PostgreSQL install psycopg2 (pip install 'curvecast[postgres]') and write "
-            "postgresql+psycopg2://..., or install psycopg 3"
+            "for PostgreSQL install psycopg2 ("
+            + install_hint("postgres")
+            + ") and write postgresql+psycopg2://..., or install psycopg 3"
         ) from None
     except Exception as exc:  # SQLAlchemy, DB drivers and Optuna raise many unrelated types
         root = _root_cause(exc)

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from curvecast.exceptions import MissingDependencyError, parameter_error
+from curvecast.exceptions import MissingDependencyError, install_hint, parameter_error
 from curvecast.stats._holdout import ReusableHoldout
 from curvecast.stats._selection import WinnerEstimate, winner_estimate
 
@@ -121,7 +121,7 @@ def run_selection_demo(*, trials: int = 40, seed: int = 0) -> SelectionDemo:
         import sklearn  # noqa: F401
     except ImportError as exc:
         raise MissingDependencyError(
-            f"curvecast compare --demo needs {exc.name}: pip install 'curvecast[demo]'"
+            f"curvecast compare --demo needs {exc.name}: {install_hint('demo')}"
         ) from exc
     started = time.perf_counter()
     data = _split(seed)

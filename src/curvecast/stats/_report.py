@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from curvecast.exceptions import MissingDependencyError
+from curvecast.exceptions import MissingDependencyError, install_hint
 from curvecast.stats._compare import METRICS, Comparison
 
 __all__ = ["format_comparison", "plot_comparison"]
@@ -109,7 +109,7 @@ def plot_comparison(c: Comparison, path: str | Path | None = None) -> Any:
         import matplotlib.pyplot as plt
     except ImportError as exc:
         raise MissingDependencyError(
-            "the compare plot needs matplotlib: pip install 'curvecast[plot]'"
+            "the compare plot needs matplotlib: " + install_hint("plot")
         ) from exc
     methods = c.ranking[::-1]  # best on top
     colors = {m: plt.get_cmap("tab10")(i % 10) for i, m in enumerate(c.ranking)}

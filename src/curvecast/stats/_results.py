@@ -17,7 +17,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from curvecast.exceptions import CurvecastError, MissingDependencyError, parameter_error
+from curvecast.exceptions import (
+    CurvecastError,
+    MissingDependencyError,
+    install_hint,
+    parameter_error,
+)
 
 __all__ = ["COLUMNS", "Results", "ResultsError", "read_csv", "read_optuna", "results_from_rows"]
 
@@ -190,7 +195,7 @@ def read_optuna(storage: str, studies: Sequence[str], *, unit: str = "trial") ->
         import optuna
     except ImportError as exc:
         raise MissingDependencyError(
-            "reading an Optuna storage needs optuna: pip install 'curvecast[optuna]'"
+            "reading an Optuna storage needs optuna: " + install_hint("optuna")
         ) from exc
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     if not studies:
