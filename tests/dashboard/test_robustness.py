@@ -395,3 +395,20 @@ def test_corrupted_weights_say_so_instead_of_hiding_bands(written: Written, tmp_
     assert running["band"] is None
     notes = " ".join(view["study"]["notes"])
     assert "no forecast bands" in notes and "sha256" in notes
+
+
+def test_bands_that_leave_the_metrics_range_say_the_bounds_are_unknown(
+    written: Written, tmp_path: Path
+) -> None:
+    """The fixture's pruner has no bounds; its stored bands of an accuracy reach below 0 (the
+    issue saw [-0.30, 1.19]): the page says why and what to pass, rather than nothing."""
+    view = _client(written.url).get("/api/studies/1").json()
+    lows = [t["band"]["q05"][-1] for t in view["trials"] if t["band"]]
+    assert min(lows) < 0
+    (note,) = [n for n in view["study"]["notes"] if "bounds=(0, 1)" in n]
+    assert "the pruner was given no bounds" in note
+    # with bounds, no such note
+    url = f"sqlite:///{tmp_path / 'bounded.db'}"
+    sid = write_synthetic_study(url, n_trials=20, n_steps=20, rng=1)  # pruner bounds (0, 1)
+    notes = _client(url).get(f"/api/studies/{sid}").json()["study"]["notes"]
+    assert not any("bounds" in n for n in notes)

@@ -266,6 +266,15 @@ def build_view(
     summary["trials_with_notes"] = sum(1 for r in records if r["notes"])
     if cache is not None and cache.problem and summary["states"].get("running"):
         summary["notes"] = [*summary["notes"], cache.problem]
+    unbounded = _impossible_bands(facts, records) if bounds is None else 0
+    if unbounded:
+        summary["notes"] = [
+            *summary["notes"],
+            f"{unbounded} forecast band{'s' if unbounded > 1 else ''} leave [0, 1] though every "
+            "reported value is in it: the pruner was given no bounds, so the forecasts do not "
+            "know the metric's range. For an accuracy or another metric in [0, 1], pass "
+            "bounds=(0, 1) to ForecastPruner.",
+        ]
     chart = chart_payload(facts, records, summary["direction"])
     return StudyView(
         summary=summary,
@@ -277,6 +286,22 @@ def build_view(
         by_number={f.number: i for i, f in enumerate(facts)},
         context=context,
     )
+
+
+def _impossible_bands(facts: list[TrialFacts], records: list[dict[str, Any]]) -> int:
+    """How many bands leave [0, 1] in a study whose every reported value lies in [0, 1] (an
+    accuracy, most likely): the sign of a pruner given no bounds."""
+    values = [v for f in facts for v in f.values if v is not None]
+    if not values or min(values) < 0 or max(values) > 1:
+        return 0
+    out = 0
+    for r in records:
+        b = r.get("band")
+        if b is None:
+            continue
+        ends = [v for k in ("q05", "q95") for v in b.get(k, []) if v is not None]
+        out += any(v < -1e-9 or v > 1 + 1e-9 for v in ends)
+    return out
 
 
 def page_rows(
@@ -352,12 +377,6 @@ def _find_study(storage: BaseStorage, study_id: int) -> FrozenStudy | None:
         if s._study_id == study_id:
             return s
     return None
-
-
-def _summary_or_note(study: FrozenStudy, view: StudyView | None, exc: Exception | None) -> Any:
-    if view is not None:
-        return view.summary
-    return failed_summary(study, exc)
 
 
 def failed_summary(study: FrozenStudy, exc: BaseException | None) -> dict[str, Any]:
