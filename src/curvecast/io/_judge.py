@@ -17,7 +17,7 @@ from typing import Any
 
 from curvecast.curves import Curve
 from curvecast.exceptions import InvalidParameterError, parameter_error
-from curvecast.forecast import Forecast, forecast_curve
+from curvecast.forecast import Forecast, forecast_many
 from curvecast.pruning import Verdict
 from curvecast.pruning._rule import DEFAULT_MIN_POINTS, DEFAULT_THRESHOLD, PROVISIONAL_LEVEL
 
@@ -135,12 +135,17 @@ def judge_runs(
 
     forecasts: dict[str, Forecast] = {}
     quantiles: dict[str, dict[float, float]] = {}
-    for n, c in curves.items():
-        if n in finished or c.diverged or c.n_observed < min_points:
-            continue
-        fc = forecast_curve(
-            c, [horizon], method=method, quantiles=LEVELS, rng=seed, context=context
-        )
+    todo = [
+        n
+        for n, c in curves.items()
+        if n not in finished and not c.diverged and c.n_observed >= min_points
+    ]
+    # one batched call for every running run (one forward pass of the network)
+    batch = forecast_many(
+        [curves[n] for n in todo], [horizon], method=method, quantiles=LEVELS, rng=seed,
+        context=context,
+    ) if todo else []  # fmt: skip
+    for n, fc in zip(todo, batch, strict=True):
         forecasts[n] = fc
         quantiles[n] = dict(zip(LEVELS, (float(q) for q in fc.quantiles[0]), strict=True))
     level = PROVISIONAL_LEVEL if maximize else round(1 - PROVISIONAL_LEVEL, 12)
