@@ -18,7 +18,8 @@ the level ``2 * Phi(sqrt(n / (n - 1)) * t_{df}(1 - alpha / 2)) - 1`` instead of 
 ``n`` the fewest seeds per task and ``df`` the summed ``n_task - 1`` of the method with the fewest.
 On two methods with the same distribution this brings false separations at 3 seeds on 3 tasks
 from 16% to about 6% (5% nominal); with 2 seeds per task they stay near 15%
-(``python -m curvecast.stats.calibration``). ``small_sample=False`` gives rliable's intervals.
+(``python -m curvecast.stats.calibration verdict``). ``small_sample=False`` gives rliable's
+intervals.
 """
 
 from __future__ import annotations

@@ -24,15 +24,15 @@ score with an interval, in one of two ways:
   maximum does not bias it (Dawid 1994). The estimate and interval average the posteriors under
   priors refitted to resampled trials (bagging), which smooths the spiky nonparametric prior.
 
-Measured on simulations with known truth (100 trials of accuracy on 400 examples; skewed,
-normal, two-level and a quarter-diverged population of true scores; 60 searches each): the
-naive winner score is 0.021 to 0.026 too high; the empirical Bayes estimate is 0.004 to 0.006
-too high, a fifth to a quarter of the naive bias, but its 95% interval is too narrow and covers
-the truth only 57% to 80% of the time. A normal prior covered 88% to 92% on the first three and
-missed the bias entirely with diverged trials, as on the real digits search, so it was dropped.
-The bootstrap estimate (60 trials sharing 400 examples) is about 0.01 too low, conservative,
-with 97% coverage: prefer it when per-example results are at hand.
-``tests/stats/test_selection.py`` checks the bias on the quarter-diverged case.
+Measured on simulations with known truth (``python -m curvecast.stats.calibration winner``:
+100 trials of accuracy on 400 examples; skewed, normal, two-level and a quarter-diverged
+population of true scores; 60 searches each): the naive winner score is 0.022 to 0.026 too
+high; the empirical Bayes estimate is 0.004 to 0.007 too high, but its 95% interval is too
+narrow and covers the truth only 62% to 80% of the time. A normal prior covered 88% to 92% on
+the first three and missed the bias entirely with diverged trials, as on the real digits
+search, so it was dropped. The bootstrap estimate (60 trials sharing 400 examples) is 0.003 to
+0.01 too low, conservative, with 97% to 98% coverage: prefer it when per-example results are at
+hand. ``tests/stats/test_selection.py`` checks the bias on the quarter-diverged case.
 
 A :class:`SelectionBiasWarning` is issued when the estimated optimism of the winner is larger
 than its lead over the runner-up: the ranking of the top trials is then mostly noise.
