@@ -313,6 +313,7 @@ def test_an_error_raised_while_forecasting_names_the_line(
 
     fc_module = importlib.import_module("curvecast.forecast")  # the package, not the function
     monkeypatch.setattr(fc_module, "forecast_curve", refuse)
+    monkeypatch.setattr(fc_module, "forecast_many", refuse)  # a batch, retried line by line
     path = _write(tmp_path, json.dumps(GOOD), json.dumps(GOOD))
     assert main(["forecast", "--skip-invalid", path]) == 0
     out = _answers(capsys.readouterr().out)
@@ -376,7 +377,7 @@ def _help(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
 def test_bench_help_lists_every_subcommand(capsys: pytest.CaptureFixture[str]) -> None:
     pytest.importorskip("curvecast.bench.cli")
     text = _help(["bench"], capsys)
-    assert "{forecast,speed,prune}" in text
+    assert "{forecast,speed,prune,scaling}" in text
     assert "curvecast[:METHOD][@THRESHOLD]" in " ".join(_help(["bench", "prune"], capsys).split())
 
 

@@ -9,7 +9,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from curvecast.curves import Curve, check_axis, check_queries
-from curvecast.exceptions import parameter_error
+from curvecast.exceptions import CurvecastError, parameter_error
 from curvecast.forecast._base import Forecaster, get_forecaster, resolve_auto
 from curvecast.forecast._guard import guard, infer_bounds
 from curvecast.forecast._result import DEFAULT_LEVELS, GRID, Forecast, as_rng, check_levels
@@ -191,6 +191,8 @@ def forecast_many(
                     results = batch(
                         seen, [queries[i] for i in todo], rngs=[gens[i] for i in todo], context=ctx
                     )
+                except CurvecastError:
+                    raise
                 except _NUMERIC_FAILURES:
                     results = None
             if results is None:
@@ -221,6 +223,8 @@ def _one(
 ) -> Forecast:
     try:
         return forecaster.forecast(curve, xq, rng=rng, context=context)
+    except CurvecastError:  # ours, with a message for the user (broken weights, bad input)
+        raise
     except _NUMERIC_FAILURES as exc:
         if name == "last_value":
             raise

@@ -197,15 +197,24 @@ class Forecast:
 
     @property
     def mean(self) -> NDArray[np.float64]:
-        """The predictive mean at each query point, shape ``(len(x_new),)``."""
+        """The predictive mean at each query point, winsorised at the 5% and 95% quantiles,
+        shape ``(len(x_new),)``.
+
+        Values below the 5% quantile count as the 5% quantile and values above the 95% as the
+        95% (a 5% winsorised mean): a few far sample paths cannot drag the mean outside the
+        central 90% interval, where a plain mean of a heavy-tailed forecast can land.
+        """
         if self.diverged:
             return self.grid_values[:, 0].copy()
+        band = self.quantile([0.05, 0.95])
+        lo, hi = band[:, :1], band[:, 1:]
         if self.samples is not None:
-            return self.samples.mean(axis=0)
+            return np.clip(self.samples, lo.T, hi.T).mean(axis=0)
         # integrate the piecewise-linear quantile function, flat beyond the grid's ends
-        q = self.grid_values
+        q = np.clip(self.grid_values, lo, hi)
         inner = np.sum(np.diff(GRID) * (q[:, 1:] + q[:, :-1]) / 2, axis=1)
-        return inner + GRID[0] * q[:, 0] + (1 - GRID[-1]) * q[:, -1]
+        out = inner + GRID[0] * q[:, 0] + (1 - GRID[-1]) * q[:, -1]
+        return np.clip(out, lo[:, 0], hi[:, 0])
 
     @property
     def fallback(self) -> str | None:
