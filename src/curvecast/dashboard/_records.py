@@ -79,6 +79,8 @@ def param(v: Any) -> Any:
 
 
 def _explain_shadow(text: str) -> str:
+    if text.startswith("would have "):  # Verdict.explain already says so (shadow mode)
+        return text
     for verb in ("stopped", "stop"):
         if text.startswith(verb + " "):
             return "would have stopped " + text[len(verb) + 1 :]
