@@ -89,3 +89,36 @@ def add_trial(url: str, n_reports: int = 3) -> None:
     trial = study.ask({"ceiling": optuna.distributions.FloatDistribution(0.3, 0.95)})
     for step in range(n_reports):
         trial.report(0.5 * (1 - math.exp(-(step + 1) / 4)), step)
+
+
+#: The schedules of :func:`write_schedule_study`'s trials 0 and 1.
+SCHEDULES = (
+    {"name": "cosine", "peak_lr": 3e-3, "warmup": 3, "total": N_STEPS - 1, "final_lr": 1e-4},
+    {"name": "step", "peak_lr": 0.1, "total": N_STEPS - 1, "milestones": [8, 14], "gamma": 0.3},
+)
+
+
+def write_schedule_study(url: str) -> int:
+    """A study "schedules" in ``url`` searched by ``ForecastPruner(schedule=...)``, which stores
+    each trial's schedule on it: trials 0 and 1 follow :data:`SCHEDULES`, trial 2 has none, and
+    trial 3 (added last: the pruner itself fails on such a record in its context) carries a
+    malformed schedule record, a negative rate. Returns the study's id."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+    def schedule(trial: optuna.trial.FrozenTrial) -> dict[str, object] | None:
+        return SCHEDULES[trial.number] if trial.number < len(SCHEDULES) else None
+
+    study = optuna.create_study(
+        storage=url,
+        study_name="schedules",
+        direction="maximize",
+        pruner=ForecastPruner(method="last_value", schedule=schedule),
+        sampler=optuna.samplers.RandomSampler(seed=3),
+    )
+    study.optimize(objective, n_trials=3)
+    bad = study.ask()
+    bad_record = {"name": "constant", "peak_lr": -1.0, "total": N_STEPS - 1}
+    study._storage.set_trial_system_attr(bad._trial_id, "curvecast:schedule", bad_record)
+    bad.report(0.2, 0)
+    study.tell(bad, 0.2)
+    return study._study_id

@@ -388,3 +388,42 @@ def test_a_finished_shadow_study_keeps_zoom_and_shows_would_have_pruned_trials(
         assert "the stop would have been" in why
         page.screenshot(path=str(artifacts / "dashboard-shadow.png"), full_page=True)
         assert page.errors == []
+
+
+def test_a_selected_trials_schedule_is_drawn_under_its_curve_and_follows_the_zoom(
+    browser_page: Any, tmp_path: Path, artifacts: Path
+) -> None:
+    """Issue 11: a trial searched with ``ForecastPruner(schedule=...)`` shows its learning rate
+    in a short chart under the curves, on the same x range; a trial without one shows none."""
+    from ._study import write_schedule_study
+
+    url = f"sqlite:///{tmp_path / 'schedules.db'}"
+    sid = write_schedule_study(url)
+    page = browser_page
+    with _serve(url, tmp_path / "stderr.txt") as base:
+        page.goto(base + f"#/study/{sid}")
+        page.wait_for_selector("#study-chart canvas")
+        _ready(page)
+        sched = page.locator("#schedule-chart")
+        assert sched.is_hidden()  # nothing selected
+        page.locator("tr.trial-row[data-trial-number='1']").click()
+        page.wait_for_selector("#schedule-chart[data-trial-number='1'] canvas")
+        assert sched.is_visible() and int(sched.get_attribute("data-points") or 0) > 50
+        assert "learning rate" in (sched.text_content() or "")
+        chart = page.locator("#study-chart")
+        assert sched.get_attribute("data-x-range") == chart.get_attribute("data-x-range")
+        page.screenshot(path=str(artifacts / "dashboard-schedule.png"), full_page=True)
+        box = page.locator("#study-chart .u-over").bounding_box()
+        assert box is not None
+        page.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.5)
+        page.mouse.down()
+        page.mouse.move(box["x"] + box["width"] * 0.7, box["y"] + box["height"] * 0.5, steps=6)
+        page.mouse.up()
+        page.wait_for_function(
+            "() => document.querySelector('#study-chart').dataset.zoomed === '1'"
+        )
+        assert sched.get_attribute("data-x-range") == chart.get_attribute("data-x-range")
+        page.screenshot(path=str(artifacts / "dashboard-schedule-zoomed.png"), full_page=True)
+        page.locator("tr.trial-row[data-trial-number='2']").click()  # it has no schedule
+        page.wait_for_selector("#schedule-chart", state="hidden")
+        assert page.errors == []

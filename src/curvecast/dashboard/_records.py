@@ -28,8 +28,10 @@ __all__ = [
     "final_value",
     "num",
     "param",
+    "read_schedule",
     "read_trial",
     "read_verdicts",
+    "sample_schedule",
     "shadow_outcome",
     "trial_record",
 ]
@@ -37,6 +39,8 @@ __all__ = [
 #: Integers beyond this magnitude lose digits in the browser (IEEE doubles): sent as text.
 _SAFE_INT = 2**53
 _MAX_TEXT = 120
+#: The most points of a selected trial's learning-rate schedule sent to the page.
+SCHEDULE_POINTS = 200
 
 
 def num(v: Any) -> float | None:
@@ -75,7 +79,7 @@ def param(v: Any) -> Any:
 
 
 def _explain_shadow(text: str) -> str:
-    if text.startswith("would have"):  # the verdict says it itself
+    if text.startswith("would have "):  # Verdict.explain already says so (shadow mode)
         return text
     for verb in ("stopped", "stop"):
         if text.startswith(verb + " "):
@@ -161,6 +165,7 @@ class TrialFacts:
         stop: the verdict that stopped the trial (never a shadow one), or None.
         shadow: the first "would have pruned" record of a shadow pruner, or None.
         notes: what could not be read, one sentence each.
+        schedule: the trial's learning-rate schedule (a ``curvecast.Schedule``), or None.
     """
 
     trial: FrozenTrial
@@ -171,6 +176,7 @@ class TrialFacts:
     stop: dict[str, Any] | None
     shadow: dict[str, Any] | None
     notes: list[str] = field(default_factory=list)
+    schedule: Any = None
 
     @property
     def number(self) -> int:
@@ -202,7 +208,57 @@ def read_trial(trial: FrozenTrial) -> TrialFacts:
     notes += vnotes
     stop = next((v for v in reversed(verdicts) if v["decision"] == "stop"), None)
     shadow = next((v for v in verdicts if v.get("shadow")), None)
-    return TrialFacts(trial, state, steps, values, verdicts, stop, shadow, notes)
+    schedule, snotes = read_schedule(trial)
+    notes += snotes
+    return TrialFacts(trial, state, steps, values, verdicts, stop, shadow, notes, schedule)
+
+
+def read_schedule(trial: FrozenTrial) -> tuple[Any, list[str]]:
+    """The trial's learning-rate schedule, as ``ForecastPruner(schedule=...)`` stored it (the
+    trial system attribute ``"curvecast:schedule"``), and a note when the record cannot be
+    read; ``(None, [])`` without one. Never raises.
+
+    Example:
+        >>> import optuna
+        >>> t = optuna.trial.create_trial(value=1.0, system_attrs={"curvecast:schedule": [3]})
+        >>> read_schedule(t)[1]  # doctest: +ELLIPSIS
+        ["the learning-rate schedule record could not be read (InvalidParameterError: ...
+    """
+    from curvecast.integrations.optuna import SCHEDULE_ATTR
+    from curvecast.schedules import as_schedule
+
+    try:
+        raw = trial.system_attrs.get(SCHEDULE_ATTR)
+        return as_schedule(raw, field=SCHEDULE_ATTR), []
+    except Exception as exc:  # a malformed record: no schedule drawn, say so, never spread
+        why = f"{type(exc).__name__}: {short(str(exc), 200)}"
+        return None, [f"the learning-rate schedule record could not be read ({why}); not drawn"]
+
+
+def sample_schedule(schedule: Any, horizon: float, points: int = SCHEDULE_POINTS) -> dict[str, Any]:
+    """The schedule's rate at (at most) ``points`` x values over ``[0, horizon]``, for the page.
+
+    The grid is even, plus the schedule's corners inside the range (the end of the warm-up, a
+    step's milestone and just before it, the start of a WSD cool-down) when there are few of
+    them, so a step or a kink is drawn where it is, not smeared over a grid cell.
+
+    Returns:
+        ``{"name", "end", "x": [...], "lr": [...]}``, ``x`` increasing from 0 to ``horizon``
+        and ``lr`` (4 significant digits) of the same length ``<= points``.
+    """
+    h = float(horizon)
+    corners = schedule.grid(2)[0]
+    corners = corners[(corners > 0) & (corners < h)]
+    if corners.size > points // 4:  # a schedule given by many points: the even grid alone
+        corners = corners[:0]
+    xs = np.unique(np.concatenate([np.linspace(0.0, h, points - corners.size), corners]))
+    lr = schedule.lr(xs)
+    return {
+        "name": schedule.name,
+        "end": float(schedule.end),
+        "x": xs.tolist(),
+        "lr": [float(f"{v:.4g}") for v in lr.tolist()],
+    }
 
 
 def _iso(d: datetime | None) -> str | None:

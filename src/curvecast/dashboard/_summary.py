@@ -38,6 +38,7 @@ from curvecast.dashboard._records import (
     num,
     param,
     read_trial,
+    sample_schedule,
     shadow_outcome,
     short,
     trial_record,
@@ -354,19 +355,38 @@ def page_rows(
 
 
 def trial_detail(view: StudyView, number: int) -> dict[str, Any] | None:
-    """The record of trial ``number`` with its curve, every verdict and its user attributes."""
+    """The record of trial ``number`` with its curve, every verdict, its user attributes and
+    its learning-rate schedule sampled over ``[0, horizon]`` (None without one; see
+    :func:`~curvecast.dashboard._records.sample_schedule`). Only the selected trial's detail
+    carries the schedule, so the study's answers stay small."""
     i = view.by_number.get(number)
     if i is None:
         return None
     f, rec = view.facts[i], dict(view.records[i])
     rec["steps"], rec["values"] = f.steps, f.values
     rec["verdicts"] = f.verdicts
+    rec["schedule"] = None
+    if f.schedule is not None:
+        try:
+            rec["schedule"] = sample_schedule(f.schedule, _schedule_horizon(f, view.horizon))
+        except Exception as exc:  # a schedule that validates but cannot be drawn
+            rec["notes"] = [*rec["notes"], f"the learning-rate schedule could not be drawn ({exc})"]
     try:
         rec["user_attrs"] = {short(str(k), 200): param(v) for k, v in f.trial.user_attrs.items()}
     except Exception as exc:
         rec["user_attrs"] = {}
         rec["notes"] = [*rec["notes"], f"user attributes unreadable ({type(exc).__name__})"]
     return rec
+
+
+def _schedule_horizon(f: TrialFacts, study_horizon: float | None) -> float:
+    """How far to draw a trial's schedule: its latest verdict's horizon, else the study's, else
+    the schedule's end; never short of the trial's last step."""
+    h = next((v["horizon"] for v in reversed(f.verdicts) if v.get("horizon") is not None), None)
+    h = h if h is not None else study_horizon
+    if h is None or not h > 0:
+        h = f.schedule.end
+    return max(float(h), f.steps[-1] if f.steps else 0.0)
 
 
 # -- direct reads (no cache) ------------------------------------------------------------------

@@ -50,6 +50,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from curvecast.curves import Curve
 from curvecast.exceptions import (
+    CurvecastError,
     InvalidCurveError,
     MissingDependencyError,
     install_hint,
@@ -370,6 +371,9 @@ class ForecastPruner(BasePruner):
                 try:
                     c = self._curve(t, direction)
                 except InvalidCurveError:  # reports outside the bounds: no context
+                    continue
+                except CurvecastError as exc:  # a malformed stored schedule: skip, say so once
+                    self._warn_once(t, f"its stored record cannot be read ({exc})")
                     continue
                 if c is not None and not c.diverged:
                     context.append(c)

@@ -8,7 +8,9 @@
  *
  * For tests and for people reading the page's DOM, the chart element carries its state:
  * data-trial-count (curves drawn), data-stops / data-stops-drawn (stop markers given / inside
- * the view), data-shadow-marks, data-x-range / data-y-range (the scales now), data-zoomed.
+ * the view), data-shadow-marks, data-x-range / data-y-range (the scales now), data-zoomed; the
+ * schedule chart under it (#schedule-chart, shown when the trial has a learning-rate schedule)
+ * carries data-trial-number, data-points and data-x-range.
  */
 "use strict";
 
@@ -23,6 +25,7 @@
     shadow: "#c2410c",
     incumbent: "#d97706",
     selected: "#111827",
+    schedule: "#0e7490",
   };
   const FILL = {
     running90: "rgba(5,150,105,0.16)",
@@ -357,6 +360,7 @@
     ds.yRange = [y.min, y.max].map((v) => Number(v).toPrecision(6)).join(",");
     ds.zoomed = page.zoom ? "1" : "0";
     if (page.resetBtn) page.resetBtn.disabled = !page.zoom;
+    syncScheduleX(u);
   }
 
   function onScale(u) {
@@ -520,6 +524,67 @@
     applyView(page.chart);
   }
 
+  // ---- the trial's learning-rate schedule, in a short chart under the curves -----------------
+  // Same width and y-axis gutter as the chart above, and its x range follows that chart's (zoom
+  // included), so a step of the schedule sits under the step of the curve it shaped.
+  function lrText(v) {
+    const a = Math.abs(v);
+    if (a === 0) return "0";
+    const r = Number(v.toPrecision(3));
+    return a >= 0.01 && a < 1e4 ? String(r) : r.toExponential();
+  }
+
+  function syncScheduleX(u) {
+    const sc = page && page.schedChart;
+    const m = u || page.chart;
+    if (!sc || !m || m === sc || m !== page.chart) return;
+    const x = m.scales.x;
+    if (x.min === null || x.max === null || x.min === undefined || x.max === undefined) return;
+    sc.setScale("x", { min: x.min, max: x.max });
+    page.schedEl.dataset.xRange = [x.min, x.max].map((v) => Number(v).toPrecision(6)).join(",");
+  }
+
+  function drawSchedule(container, trial) {
+    const s = trial ? trial.schedule : null;
+    if (!s || !s.x || !s.x.length) {
+      if (page.schedChart) page.schedChart.destroy();
+      page.schedChart = null;
+      page.schedKey = "";
+      container.replaceChildren();
+      container.hidden = true;
+      return;
+    }
+    container.hidden = false;
+    const key = trial.number + "|" + s.name + "|" + s.x.join(",") + "|" + s.lr.join(",");
+    if (page.schedChart && page.schedKey === key) { syncScheduleX(); return; }
+    if (page.schedChart) page.schedChart.destroy();
+    const top = Math.max(...s.lr) * 1.08 || 1;
+    const plot = el("div", { class: "schedule-plot" });
+    container.replaceChildren(el("div", { class: "schedule-caption muted" },
+      "learning rate of trial " + trial.number + " (" + s.name + " schedule" +
+      (s.end !== undefined ? ", ends at step " + fmt(s.end) : "") + ")"), plot);
+    container.dataset.trialNumber = String(trial.number);
+    container.dataset.points = String(s.x.length);
+    page.schedChart = new uPlot({
+      width: chartWidth(page.chartEl),
+      height: 150,
+      pxAlign: 0,
+      legend: { show: false },
+      scales: { x: { time: false }, y: { auto: false, range: [0, top] } },
+      series: [{ label: "step" }, { label: "learning rate", stroke: COLORS.schedule, width: 2,
+        fill: "rgba(14,116,144,0.08)", points: { show: false } }],
+      axes: [
+        { stroke: "#374151", grid: { stroke: "#eef0f3" } },
+        { label: "learning rate", labelSize: 24, size: 70, space: 20, stroke: "#374151", grid: { stroke: "#eef0f3" },
+          values: (u, vals) => vals.map(lrText) },
+      ],
+      cursor: { drag: { x: false, y: false }, points: { show: false } },
+    }, [s.x, s.lr], plot);
+    page.schedChart.setScale("y", { min: 0, max: top });
+    page.schedKey = key;
+    syncScheduleX();
+  }
+
   // uPlot applies a drag's zoom on mouseup (anywhere in the document); scale changes after that
   // are the page's own (new data, resize), not the user's
   document.addEventListener("mouseup", () => {
@@ -529,6 +594,9 @@
   window.addEventListener("resize", () => {
     if (page && page.chart && page.chartEl) {
       page.chart.setSize({ width: chartWidth(page.chartEl), height: 420 });
+    }
+    if (page && page.schedChart && page.chartEl) {
+      page.schedChart.setSize({ width: chartWidth(page.chartEl), height: 150 });
     }
   });
 
@@ -751,11 +819,12 @@
       page.keyEl = el("div");
       page.toolEl = el("div");
       page.chartEl = el("div", { class: "chart", id: "study-chart", role: "img", "aria-label": "learning curves of all trials" });
+      page.schedEl = el("div", { class: "schedule-chart", id: "schedule-chart", role: "img", "aria-label": "learning rate of the selected trial", hidden: "" });
       page.selEl = el("div");
       page.tableCtl = el("div");
       page.tableEl = el("div");
       main.append(page.titleEl, page.subEl, page.notesEl, page.cardsEl, el("h2", null, "Learning curves"), page.keyEl,
-        page.toolEl, page.chartEl, page.selEl, el("h2", null, "Trials"), page.tableCtl, page.tableEl);
+        page.toolEl, page.chartEl, page.schedEl, page.selEl, el("h2", null, "Trials"), page.tableCtl, page.tableEl);
       page.built_dom = true;
     }
     page.titleEl.textContent = s.name;
@@ -768,6 +837,7 @@
     page.keyEl.replaceChildren(studyKey(s));
     page.toolEl.replaceChildren(chartToolbar(view));
     drawChart(page.chartEl, studyChart(view, page.detail), s.direction);
+    drawSchedule(page.schedEl, page.detail && page.detail.number === prefs.selected ? page.detail : null);
     page.chartEl.dataset.trialTotal = String(s.n_trials);
     page.selEl.replaceChildren(selectionPanel(view));
     page.tableCtl.replaceChildren(tableControls(view));
@@ -794,8 +864,10 @@
       page.keyEl = el("div");
       page.toolEl = el("div");
       page.chartEl = el("div", { class: "chart", id: "trial-chart", role: "img", "aria-label": "the trial's curve and forecast" });
+      page.schedEl = el("div", { class: "schedule-chart", id: "schedule-chart", role: "img", "aria-label": "the trial's learning rate", hidden: "" });
       page.tablesEl = el("div");
-      main.append(page.titleEl, page.subEl, page.whyEl, page.notesEl, page.cardsEl, page.keyEl, page.toolEl, page.chartEl, page.tablesEl);
+      main.append(page.titleEl, page.subEl, page.whyEl, page.notesEl, page.cardsEl, page.keyEl, page.toolEl, page.chartEl,
+        page.schedEl, page.tablesEl);
       page.built_dom = true;
     }
     page.titleEl.textContent = "Trial " + t.number;
@@ -826,6 +898,7 @@
     page.toolEl.replaceChildren(el("div", { class: "toolbar" }, page.resetBtn,
       el("span", { class: "muted hint" }, "drag to zoom, double-click to reset")));
     drawChart(page.chartEl, trialChart(view), s.direction);
+    drawSchedule(page.schedEl, t);
     const vrows = (t.verdicts || []).slice().reverse().map((v) => el("tr", { class: "verdict-row" + (v.shadow ? " shadow" : "") },
       el("td", { class: "num" }, fmt(v.step)), el("td", null, v.shadow ? "would prune (shadow)" : v.decision), el("td", null, v.reason),
       el("td", { class: "num" }, prob(v.prob_better)),
@@ -850,6 +923,7 @@
   function renderError(err, route) {
     page.built_dom = false;
     if (page.chart) { page.chart.destroy(); page.chart = null; }
+    if (page.schedChart) { page.schedChart.destroy(); page.schedChart = null; }
     // never leave the previous page's breadcrumbs above an error
     const what = route.view === "trial" ? "trial " + route.trial + " of study " + route.study
       : route.view === "study" ? "study " + route.study : "studies";
@@ -927,6 +1001,7 @@
     generation++;
     clearTimeout(timer);
     if (page && page.chart) page.chart.destroy();
+    if (page && page.schedChart) page.schedChart.destroy();
     const route = parseRoute();
     if (route.view !== "studies" && prefs.study !== route.study) {
       prefs.study = route.study;
