@@ -62,7 +62,9 @@ def _accuracy(pred: Any) -> dict[str, float]:
     return {"accuracy": float((np.argmax(pred.predictions, axis=1) == pred.label_ids).mean())}
 
 
-def _train(tmp_path: Path, lr: float, callback: Any, **overrides: Any) -> Any:
+def _train(
+    tmp_path: Path, lr: float, callback: Any, *, also: tuple[Any, ...] = (), **overrides: Any
+) -> Any:
     settings: dict[str, Any] = {
         "eval_strategy": "epoch",
         "metric_for_best_model": "accuracy",
@@ -91,7 +93,7 @@ def _train(tmp_path: Path, lr: float, callback: Any, **overrides: Any) -> Any:
         train_dataset=train,
         eval_dataset=val,
         compute_metrics=_accuracy,
-        callbacks=[callback],
+        callbacks=[callback, *also],
     )
     trainer.train()
     return trainer
