@@ -21,7 +21,6 @@ trial (system attribute ``curvecast:schedule``) for the runs that come later.
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
@@ -85,7 +84,7 @@ def read_schedule(
     *,
     horizon: float | None,
     owner: str,
-    logger: logging.Logger,
+    logger: Any,  # a logging.Logger (Transformers wraps its own)
 ) -> Schedule | None:
     """``read()``, or None with one warning on ``logger`` when it fails or stops before
     ``horizon``: a schedule helps the forecast, and is never a reason to stop a training run."""
@@ -94,7 +93,7 @@ def read_schedule(
         if schedule is not None and horizon is not None:
             schedule.check_covers(horizon, field="horizon")
         return schedule
-    except Exception as exc:  # noqa: BLE001 - whatever the trainer holds, training goes on
+    except Exception as exc:  # whatever the trainer holds, training goes on
         logger.warning(
             "%s could not read the learning-rate schedule from the trainer (%s: %s); it forecasts "
             "without one. Pass schedule=... to give it, or schedule=False to silence this.",

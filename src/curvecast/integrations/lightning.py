@@ -11,10 +11,11 @@ forecast of its ``monitor`` at ``max_epochs`` gives it less than ``threshold`` c
 your runs; their curves are the forecaster's context). The horizon is the trainer's
 ``max_epochs``, and the learning-rate schedule is read from the trainer (its first
 ``lr_scheduler_configs`` entry, per-step or per-epoch, on the epoch axis; without a scheduler, the
-optimizer's constant rate), so the forecast is the schedule-aware one. Each decision is logged through Lightning's logging (the stop reason at INFO,
-every decision with ``verbose=True``) and to the trainer's loggers as ``curvecast/prob_better``,
-``curvecast/forecast_median`` and ``curvecast/stop``; with a storage, each run is an Optuna
-trial there (see :mod:`curvecast.integrations._callback`), which ``curvecast dashboard`` shows.
+optimizer's constant rate), so the forecast is the schedule-aware one. Each decision is logged
+through Lightning's logging (the stop reason at INFO, every decision with ``verbose=True``) and
+to the trainer's loggers as ``curvecast/prob_better``, ``curvecast/forecast_median`` and
+``curvecast/stop``; with a storage, each run is an Optuna trial there (see
+:mod:`curvecast.integrations._callback`), which ``curvecast dashboard`` shows.
 """
 
 from __future__ import annotations
