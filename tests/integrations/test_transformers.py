@@ -188,6 +188,8 @@ def test_without_a_scheduler_the_arguments_name_the_same_schedule(kind: str) -> 
     )
     named = _trainer_schedule(args, 100, None)
     assert named is not None
+    stand_in = _trainer_schedule(args, 100, object())  # e.g. DeepSpeed's DummyScheduler
+    assert stand_in is not None and stand_in.to_dict() == named.to_dict()
     opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.3)
     real = transformers.get_scheduler(kind, opt, num_warmup_steps=10, num_training_steps=100)
     truth = schedule_from_torch(real, 100)

@@ -249,15 +249,16 @@ class ForecastEarlyStoppingCallback(TrainerCallback):
 
 def _trainer_schedule(args: Any, max_steps: int, scheduler: Any) -> Schedule | None:
     """The rate over the global steps (the rate at ``x`` is the one of the step after ``x``
-    steps): the trainer's torch scheduler, stepped on a copy, else the one the arguments name."""
-    if scheduler is not None:
-        inner = getattr(scheduler, "scheduler", scheduler)  # accelerate's wrapper
+    steps): the trainer's torch scheduler, stepped on a copy, else (none yet, or a stand-in such
+    as DeepSpeed's DummyScheduler) the one the arguments name."""
+    inner = getattr(scheduler, "scheduler", scheduler)  # accelerate's wrapper
+    if getattr(inner, "optimizer", None) is not None and hasattr(inner, "step"):
         done = int(getattr(inner, "last_epoch", 0) or 0)
         return torch_schedule(scheduler, max(1, max_steps - done), 1)
     kind = str(getattr(args.lr_scheduler_type, "value", args.lr_scheduler_type))
     if kind not in _NAMED or getattr(args, "lr_scheduler_kwargs", None):
         raise ValueError(
-            f"the trainer has no lr_scheduler yet and lr_scheduler_type={kind!r}"
+            f"the trainer has no torch lr_scheduler yet and lr_scheduler_type={kind!r}"
             f"{' with lr_scheduler_kwargs' if kind in _NAMED else ''} has no curvecast "
             f"equivalent (known: {', '.join(_NAMED)})"
         )
