@@ -3,6 +3,7 @@ classifier on scikit-learn's digits, a few epochs."""
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -36,7 +37,9 @@ def _one_torch_thread() -> object:
     torch.set_num_threads(before)
 
 
-def _fit(lr: float, stop: ForecastEarlyStopping, epochs: int = EPOCHS) -> object:
+def _fit(
+    lr: object, stop: ForecastEarlyStopping, epochs: int = EPOCHS, also: tuple[object, ...] = ()
+) -> object:
     from sklearn.datasets import load_digits
 
     x, y = load_digits(return_X_y=True)
@@ -55,7 +58,7 @@ def _fit(lr: float, stop: ForecastEarlyStopping, epochs: int = EPOCHS) -> object
         epochs=epochs,
         batch_size=200,
         verbose=0,
-        callbacks=[stop],
+        callbacks=[*also, stop],
     )
 
 
@@ -107,3 +110,74 @@ def test_misuse_is_reported_with_the_fix() -> None:
         ForecastEarlyStopping(monitor="val_lr", target=1.0)
     with pytest.raises(InvalidParameterError, match=r"'val_f1', which is not in.*'val_loss'"):
         _fit(0.1, ForecastEarlyStopping(monitor="val_f1", mode="max", target=0.9), epochs=1)
+
+
+# -- the learning-rate schedule -----------------------------------------------------------------
+STEPS_PER_EPOCH = 7  # 1400 examples, batches of 200
+
+
+class Rates(keras.callbacks.Callback):
+    """The rate the optimizer has when each epoch starts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rates: dict[int, float] = {}
+
+    def on_epoch_begin(self, epoch: int, logs: object = None) -> None:
+        lr = self.model.optimizer.learning_rate
+        self.rates[epoch] = float(keras.ops.convert_to_numpy(lr))
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: keras.optimizers.schedules.CosineDecay(0.5, EPOCHS * STEPS_PER_EPOCH),
+        lambda: keras.optimizers.schedules.PiecewiseConstantDecay(
+            [4 * STEPS_PER_EPOCH, 8 * STEPS_PER_EPOCH], [0.5, 0.1, 0.02]
+        ),
+    ],
+    ids=["cosine", "step"],
+)
+def test_the_schedule_is_read_from_the_optimizer_and_used(make: object) -> None:
+    stop = ForecastEarlyStopping(monitor="val_accuracy", target=0.8, bounds=(0, 1))
+    rates = Rates()
+    _fit(make(), stop, also=(rates,))  # type: ignore[operator]
+    assert stop.schedule is not None and stop.schedule.end == EPOCHS
+    epochs = sorted(rates.rates)
+    used = [rates.rates[e] for e in epochs]
+    assert len(epochs) >= 5 and len(set(used)) > 1
+    assert stop.schedule.lr(epochs).tolist() == pytest.approx(used, rel=1e-5)
+    forecasts = [v for v in stop.verdicts if v.prob_better is not None]
+    assert forecasts and {v.method for v in forecasts} == {"schedule_ensemble"}
+
+
+def test_a_constant_rate_an_override_and_a_failed_read(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from curvecast.integrations import keras as integration
+
+    plain = ForecastEarlyStopping(monitor="val_accuracy", target=0.8, method=FAST)
+    _fit(0.3, plain, epochs=3)
+    assert plain.schedule is not None and plain.schedule.name == "constant"
+    assert plain.schedule.peak == pytest.approx(0.3) and plain.schedule.end == 3
+    off = ForecastEarlyStopping(monitor="val_accuracy", target=0.8, schedule=False)
+    _fit(0.3, off, epochs=4)
+    methods = {v.method for v in off.verdicts if v.prob_better is not None}
+    assert off.schedule is None and methods and "schedule_ensemble" not in methods
+    given = {"name": "cosine", "peak_lr": 0.3, "total": 3}
+    mine = ForecastEarlyStopping(monitor="val_accuracy", target=0.8, method=FAST, schedule=given)
+    _fit(0.3, mine, epochs=3)
+    assert mine.schedule is not None and mine.schedule.name == "cosine"
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("an odd optimizer")
+
+    monkeypatch.setattr(integration, "_optimizer_schedule", broken)
+    failed = ForecastEarlyStopping(monitor="val_accuracy", target=0.5, method=FAST)
+    with caplog.at_level(logging.WARNING, logger="curvecast.integrations.keras"):
+        history = _fit(0.3, failed, epochs=3)
+    assert failed.schedule is None and len(history.history["val_accuracy"]) == 3
+    said = [r for r in caplog.records if "could not read the learning-rate" in r.getMessage()]
+    assert len(said) == 1 and "an odd optimizer" in said[0].getMessage()
+    with pytest.raises(InvalidParameterError, match="cover the run to its horizon"):
+        _fit(0.3, ForecastEarlyStopping(target=0.1, schedule=given), epochs=5)

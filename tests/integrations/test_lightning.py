@@ -145,3 +145,93 @@ def test_misuse_is_reported_with_the_fix(tmp_path: Path) -> None:
     stop = ForecastEarlyStopping(monitor="val_f1", mode="max", target=0.9)
     with pytest.raises(InvalidParameterError, match=r"'val_f1', which is not logged.*'val_acc'"):
         _fit(0.1, stop)
+
+
+# -- the learning-rate schedule -----------------------------------------------------------------
+class Scheduled(Digits):
+    """Digits with a torch scheduler; records the rate each epoch starts with."""
+
+    def __init__(self, lr: float, interval: str = "epoch", kind: str = "cosine") -> None:
+        super().__init__(lr)
+        self.interval, self.kind = interval, kind
+        self.rates: dict[int, float] = {}
+
+    def configure_optimizers(self) -> object:
+        opt = torch.optim.SGD(self.parameters(), lr=self.hparams.lr)
+        per = 1 if self.interval == "epoch" else 7  # 1400 examples, batches of 200
+        if self.kind == "plateau":
+            sched: object = torch.optim.lr_scheduler.ReduceLROnPlateau(opt)
+            return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "monitor": "val_loss"}}
+        if self.kind == "cosine":
+            sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=EPOCHS * per)
+        else:
+            sched = torch.optim.lr_scheduler.StepLR(opt, step_size=4 * per, gamma=0.3)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": self.interval}}
+
+    def on_train_epoch_start(self) -> None:
+        self.rates[self.current_epoch] = self.trainer.optimizers[0].param_groups[0]["lr"]
+
+
+def _fit_scheduled(stop: ForecastEarlyStopping, model: Digits) -> None:
+    torch.manual_seed(0)
+    trainer = pl.Trainer(
+        max_epochs=EPOCHS,
+        callbacks=[stop],
+        logger=False,
+        accelerator="cpu",
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        enable_checkpointing=False,
+    )
+    trainer.fit(model, *_loaders())
+
+
+@pytest.mark.parametrize(("interval", "kind"), [("epoch", "cosine"), ("step", "step")])
+def test_the_schedule_is_read_from_the_trainer_and_used(interval: str, kind: str) -> None:
+    stop = ForecastEarlyStopping(monitor="val_acc", mode="max", target=0.8, bounds=(0, 1))
+    model = Scheduled(0.5, interval, kind)
+    _fit_scheduled(stop, model)
+    assert stop.schedule is not None and stop.schedule.end == EPOCHS
+    epochs = sorted(model.rates)
+    assert len(epochs) >= 5 and len(set(model.rates.values())) > 1  # the rate did change
+    used = [model.rates[e] for e in epochs]
+    assert stop.schedule.lr(epochs).tolist() == pytest.approx(used, rel=1e-6, abs=1e-12)
+    forecasts = [v for v in stop.verdicts if v.prob_better is not None]
+    assert forecasts and {v.method for v in forecasts} == {"schedule_ensemble"}
+
+
+def test_schedule_override_none_plateau_and_a_failed_read(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from curvecast.integrations import lightning as integration
+
+    given = {"name": "linear", "peak_lr": 0.5, "total": EPOCHS}
+    stop = ForecastEarlyStopping(monitor="val_acc", mode="max", target=0.8, schedule=given)
+    _fit_scheduled(stop, Scheduled(0.5))
+    assert stop.schedule is not None and stop.schedule.name == "linear"
+    assert {v.method for v in stop.verdicts if v.prob_better is not None} == {"schedule_ensemble"}
+    off = ForecastEarlyStopping(monitor="val_acc", mode="max", target=0.8, schedule=False)
+    _fit_scheduled(off, Scheduled(0.5))
+    assert off.schedule is None
+    methods = {v.method for v in off.verdicts if v.prob_better is not None}
+    assert methods and "schedule_ensemble" not in methods
+    plateau = ForecastEarlyStopping(monitor="val_acc", mode="max", target=0.8, method=FAST)
+    _fit_scheduled(plateau, Scheduled(0.5, kind="plateau"))
+    assert plateau.schedule is None  # it follows the metric: nothing to read ahead
+    plain = ForecastEarlyStopping(monitor="val_acc", mode="max", target=0.8, method=FAST)
+    _fit_scheduled(plain, Digits(0.3))  # no scheduler: the optimizer's constant rate
+    assert plain.schedule is not None and plain.schedule.name == "constant"
+    assert plain.schedule.peak == 0.3
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("this scheduler cannot be copied")
+
+    monkeypatch.setattr(integration, "torch_schedule", broken)
+    failed = ForecastEarlyStopping(monitor="val_acc", mode="max", target=0.8, method=FAST)
+    with caplog.at_level(logging.WARNING, logger="lightning.pytorch"):
+        _fit_scheduled(failed, Scheduled(0.5))
+    assert failed.schedule is None and failed.verdicts[-1].reason == "finished"
+    said = [r for r in caplog.records if "could not read the learning-rate" in r.getMessage()]
+    assert len(said) == 1 and "cannot be copied" in said[0].getMessage()
+    with pytest.raises(InvalidParameterError, match="'schedule' parameter"):
+        ForecastEarlyStopping(monitor="val_acc", mode="max", target=0.8, schedule=True)

@@ -62,7 +62,9 @@ def _accuracy(pred: Any) -> dict[str, float]:
     return {"accuracy": float((np.argmax(pred.predictions, axis=1) == pred.label_ids).mean())}
 
 
-def _train(tmp_path: Path, lr: float, callback: Any, **overrides: Any) -> Any:
+def _train(
+    tmp_path: Path, lr: float, callback: Any, *, also: tuple[Any, ...] = (), **overrides: Any
+) -> Any:
     settings: dict[str, Any] = {
         "eval_strategy": "epoch",
         "metric_for_best_model": "accuracy",
@@ -91,7 +93,7 @@ def _train(tmp_path: Path, lr: float, callback: Any, **overrides: Any) -> Any:
         train_dataset=train,
         eval_dataset=val,
         compute_metrics=_accuracy,
-        callbacks=[callback],
+        callbacks=[callback, *also],
     )
     trainer.train()
     return trainer
@@ -148,3 +150,62 @@ def test_misuse_is_reported_with_the_fix(tmp_path: Path) -> None:
     cb = ForecastEarlyStoppingCallback(metric="f1", target=0.9)
     with pytest.raises(InvalidParameterError, match=r"'eval_f1', which the evaluation.*accuracy"):
         _train(tmp_path, 0.1, cb, num_train_epochs=1)
+
+
+# -- the learning-rate schedule -----------------------------------------------------------------
+class Rates(transformers.TrainerCallback):
+    """The rate of each optimizer step, by the global step it starts from."""
+
+    def __init__(self) -> None:
+        self.rates: dict[int, float] = {}
+
+    def on_step_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self.rates[state.global_step] = kwargs["optimizer"].param_groups[0]["lr"]
+
+
+@pytest.mark.parametrize("kind", ["cosine", "linear"])
+def test_the_schedule_is_read_from_the_trainer_and_used(tmp_path: Path, kind: str) -> None:
+    cb = ForecastEarlyStoppingCallback(target=0.8, bounds=(0, 1))
+    rates = Rates()
+    _train(tmp_path, 0.5, cb, also=(rates,), lr_scheduler_type=kind, warmup_steps=7)
+    assert cb.schedule is not None and cb.schedule.end == EPOCHS * STEPS_PER_EPOCH
+    steps = sorted(rates.rates)
+    assert len(steps) >= 5 * STEPS_PER_EPOCH
+    used = [rates.rates[s] for s in steps]
+    assert used[0] == 0.0 and max(used) == pytest.approx(0.5)  # warm-up, then the decay
+    assert cb.schedule.lr(steps).tolist() == pytest.approx(used, rel=1e-6, abs=1e-12)
+    forecasts = [v for v in cb.verdicts if v.prob_better is not None]
+    assert forecasts and {v.method for v in forecasts} == {"schedule_ensemble"}
+
+
+@pytest.mark.parametrize("kind", ["linear", "cosine", "constant_with_warmup"])
+def test_without_a_scheduler_the_arguments_name_the_same_schedule(kind: str) -> None:
+    from curvecast.integrations.transformers import _trainer_schedule
+    from curvecast.schedules import schedule_from_torch
+
+    args = transformers.TrainingArguments(
+        "out", learning_rate=0.3, lr_scheduler_type=kind, warmup_steps=10, report_to=[]
+    )
+    named = _trainer_schedule(args, 100, None)
+    assert named is not None
+    stand_in = _trainer_schedule(args, 100, object())  # e.g. DeepSpeed's DummyScheduler
+    assert stand_in is not None and stand_in.to_dict() == named.to_dict()
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.3)
+    real = transformers.get_scheduler(kind, opt, num_warmup_steps=10, num_training_steps=100)
+    truth = schedule_from_torch(real, 100)
+    xs = [0, 5, 10, 37, 64, 99, 100]
+    assert named.lr(xs).tolist() == pytest.approx(truth.lr(xs).tolist(), abs=1e-9)
+    polynomial = transformers.TrainingArguments("out", lr_scheduler_type="polynomial", report_to=[])
+    with pytest.raises(ValueError, match="no curvecast equivalent"):
+        _trainer_schedule(polynomial, 100, None)
+
+
+def test_schedule_override_and_none(tmp_path: Path) -> None:
+    given = {"name": "cosine", "peak_lr": 0.5, "total": EPOCHS * STEPS_PER_EPOCH}
+    cb = ForecastEarlyStoppingCallback(target=0.8, method=FAST, schedule=given)
+    _train(tmp_path, 0.5, cb, num_train_epochs=3)
+    assert cb.schedule is not None and cb.schedule.name == "cosine"
+    off = ForecastEarlyStoppingCallback(target=0.8, schedule=False)
+    _train(tmp_path, 0.5, off, num_train_epochs=4)
+    methods = {v.method for v in off.verdicts if v.prob_better is not None}
+    assert off.schedule is None and methods and "schedule_ensemble" not in methods

@@ -12,15 +12,20 @@ answers with a :class:`~curvecast.pruning.Verdict` when a decision was taken. It
   the trial as the pruner stores it, so ``curvecast dashboard --storage URL`` shows these runs as
   trials, with the stop reason (also in the trial's user attribute ``stop_reason``).
 
-The framework adapters only read the metric, the step and the horizon from their trainer and act
-on the verdict.
+The framework adapters only read the metric, the step, the horizon and the learning-rate schedule
+from their trainer and act on the verdict. With a schedule (:class:`curvecast.Schedule`, on the
+callback's own axis), the run's curve carries it in ``meta["schedule"]``, so the forecasts of both
+checks are the schedule-aware ones (``method="auto"``), and the storage's pruner stores it on the
+trial (system attribute ``curvecast:schedule``) for the runs that come later.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+
+import numpy as np
 
 from curvecast.curves import Curve, Direction, check_bounds
 from curvecast.exceptions import (
@@ -31,13 +36,97 @@ from curvecast.exceptions import (
 )
 from curvecast.pruning import ForecastRule, Verdict
 from curvecast.pruning._rule import DEFAULT_CHECK_GROWTH, DEFAULT_MIN_POINTS, DEFAULT_THRESHOLD
+from curvecast.schedules import Schedule, as_schedule
 
 if TYPE_CHECKING:
     import optuna
 
-__all__ = ["RunStopper", "check_mode", "describe"]
+__all__ = [
+    "MAX_SCHEDULE_POINTS",
+    "RunStopper",
+    "ScheduleOption",
+    "check_mode",
+    "check_schedule_option",
+    "describe",
+    "read_schedule",
+    "thinned_schedule",
+    "torch_schedule",
+]
 
 _OPTUNA = "stopping against the best run in a storage needs Optuna: " + install_hint("optuna")
+
+#: What a callback's ``schedule`` takes: None (read it from the trainer), False (forecast without
+#: one), or a Schedule or its dict (this one, on the callback's axis).
+ScheduleOption: TypeAlias = Schedule | Mapping[str, Any] | bool | None
+
+#: A schedule read from a trainer keeps at most this many points (a run of 100k steps would
+#: otherwise store 100k rates on every trial; 1025 points resolve a cosine to 1e-5 of its peak).
+MAX_SCHEDULE_POINTS = 1025
+
+
+def check_schedule_option(value: object, owner: str) -> Schedule | Literal[False] | None:
+    """A callback's ``schedule`` argument, validated: None, False or a Schedule.
+
+    Raises:
+        InvalidParameterError: True, or a bad schedule; the message names ``schedule``.
+    """
+    if value is None or value is False:
+        return value
+    if value is True:
+        raise parameter_error(
+            "schedule", owner, "None (read it from the trainer), False or a Schedule", value
+        )
+    return as_schedule(value, field="schedule")
+
+
+def read_schedule(
+    read: Callable[[], Schedule | None],
+    *,
+    horizon: float | None,
+    owner: str,
+    logger: Any,  # a logging.Logger (Transformers wraps its own)
+) -> Schedule | None:
+    """``read()``, or None with one warning on ``logger`` when it fails or stops before
+    ``horizon``: a schedule helps the forecast, and is never a reason to stop a training run."""
+    try:
+        schedule = read()
+        if schedule is not None and horizon is not None:
+            schedule.check_covers(horizon, field="horizon")
+        return schedule
+    except Exception as exc:  # whatever the trainer holds, training goes on
+        logger.warning(
+            "%s could not read the learning-rate schedule from the trainer (%s: %s); it forecasts "
+            "without one. Pass schedule=... to give it, or schedule=False to silence this.",
+            owner,
+            type(exc).__name__,
+            exc,
+        )
+        return None
+
+
+def thinned_schedule(x: Sequence[float] | np.ndarray, lr: Sequence[float] | np.ndarray) -> Schedule:
+    """A Schedule of points, at most :data:`MAX_SCHEDULE_POINTS` of them (evenly spaced, the
+    first and last kept). ``x`` (shape ``(n,)``) increasing, ``lr`` (shape ``(n,)``) >= 0."""
+    xs = np.asarray(x, dtype=np.float64)
+    ys = np.asarray(lr, dtype=np.float64)
+    if xs.size > MAX_SCHEDULE_POINTS:
+        keep = np.unique(np.round(np.linspace(0, xs.size - 1, MAX_SCHEDULE_POINTS)).astype(int))
+        xs, ys = xs[keep], ys[keep]
+    return Schedule({"x": xs.tolist(), "lr": ys.tolist()})
+
+
+def torch_schedule(scheduler: Any, steps: int, per_unit: float) -> Schedule:
+    """The rate a torch ``LRScheduler`` will set over its next ``steps`` steps, on an axis where
+    one unit is ``per_unit`` scheduler steps (1 for a per-epoch scheduler on epochs, the
+    scheduler steps per epoch for a per-step one). The scheduler is not moved."""
+    from curvecast.schedules import schedule_from_torch
+
+    inner = getattr(scheduler, "scheduler", None)  # accelerate's AcceleratedScheduler wraps one
+    if getattr(scheduler, "optimizer", None) is None and inner is not None:
+        scheduler = inner
+    s = schedule_from_torch(scheduler, max(1, int(steps)))
+    x = np.asarray(s.spec["x"], dtype=np.float64) / float(per_unit)
+    return thinned_schedule(x, s.spec["lr"])
 
 
 def check_mode(mode: object, owner: str) -> Literal["maximize", "minimize"]:
@@ -150,15 +239,40 @@ class RunStopper:
         self.verdicts: list[Verdict] = []
         self.stopped: Verdict | None = None
         self.horizon: float | None = None
+        self.schedule: Schedule | None = None
+        self._schedule_spec: dict[str, Any] | None = None
         self._study: optuna.Study | None = None
         self._trial: optuna.Trial | None = None
 
     # -- the run's life ------------------------------------------------------------------
-    def begin(self, horizon: float | None, attrs: Mapping[str, Any] | None = None) -> None:
-        """A run starts: remember its horizon; with a storage, open the study and ask a trial,
-        annotated with ``attrs`` (run name, framework, hyperparameters: JSON-ready values)."""
+    def begin(
+        self,
+        horizon: float | None,
+        attrs: Mapping[str, Any] | None = None,
+        schedule: Schedule | None = None,
+    ) -> None:
+        """A run starts: remember its horizon and learning-rate ``schedule`` (on the run's axis;
+        without a horizon, the schedule's end is the horizon); with a storage, open the study and
+        ask a trial, annotated with ``attrs`` (run name, framework, hyperparameters: JSON-ready
+        values).
+
+        Raises:
+            InvalidParameterError: the schedule stops before the horizon.
+        """
         self.steps, self.values, self.verdicts, self.stopped = [], [], [], None
         self.horizon = float(horizon) if horizon is not None and horizon > 0 else None
+        self.schedule, self._schedule_spec = schedule, None
+        if schedule is not None:
+            if self.horizon is None:
+                self.horizon = float(schedule.end)
+            elif schedule.end * (1 + 1e-9) + 1e-12 < self.horizon:
+                raise InvalidParameterError(
+                    f"The 'schedule' parameter of {self.owner} must cover the run to its horizon "
+                    f"({self.horizon:g}), but it stops at {schedule.end:g}: give it on the "
+                    "callback's axis (epochs, or steps for Transformers) up to the trainer's last "
+                    "one, or pass schedule=None to read it from the trainer."
+                )
+            self._schedule_spec = schedule.to_dict()
         if self.storage is None:
             return
         study = self._open_study()
@@ -181,7 +295,8 @@ class RunStopper:
             return None  # evaluated twice at one step (e.g. validation and train epoch end)
         self.steps.append(float(step))
         self.values.append(float(value))
-        curve = Curve(self.steps, self.values, self.direction, self.bounds)
+        meta = {} if self._schedule_spec is None else {"schedule": self._schedule_spec}
+        curve = Curve(self.steps, self.values, self.direction, self.bounds, meta)
         verdict = self._judge_against_runs(curve) if self._trial is not None else None
         if self.target is not None and (verdict is None or not verdict.should_stop):
             on_target = self._judge_against_target(curve)
@@ -238,6 +353,7 @@ class RunStopper:
             diverge_above=r.diverge_above,
             max_context=self.max_context,
             seed=r.seed,
+            schedule=self.schedule,
         )
         quiet = optuna.logging.get_verbosity()
         optuna.logging.set_verbosity(max(quiet, optuna.logging.WARNING))  # no "Using an existing
@@ -279,13 +395,21 @@ class RunStopper:
             return []
         from optuna.trial import TrialState
 
+        from curvecast.integrations.optuna import SCHEDULE_ATTR
+
         out = []
         done = self._study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
         for t in sorted(done, key=lambda t: t.number)[-self.max_context :]:
             iv = t.intermediate_values
             if iv:
                 steps = sorted(iv)
-                c = Curve(steps, [iv[s] for s in steps], self.direction, self.bounds)
+                # a run's own schedule goes with it, as the pruner passes it (only when this run
+                # has one: without, the forecast is the schedule-blind one, context included)
+                stored = t.system_attrs.get(SCHEDULE_ATTR) if self.schedule is not None else None
+                meta = {} if stored is None else {"schedule": stored}
+                if stored is not None and not _valid_schedule(stored):
+                    meta = {}  # a record this version cannot read: the curve alone
+                c = Curve(steps, [iv[s] for s in steps], self.direction, self.bounds, meta)
                 if not c.diverged:
                     out.append(c)
         return out
@@ -317,3 +441,11 @@ class RunStopper:
         storage: Any = self._study._storage
         key = f"{ATTR_PREFIX}{round(verdict.step):010d}"
         storage.set_trial_system_attr(self._trial._trial_id, key, verdict.to_dict())
+
+
+def _valid_schedule(spec: object) -> bool:
+    try:
+        as_schedule(spec)
+    except InvalidParameterError:
+        return False
+    return True

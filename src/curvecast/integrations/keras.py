@@ -11,14 +11,20 @@ the forecast of ``monitor`` at the last epoch (``fit(epochs=...)``) gives it les
 Optuna storage URL shared by your runs). Each epoch's ``logs`` get ``curvecast_prob_better``,
 ``curvecast_forecast_median`` (NaN when no forecast was made that epoch) and ``curvecast_stop``,
 so ``History``, the progress bar and other callbacks (CSVLogger, TensorBoard) record them; the
-stop reason is printed as Keras prints its own (``verbose=1``, the default here).
+stop reason is printed as Keras prints its own (``verbose=1``, the default here). The
+learning-rate schedule is read from the optimizer (a ``keras.optimizers.schedules``
+``LearningRateSchedule``, put on the epoch axis with ``fit``'s steps per epoch; a constant rate
+otherwise), so the forecast is the schedule-aware one.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Sequence
 from typing import Any
+
+import numpy as np
 
 from curvecast.exceptions import (
     InvalidParameterError,
@@ -26,9 +32,19 @@ from curvecast.exceptions import (
     install_hint,
     parameter_error,
 )
-from curvecast.integrations._callback import RunStopper, check_mode, describe
+from curvecast.integrations._callback import (
+    MAX_SCHEDULE_POINTS,
+    RunStopper,
+    ScheduleOption,
+    check_mode,
+    check_schedule_option,
+    describe,
+    read_schedule,
+    thinned_schedule,
+)
 from curvecast.pruning import Verdict
 from curvecast.pruning._rule import DEFAULT_CHECK_GROWTH, DEFAULT_MIN_POINTS, DEFAULT_THRESHOLD
+from curvecast.schedules import Schedule
 
 try:
     import keras
@@ -39,6 +55,8 @@ except ImportError as exc:  # pragma: no cover - exercised only without keras
     ) from exc
 
 __all__ = ["ForecastEarlyStopping"]
+
+log = logging.getLogger("curvecast.integrations.keras")
 
 
 def _print_msg(message: str) -> None:
@@ -88,10 +106,18 @@ class ForecastEarlyStopping(keras.callbacks.Callback):
         verbose: 1 (default) prints the stop reason, 2 every decision, 0 nothing.
         restore_best_weights: on a stop, put back the weights of the best epoch seen.
         start_from_epoch: no stop before this epoch (0-based, as Keras counts).
+        schedule: the learning-rate schedule on the epoch axis (a :class:`curvecast.Schedule`
+            or its dict; the rate at ``x`` is the one at the start of epoch ``x``, 0-based).
+            None (default): read from the optimizer when ``fit`` starts: its
+            ``LearningRateSchedule`` evaluated at every step (at most 1025 points) and put on
+            the epoch axis with ``fit``'s steps per epoch, or its constant rate. A schedule that
+            cannot be read is logged once (logger ``curvecast.integrations.keras``) and the run
+            goes on without one. False: no schedule.
         method, bounds, check_growth, seed: see
             :class:`~curvecast.integrations.optuna.ForecastPruner`.
 
     Attributes:
+        schedule: the schedule of the current run (None: none), set when ``fit`` starts.
         stopped_epoch: the (0-based) epoch at which the run was stopped (0: not stopped).
         stopping_reason_message: why, in one line (None: not stopped).
         verdicts: every decision taken.
@@ -119,9 +145,11 @@ class ForecastEarlyStopping(keras.callbacks.Callback):
         bounds: Sequence[float | None] | None = None,
         check_growth: float = DEFAULT_CHECK_GROWTH,
         seed: int = 0,
+        schedule: ScheduleOption = None,
     ) -> None:
         super().__init__()
         owner = "ForecastEarlyStopping"
+        self._schedule_option = check_schedule_option(schedule, owner)
         if not isinstance(monitor, str) or not monitor:
             raise parameter_error("monitor", owner, "a metric name such as 'val_loss'", monitor)
         if isinstance(start_from_epoch, bool) or not isinstance(start_from_epoch, int):
@@ -159,6 +187,10 @@ class ForecastEarlyStopping(keras.callbacks.Callback):
     def verdicts(self) -> list[Verdict]:
         return list(self._stopper.verdicts)
 
+    @property
+    def schedule(self) -> Schedule | None:
+        return self._stopper.schedule
+
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         self.stopped_epoch, self.stopping_reason_message = 0, None
         self.best_weights, self._best = None, None
@@ -166,7 +198,8 @@ class ForecastEarlyStopping(keras.callbacks.Callback):
         attrs: dict[str, Any] = {"framework": "keras"}
         if self.run_name:
             attrs["run_name"] = self.run_name
-        self._stopper.begin(epochs if isinstance(epochs, int) else None, attrs)
+        horizon = epochs if isinstance(epochs, int) and epochs > 0 else None
+        self._stopper.begin(horizon, attrs, self._schedule_for(horizon))
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         logs = logs if logs is not None else {}
@@ -201,6 +234,22 @@ class ForecastEarlyStopping(keras.callbacks.Callback):
         if self.stopping_reason_message and self.restore_best_weights and self.best_weights:
             self.model.set_weights(self.best_weights)
 
+    def _schedule_for(self, epochs: int | None) -> Schedule | None:
+        option = self._schedule_option
+        if option is False:
+            return None
+        if option is not None:
+            return option
+        if epochs is None:
+            return None
+        steps = (self.params or {}).get("steps")
+        return read_schedule(
+            lambda: _optimizer_schedule(self.model.optimizer, epochs, steps),
+            horizon=epochs,
+            owner="ForecastEarlyStopping",
+            logger=log,
+        )
+
     def _keep_best(self, value: float) -> None:
         if not self.restore_best_weights or not math.isfinite(value):
             return
@@ -208,3 +257,23 @@ class ForecastEarlyStopping(keras.callbacks.Callback):
         if self._best is None or (value > self._best if better else value < self._best):
             self._best = value
             self.best_weights = self.model.get_weights()
+
+
+def _optimizer_schedule(optimizer: Any, epochs: int, steps: object) -> Schedule | None:
+    """The optimizer's rate on the epoch axis: its LearningRateSchedule at step ``x * steps``
+    (the rate of the step that starts epoch ``x``, 0-based), or its constant rate."""
+    rate = getattr(optimizer, "_learning_rate", None)  # ``learning_rate`` gives today's value
+    if isinstance(rate, keras.optimizers.schedules.LearningRateSchedule):
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+            raise ValueError(
+                f"fit() did not say how many steps an epoch has (params['steps'] = {steps!r}); "
+                "pass steps_per_epoch to fit"
+            )
+        total = epochs * steps
+        ks = np.unique(np.round(np.linspace(0, total, min(total + 1, MAX_SCHEDULE_POINTS))))
+        lrs = [float(keras.ops.convert_to_numpy(rate(int(k)))) for k in ks]
+        return thinned_schedule(ks / steps, lrs)
+    if callable(rate) and not isinstance(rate, keras.Variable):
+        return None  # a function of nothing: what it will return later is unknown
+    lr = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+    return Schedule({"name": "constant", "peak_lr": lr, "total": float(epochs)})

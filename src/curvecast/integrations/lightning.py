@@ -9,10 +9,13 @@ Instead of waiting ``patience`` epochs without improvement, the run is stopped a
 forecast of its ``monitor`` at ``max_epochs`` gives it less than ``threshold`` chance of reaching
 ``target``, or of beating the best run stored in ``storage`` (an Optuna storage URL shared by
 your runs; their curves are the forecaster's context). The horizon is the trainer's
-``max_epochs``. Each decision is logged through Lightning's logging (the stop reason at INFO,
-every decision with ``verbose=True``) and to the trainer's loggers as ``curvecast/prob_better``,
-``curvecast/forecast_median`` and ``curvecast/stop``; with a storage, each run is an Optuna
-trial there (see :mod:`curvecast.integrations._callback`), which ``curvecast dashboard`` shows.
+``max_epochs``, and the learning-rate schedule is read from the trainer (its first
+``lr_scheduler_configs`` entry, per-step or per-epoch, on the epoch axis; without a scheduler, the
+optimizer's constant rate), so the forecast is the schedule-aware one. Each decision is logged
+through Lightning's logging (the stop reason at INFO, every decision with ``verbose=True``) and
+to the trainer's loggers as ``curvecast/prob_better``, ``curvecast/forecast_median`` and
+``curvecast/stop``; with a storage, each run is an Optuna trial there (see
+:mod:`curvecast.integrations._callback`), which ``curvecast dashboard`` shows.
 """
 
 from __future__ import annotations
@@ -23,9 +26,18 @@ from collections.abc import Sequence
 from typing import Any
 
 from curvecast.exceptions import InvalidParameterError, MissingDependencyError, install_hint
-from curvecast.integrations._callback import RunStopper, check_mode, describe
+from curvecast.integrations._callback import (
+    RunStopper,
+    ScheduleOption,
+    check_mode,
+    check_schedule_option,
+    describe,
+    read_schedule,
+    torch_schedule,
+)
 from curvecast.pruning import Verdict
 from curvecast.pruning._rule import DEFAULT_CHECK_GROWTH, DEFAULT_MIN_POINTS, DEFAULT_THRESHOLD
+from curvecast.schedules import Schedule
 
 try:
     import lightning.pytorch as pl
@@ -66,10 +78,18 @@ class ForecastEarlyStopping(Callback):
         run_name: the name stored with the run (default: the logger's version, e.g. version_3).
         threshold: in (0, 1), default 0.1.
         min_epochs: no forecast-based stop before this many checks (>= 1, default 2).
+        schedule: the learning-rate schedule on the epoch axis (a :class:`curvecast.Schedule`
+            or its dict; the rate at ``x`` is the one of epoch ``x``, 0-based). None (default):
+            read from the trainer at the start of ``fit``: the first scheduler of
+            ``configure_optimizers`` (``interval="epoch"`` or ``"step"``, with its
+            ``frequency``), or the optimizer's constant rate when there is none;
+            ``ReduceLROnPlateau`` follows the metric, so no schedule then. A schedule that cannot
+            be read is logged once and the run goes on without one. False: no schedule.
         method, bounds, check_growth, seed: see
             :class:`~curvecast.integrations.optuna.ForecastPruner`.
 
     Attributes:
+        schedule: the schedule of the current run (None: none), set when ``fit`` starts.
         stopped_epoch: the epoch at which the run was stopped (0: it was not).
         stopping_reason_message: why, in one line (None: not stopped).
         verdicts: every decision taken, as :class:`~curvecast.pruning.Verdict`.
@@ -104,9 +124,11 @@ class ForecastEarlyStopping(Callback):
         bounds: Sequence[float | None] | None = None,
         check_growth: float = DEFAULT_CHECK_GROWTH,
         seed: int = 0,
+        schedule: ScheduleOption = None,
     ) -> None:
         super().__init__()
         owner = "ForecastEarlyStopping"
+        self._schedule_option = check_schedule_option(schedule, owner)
         self.monitor = monitor
         self.mode = mode
         self._stopper = RunStopper(
@@ -147,6 +169,10 @@ class ForecastEarlyStopping(Callback):
     def verdicts(self) -> list[Verdict]:
         return list(self._stopper.verdicts)
 
+    @property
+    def schedule(self) -> Schedule | None:
+        return self._stopper.schedule
+
     # -- Lightning hooks ------------------------------------------------------------------
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         if self._check_on_train_epoch_end is None:
@@ -165,10 +191,11 @@ class ForecastEarlyStopping(Callback):
             attrs["run_name"] = name
         hparams = getattr(pl_module, "hparams", {}) or {}
         attrs.update({f"hparam:{k}": v for k, v in dict(hparams).items() if _json_ready(v)})
+        schedule = self._schedule_for(trainer, horizon)
         if trainer.is_global_zero:
-            self._stopper.begin(horizon, attrs)
+            self._stopper.begin(horizon, attrs, schedule)
         else:
-            self._stopper.begin(horizon)
+            self._stopper.begin(horizon, schedule=schedule)
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self._check_on_train_epoch_end and not self._skip(trainer):
@@ -204,6 +231,21 @@ class ForecastEarlyStopping(Callback):
         self.stopping_reason_message = state_dict.get("stopping_reason_message")
 
     # -- internals ------------------------------------------------------------------------
+    def _schedule_for(self, trainer: pl.Trainer, horizon: int | None) -> Schedule | None:
+        option = self._schedule_option
+        if option is False:
+            return None
+        if option is not None:
+            return option
+        if horizon is None:
+            return None  # no max_epochs: no end for a schedule to reach
+        return read_schedule(
+            lambda: _trainer_schedule(trainer, horizon),
+            horizon=horizon,
+            owner="ForecastEarlyStopping",
+            logger=log,
+        )
+
     @staticmethod
     def _skip(trainer: pl.Trainer) -> bool:
         from lightning.pytorch.trainer.states import TrainerFn
@@ -264,3 +306,33 @@ class ForecastEarlyStopping(Callback):
             rank = trainer.global_rank if trainer.world_size > 1 else None
             if rank is None or not self.log_rank_zero_only or rank == 0:
                 log.info(message if rank is None else f"[rank: {rank}] {message}")
+
+
+def _trainer_schedule(trainer: pl.Trainer, max_epochs: int) -> Schedule | None:
+    """The learning rate the trainer will use, on the epoch axis (the rate at ``x`` is the one of
+    epoch ``x``, 0-based); None when it follows the metric (ReduceLROnPlateau)."""
+    configs = trainer.lr_scheduler_configs
+    if not configs:
+        if not trainer.optimizers:
+            return None
+        lr = float(trainer.optimizers[0].param_groups[0]["lr"])
+        return Schedule({"name": "constant", "peak_lr": lr, "total": float(max_epochs)})
+    config = configs[0]
+    if config.reduce_on_plateau:
+        log.info(
+            "ForecastEarlyStopping: ReduceLROnPlateau sets the rate from the metric, which no "
+            "schedule can say ahead; forecasting without a schedule."
+        )
+        return None
+    every = max(1, int(config.frequency or 1))
+    remaining = max(1, max_epochs - trainer.current_epoch)
+    if config.interval == "step":
+        trainer.estimated_stepping_batches  # noqa: B018 - sets up the training data if not yet
+        batches = trainer.num_training_batches
+        if not math.isfinite(batches) or batches < 1:
+            raise ValueError(f"the number of training batches per epoch is unknown ({batches})")
+        per_epoch = math.ceil(batches / trainer.accumulate_grad_batches)
+        return torch_schedule(
+            config.scheduler, math.ceil(remaining * per_epoch / every), per_epoch / every
+        )
+    return torch_schedule(config.scheduler, math.ceil(remaining / every), 1 / every)

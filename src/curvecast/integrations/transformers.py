@@ -14,7 +14,9 @@ the metric at ``max_steps`` gives the run less than ``threshold`` chance of reac
 or of beating the best run stored in ``storage`` (an Optuna storage URL shared by your runs).
 Each decision is appended to ``state.log_history`` (saved in ``trainer_state.json``) and logged
 through Transformers' logging (the stop reason at WARNING, the default verbosity, others at
-INFO).
+INFO). The learning-rate schedule is read from the trainer's ``lr_scheduler`` over the global
+steps (or, when it has none, from ``args.lr_scheduler_type``, ``learning_rate`` and the warm-up),
+so the forecast is the schedule-aware one.
 """
 
 from __future__ import annotations
@@ -24,9 +26,17 @@ from collections.abc import Sequence
 from typing import Any
 
 from curvecast.exceptions import InvalidParameterError, MissingDependencyError, install_hint
-from curvecast.integrations._callback import RunStopper, describe
+from curvecast.integrations._callback import (
+    RunStopper,
+    ScheduleOption,
+    check_schedule_option,
+    describe,
+    read_schedule,
+    torch_schedule,
+)
 from curvecast.pruning import Verdict
 from curvecast.pruning._rule import DEFAULT_CHECK_GROWTH, DEFAULT_MIN_POINTS, DEFAULT_THRESHOLD
+from curvecast.schedules import Schedule
 
 try:
     from transformers import TrainerCallback
@@ -42,6 +52,15 @@ __all__ = ["ForecastEarlyStoppingCallback"]
 logger = hf_logging.get_logger("transformers.curvecast")
 
 _ARG_ATTRS = ("learning_rate", "num_train_epochs", "per_device_train_batch_size", "seed")
+
+#: ``args.lr_scheduler_type`` -> the curvecast schedule of the same shape (Transformers' defaults:
+#: decay to 0 at ``max_steps``, half a cosine), for a trainer without an ``lr_scheduler`` yet.
+_NAMED = {
+    "constant": "constant",
+    "constant_with_warmup": "constant",
+    "linear": "linear",
+    "cosine": "cosine",
+}
 
 
 class ForecastEarlyStoppingCallback(TrainerCallback):
@@ -61,10 +80,18 @@ class ForecastEarlyStoppingCallback(TrainerCallback):
         run_name: the name stored with the run (default ``args.run_name``).
         threshold: in (0, 1), default 0.1.
         min_evals: no forecast-based stop before this many evaluations (>= 1, default 2).
+        schedule: the learning-rate schedule over the global steps (a
+            :class:`curvecast.Schedule` or its dict). None (default): read when training
+            begins from the trainer's ``lr_scheduler`` (stepped on a copy, up to
+            ``state.max_steps``) or, without one, from ``args.lr_scheduler_type`` ("linear",
+            "cosine", "constant", "constant_with_warmup"), ``args.learning_rate`` and the
+            warm-up. A schedule that cannot be read is logged once and the run goes on without
+            one. False: no schedule.
         method, bounds, check_growth, seed: see
             :class:`~curvecast.integrations.optuna.ForecastPruner`.
 
     Attributes:
+        schedule: the schedule of the current run (None: none), set when training begins.
         stopped_step: the global step at which the run was stopped (0: not stopped).
         stopping_reason_message: why, in one line (None: not stopped).
         verdicts: every decision taken.
@@ -90,7 +117,9 @@ class ForecastEarlyStoppingCallback(TrainerCallback):
         bounds: Sequence[float | None] | None = None,
         check_growth: float = DEFAULT_CHECK_GROWTH,
         seed: int = 0,
+        schedule: ScheduleOption = None,
     ) -> None:
+        self._schedule_option = check_schedule_option(schedule, "ForecastEarlyStoppingCallback")
         self.metric = metric
         self.greater_is_better = greater_is_better
         self.run_name = run_name
@@ -121,6 +150,10 @@ class ForecastEarlyStoppingCallback(TrainerCallback):
     @property
     def verdicts(self) -> list[Verdict]:
         return list(self._stopper.verdicts)
+
+    @property
+    def schedule(self) -> Schedule | None:
+        return self._stopper.schedule
 
     def _monitor(self, args: Any) -> str:
         name = self.metric or args.metric_for_best_model
@@ -159,7 +192,23 @@ class ForecastEarlyStoppingCallback(TrainerCallback):
             # only the main process records the run; with several processes and a storage,
             # the others stop on the target alone (see docs/integrations.md)
             self._stopper.storage = None
-        self._stopper.begin(horizon, attrs)
+        schedule = self._schedule_for(args, horizon, kwargs.get("lr_scheduler"))
+        self._stopper.begin(horizon, attrs, schedule)
+
+    def _schedule_for(self, args: Any, horizon: int | None, scheduler: Any) -> Schedule | None:
+        option = self._schedule_option
+        if option is False:
+            return None
+        if option is not None:
+            return option
+        if horizon is None:
+            return None
+        return read_schedule(
+            lambda: _trainer_schedule(args, horizon, scheduler),
+            horizon=horizon,
+            owner="ForecastEarlyStoppingCallback",
+            logger=logger,
+        )
 
     def on_evaluate(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         metrics: dict[str, float] = kwargs.get("metrics") or {}
@@ -196,3 +245,29 @@ class ForecastEarlyStoppingCallback(TrainerCallback):
 
     def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         self._stopper.end()
+
+
+def _trainer_schedule(args: Any, max_steps: int, scheduler: Any) -> Schedule | None:
+    """The rate over the global steps (the rate at ``x`` is the one of the step after ``x``
+    steps): the trainer's torch scheduler, stepped on a copy, else (none yet, or a stand-in such
+    as DeepSpeed's DummyScheduler) the one the arguments name."""
+    inner = getattr(scheduler, "scheduler", scheduler)  # accelerate's wrapper
+    if getattr(inner, "optimizer", None) is not None and hasattr(inner, "step"):
+        done = int(getattr(inner, "last_epoch", 0) or 0)
+        return torch_schedule(scheduler, max(1, max_steps - done), 1)
+    kind = str(getattr(args.lr_scheduler_type, "value", args.lr_scheduler_type))
+    if kind not in _NAMED or getattr(args, "lr_scheduler_kwargs", None):
+        raise ValueError(
+            f"the trainer has no torch lr_scheduler yet and lr_scheduler_type={kind!r}"
+            f"{' with lr_scheduler_kwargs' if kind in _NAMED else ''} has no curvecast "
+            f"equivalent (known: {', '.join(_NAMED)})"
+        )
+    warmup = float(args.get_warmup_steps(max_steps)) if kind != "constant" else 0.0
+    return Schedule(
+        {
+            "name": _NAMED[kind],
+            "peak_lr": float(args.learning_rate),
+            "total": float(max_steps),
+            "warmup": warmup,
+        }
+    )
