@@ -3,8 +3,9 @@
 Usage: python scripts/benchmarks_doc.py [--out docs/benchmarks.md]
 
 Reads ``bench-out/forecast/results.json`` (each curve alone), ``bench-out/context/results.json``
-(with 16 completed trials of the same task as context), ``bench-out/speed/speed.md`` and
-``bench-out/prune/prune.md``, written by the commands in the document itself, and lays their
+(with 16 completed trials of the same task as context), ``bench-out/speed/speed.md``,
+``bench-out/speed-batch/speed.md``, ``bench-out/prune_cost.txt`` (the output of
+``scripts/prune_cost.py``) and ``bench-out/prune/prune.md``, written by the commands in the document itself, and lays their
 figures out side by side: the CRPS of the final value (mean, lower is better) and the 90% coverage
 of every method at every cutoff, each method's CRPS against ``last_value`` on average, and the
 targets of the forecasting issue checked cell by cell. Nothing here is typed by hand: rerun the
@@ -29,6 +30,9 @@ COMMANDS = {
     "--n-boot 1000 --no-plots --out bench-out/context",
     "speed": "curvecast bench speed --methods last_value,pow4,parametric,lcpfn,pfn,ensemble,calibrated "
     "--repeats 20 --out bench-out/speed",
+    "speed-batch": "curvecast bench speed --methods pfn,calibrated --batch 1000 --repeats 5 "
+    "--out bench-out/speed-batch",
+    "prune-cost": "python scripts/prune_cost.py --trials 1000 --repeats 30",
     "prune": "curvecast bench prune --suite lcbench-surrogate,scanbench-vlm,scanbench-llm --configs 100 "
     "--tasks 6 --orders 2 --pruners none,median,successive_halving,asha,oracle,curvecast,"
     "curvecast:ensemble --out bench-out/prune",
@@ -65,7 +69,9 @@ def _table(path: Path, default: str) -> list[str]:
             if not all(row):
                 continue
             best = {
-                c: min(_est(v["crps_mean"]) for k, v in cells.items() if k[0] == suite and k[2] == c)
+                c: min(
+                    _est(v["crps_mean"]) for k, v in cells.items() if k[0] == suite and k[2] == c
+                )
                 for c in cutoffs
             }
             crps = [_est(s["crps_mean"]) for s in row]  # type: ignore[index]
@@ -185,6 +191,15 @@ def main() -> None:
         f"    {COMMANDS['speed']}",
         "",
         *_section(b / "speed" / "speed.md", "One curve (latency) and batches of 32 (throughput)"),
+        f"    {COMMANDS['speed-batch']}",
+        "",
+        *_section(b / "speed-batch" / "speed.md", "Batches of 1,000 curves"),
+        f"    {COMMANDS['prune-cost']}",
+        "",
+        "```",
+        *(b / "prune_cost.txt").read_text().strip().splitlines(),
+        "```",
+        "",
         "## Pruning",
         "",
         f"    {COMMANDS['prune']}",
