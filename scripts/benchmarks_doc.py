@@ -33,6 +33,7 @@ COMMANDS = {
     "speed-batch": "curvecast bench speed --methods pfn,calibrated --batch 1000 --repeats 5 "
     "--out bench-out/speed-batch",
     "prune-cost": "python scripts/prune_cost.py --trials 1000 --repeats 30",
+    "heldout": "python scripts/heldout_coverage.py --data-dir DIR --curves 60",
     "prune": "curvecast bench prune --suite lcbench-surrogate,scanbench-vlm,scanbench-llm --configs 100 "
     "--tasks 6 --orders 2 --pruners none,median,successive_halving,asha,oracle,curvecast,"
     "curvecast:ensemble --out bench-out/prune",
@@ -185,6 +186,19 @@ def main() -> None:
         "coverage in [0.85, 0.95], Spearman no lower than last_value's), for the default:",
         "",
         *_targets(b / "context" / "results.json", "calibrated", (0.85, 0.95), 0.40),
+        "",
+        "## Curves nobody tuned to",
+        "",
+        "modded-nanogpt validation loss and Pythia zero-shot accuracy over training: no method",
+        "was tuned on them. `curvecast.forecast` with its defaults and no bounds, alone and with",
+        "up to 16 other curves of the same group as context; last_value's absolute error is",
+        "its CRPS (a point forecast).",
+        "",
+        f"    {COMMANDS['heldout']}",
+        "",
+        "```",
+        *(b / "heldout.txt").read_text().strip().splitlines(),
+        "```",
         "",
         "## Speed",
         "",
