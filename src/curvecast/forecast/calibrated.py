@@ -141,8 +141,9 @@ class CalibratedForecaster:
         base_fc = _run_base(self.base, curves, x_news, gens, context)
         out = []
         self_cal: list[int] = []
+        digest = _digest(context) if len(context) >= self.min_calibration else ""
         for i, (curve, xq) in enumerate(zip(curves, x_news, strict=True)):
-            cal = self._search_errors(curve, xq, context)
+            cal = self._search_errors(curve, xq, context, digest)
             if cal is None:
                 self_cal.append(i)
                 out.append(base_fc[i])
@@ -155,12 +156,13 @@ class CalibratedForecaster:
 
     # -- inside a search ------------------------------------------------------------------
     def _search_errors(
-        self, curve: Curve, xq: _F, context: Sequence[Curve]
+        self, curve: Curve, xq: _F, context: Sequence[Curve], digest: str
     ) -> tuple[_F, _F] | None:
         """Errors of leave-one-out forecasts at this cutoff: an array ``(k, m, 3)`` of (raw
         error, lower 90% half-width, upper 90% half-width), NaN where a trial did not reach
         the query, and how many trials reached each query, shape ``(m,)``; None when too few
-        trials ran past the cutoff.
+        trials ran past the cutoff. ``digest`` identifies ``context`` (:func:`_digest`, computed
+        once per batch) in the cache key.
 
         The cutoff is a fraction of the run: this curve is observed up to ``x_last`` of a run
         that ends at ``max(xq)``, so each trial is cut at the same fraction of its own end and
@@ -190,7 +192,7 @@ class CalibratedForecaster:
                 return abs(at - level)
 
             usable = sorted(sorted(usable, key=distance)[:MAX_CALIBRATION])
-        key_base = (self.base, _digest(context), round(frac, 12), rel.tobytes())
+        key_base = (self.base, digest, round(frac, 12), rel.tobytes())
         missing = [i for i in usable if (*key_base, i) not in self._cache]
         if missing:
             prefixes, queries, contexts = [], [], []

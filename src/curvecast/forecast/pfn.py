@@ -32,9 +32,9 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.special import ndtri
 
 from curvecast.curves import Curve
+from curvecast.forecast._guard import observed_band
 from curvecast.forecast._nn import (
     WeightsChecksumError,
     bar_quantiles,
@@ -45,7 +45,6 @@ from curvecast.forecast._nn import (
 )
 from curvecast.forecast._pfn_input import MAX_CONTEXT_CURVES, Encoded, encode
 from curvecast.forecast._result import GRID, Forecast
-from curvecast.forecast._util import noise_scale
 
 __all__ = [
     "FORMAT",
@@ -338,9 +337,7 @@ class PFNForecaster:
                 zq = bar_quantiles(lg_of[i], model.borders, levels)
                 values[ahead] = enc.denormalize(zq if enc.sign > 0 else zq[:, ::-1])
             if not ahead.all():
-                values[~ahead] = _within(
-                    curve.observed_x, curve.observed_y, x_new[~ahead], enc.scale
-                )
+                values[~ahead] = observed_band(curve, x_new[~ahead])
             if curve.bounds is not None:  # the bars' tails reach past a bound; the metric cannot
                 values = np.clip(values, *curve.bounds)
             info: dict[str, Any] = {"n_context_curves": enc.n_context, "scale": enc.scale}
@@ -369,12 +366,3 @@ def _per_curve(
             raise ValueError(f"context: expected {k} sequences of curves, got {len(per)}")
         return per  # type: ignore[return-value]
     return [context] * k  # type: ignore[list-item]
-
-
-def _within(x: _F, y: _F, x_new: _F, scale: float) -> _F:
-    """Quantiles at points inside the observed range: the observed curve (interpolated) with
-    a normal band of the observation noise; shape ``(len(x_new), len(GRID))``."""
-    sd = noise_scale(y)
-    if sd is None or not sd > 0:
-        sd = 0.1 * scale
-    return np.asarray(np.interp(x_new, x, y)[:, None] + sd * ndtri(GRID)[None, :])
