@@ -201,7 +201,7 @@ def forecast_many(
                     for c, i in zip(seen, todo, strict=True)
                 ]
         for i, c, result in zip(todo, seen, results, strict=True):
-            fc = guard(result, c).with_levels(levels).clipped(curves[i].bounds)
+            fc = guard(result, c).with_levels(levels)  # the guard clips to the given bounds too
             inferred = infer_bounds(curves[i])
             if inferred is not None and inferred != curves[i].bounds:
                 fc.info["bounds_inferred"] = [b if np.isfinite(b) else None for b in inferred]
