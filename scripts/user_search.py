@@ -256,6 +256,9 @@ def run_one(
         return value
 
     study = optuna.create_study(
+        # a fixed name: HyperbandPruner assigns brackets by a hash of it, so a random name
+        # would make the search differ from run to run
+        study_name=f"{search.name}-{pruner}-seed{seed}",
         direction=search.direction,
         sampler=optuna.samplers.TPESampler(seed=seed),
         pruner=make_pruner(pruner),
