@@ -237,6 +237,7 @@ def run_one(
     from curvecast.integrations.optuna import final_forecast
 
     prune_seconds = 0.0
+    prune_calls: list[float] = []
     failed = 0
 
     def objective(trial: optuna.Trial) -> float:
@@ -250,7 +251,8 @@ def run_one(
             trial.report(value, epoch)
             t0 = time.perf_counter()
             stop = trial.should_prune()
-            prune_seconds += time.perf_counter() - t0
+            prune_calls.append(time.perf_counter() - t0)
+            prune_seconds += prune_calls[-1]
             if stop:
                 raise optuna.TrialPruned()
         return value
@@ -345,6 +347,9 @@ def run_one(
         "search_s": search_seconds,
         "prune_over_train": prune_seconds / train_seconds if train_seconds > 0 else math.nan,
         "prune_share": prune_seconds / search_seconds if search_seconds > 0 else math.nan,
+        "should_prune_ms_p50": 1e3 * float(np.median(prune_calls)) if prune_calls else None,
+        "should_prune_ms_p95": 1e3 * float(np.quantile(prune_calls, 0.95)) if prune_calls else None,
+        "should_prune_ms_max": 1e3 * max(prune_calls) if prune_calls else None,
         "n_intervals": len(intervals),
         "coverage90": (sum(covered) / len(covered)) if covered else None,
         "rows": rows,
@@ -390,6 +395,7 @@ def summarise(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     "search_s": [r["search_s"] for r in rs],
                     "prune_over_train": [r["prune_over_train"] for r in rs],
                     "prune_share": [r["prune_share"] for r in rs],
+                    "should_prune_ms_p95": [r["should_prune_ms_p95"] for r in rs],
                     "coverage90_pooled": (sum(pooled) / len(pooled)) if pooled else None,
                     "n_intervals": len(pooled),
                 }
@@ -402,7 +408,7 @@ def format_table(summary: list[dict[str, Any]], search: Search) -> str:
     rows = [s for s in summary if s["search"] == search.name]
     head = [
         "pruner", "best found", "regret", "best pruned", "epochs", "train s", "should_prune s",
-        "search s", "prune / train", "prune / search", "90% cover",
+        "search s", "prune / train", "prune / search", "p95 call ms", "90% cover",
     ]  # fmt: skip
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for s in rows:
@@ -420,6 +426,7 @@ def format_table(summary: list[dict[str, Any]], search: Search) -> str:
             _med_range(s["search_s"], ".1f"),
             _med_range(s["prune_over_train"], ".0%"),
             _med_range(s["prune_share"], ".0%"),
+            _med_range(s["should_prune_ms_p95"], ".1f"),
             cov,
         ]
         lines.append("| " + " | ".join(cells) + " |")

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 optuna = pytest.importorskip("optuna")
@@ -102,7 +103,7 @@ def test_summary_takes_medians_and_ranges_over_seeds(us: Any) -> None:
     base = {
         "search": "digits", "pruner": "median", "regret": 0.0, "best_pruned": False,
         "epochs_trained": 10, "train_s": 1.0, "should_prune_s": 0.1, "search_s": 1.2,
-        "prune_over_train": 0.1, "prune_share": 0.08, "rows": [],
+        "prune_over_train": 0.1, "prune_share": 0.08, "should_prune_ms_p95": 2.0, "rows": [],
     }  # fmt: skip
     runs = [
         {**base, "seed": 0, "best_found": 0.9},
@@ -136,3 +137,27 @@ def test_bad_arguments_exit_2(us: Any) -> None:
 
 def test_json_ready_drops_non_finite(us: Any) -> None:
     assert us._json_ready({"a": [math.inf, 1.0, math.nan]}) == {"a": [None, 1.0, None]}
+
+
+def test_a_search_is_the_same_every_time(us: Any) -> None:
+    # HyperbandPruner assigns brackets by a hash of the study name: the name must be fixed
+    a, _ = _run(us, "diabetes", "hyperband", trials=4, epochs=4)
+    b, _ = _run(us, "diabetes", "hyperband", trials=4, epochs=4)
+    assert [(r["params"], r["epochs"], r["true_final"]) for r in a["rows"]] == [
+        (r["params"], r["epochs"], r["true_final"]) for r in b["rows"]
+    ]
+
+
+def test_the_shipped_sklearn_mlp_suite_loads_as_held_out_searches() -> None:
+    from curvecast.bench.sources import describe_suite, load_suite
+
+    curves = load_suite("sklearn-mlp")
+    tasks = {c.meta["task"] for c in curves}
+    assert len(tasks) >= 2 and len(curves) >= 100 * len(tasks)
+    for c in curves:
+        assert c.direction == "maximize" and c.bounds == (0.0, 1.0)
+        assert c.meta["axis"] == "epoch" and "hyperparameters" in c.meta
+        finite = c.y[np.isfinite(c.y)]
+        assert np.all((finite >= 0) & (finite <= 1))
+    assert describe_suite("sklearn-mlp").tasks == len(tasks)
+    assert len(load_suite("sklearn-mlp", limit=30, seed=1)) == 30
