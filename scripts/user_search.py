@@ -369,18 +369,36 @@ def _med_range(values: Sequence[float], fmt: str) -> str:
     )
 
 
+#: A pruned trial stopped after at most this many reports counts as an "early" decision.
+EARLY = 3
+
+
+def _side(row: dict[str, Any], search: str) -> int:
+    """Where a pruned trial's true final fell against its 90% band: 0 inside, 1 better than the
+    band (the forecast was too pessimistic), -1 worse."""
+    v, t = row["verdict"], row["true_final"]
+    if v["q05"] <= t <= v["q95"]:
+        return 0
+    above = t > v["q95"]
+    return 1 if above == (get_search(search).direction == "maximize") else -1
+
+
 def summarise(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per (search, pruner): medians and ranges over the seeds."""
     out = []
     for name in dict.fromkeys(r["search"] for r in runs):
         for pruner in dict.fromkeys(r["pruner"] for r in runs if r["search"] == name):
             rs = [r for r in runs if r["search"] == name and r["pruner"] == pruner]
-            pooled = [
-                row["verdict"]["q05"] <= row["true_final"] <= row["verdict"]["q95"]
+            judged = [
+                row
                 for r in rs
                 for row in r["rows"]
                 if "verdict" in row and row["verdict"]["q05"] is not None
             ]
+            pooled = [_side(row, name) == 0 for row in judged]
+            early = [_side(row, name) == 0 for row in judged if row["verdict"]["step"] <= EARLY]
+            late = [_side(row, name) == 0 for row in judged if row["verdict"]["step"] > EARLY]
+            better = sum(_side(row, name) == 1 for row in judged)
             out.append(
                 {
                     "search": name,
@@ -398,6 +416,11 @@ def summarise(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     "should_prune_ms_p95": [r["should_prune_ms_p95"] for r in rs],
                     "coverage90_pooled": (sum(pooled) / len(pooled)) if pooled else None,
                     "n_intervals": len(pooled),
+                    "coverage90_early": (sum(early) / len(early)) if early else None,
+                    "n_early": len(early),
+                    "coverage90_late": (sum(late) / len(late)) if late else None,
+                    "n_late": len(late),
+                    "truth_better_than_band": (better / len(judged)) if judged else None,
                 }
             )
     return out
@@ -409,12 +432,21 @@ def format_table(summary: list[dict[str, Any]], search: Search) -> str:
     head = [
         "pruner", "best found", "regret", "best pruned", "epochs", "train s", "should_prune s",
         "search s", "prune / train", "prune / search", "p95 call ms", "90% cover",
+        f"cover <={EARLY} / >{EARLY} reports", "truth better than band",
     ]  # fmt: skip
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for s in rows:
         cov = "-"
         if s["coverage90_pooled"] is not None:
             cov = f"{s['coverage90_pooled']:.0%} of {s['n_intervals']}"
+        split, better = "-", "-"
+        if s.get("coverage90_early") is not None or s.get("coverage90_late") is not None:
+            split = " / ".join(
+                "-" if s[f"coverage90_{k}"] is None else f"{s[f'coverage90_{k}']:.0%} of {s[n]}"
+                for k, n in (("early", "n_early"), ("late", "n_late"))
+            )
+        if s.get("truth_better_than_band") is not None:
+            better = f"{s['truth_better_than_band']:.0%}"
         cells = [
             s["pruner"],
             _med_range(s["best_found"], ".4f"),
@@ -428,6 +460,8 @@ def format_table(summary: list[dict[str, Any]], search: Search) -> str:
             _med_range(s["prune_share"], ".0%"),
             _med_range(s["should_prune_ms_p95"], ".1f"),
             cov,
+            split,
+            better,
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -161,3 +161,24 @@ def test_the_shipped_sklearn_mlp_suite_loads_as_held_out_searches() -> None:
         assert np.all((finite >= 0) & (finite <= 1))
     assert describe_suite("sklearn-mlp").tasks == len(tasks)
     assert len(load_suite("sklearn-mlp", limit=30, seed=1)) == 30
+
+
+@pytest.mark.parametrize(
+    ("search", "truth", "side"),
+    [("digits", 0.95, 1), ("digits", 0.85, 0), ("digits", 0.7, -1),
+     ("diabetes", 0.7, 1), ("diabetes", 0.85, 0), ("diabetes", 0.95, -1)],
+)  # fmt: skip
+def test_a_miss_says_whether_the_forecast_was_too_pessimistic(
+    us: Any, search: str, truth: float, side: int
+) -> None:
+    row = {"true_final": truth, "verdict": {"q05": 0.8, "q95": 0.9, "step": 2}}
+    assert us._side(row, search) == side
+    runs = [{
+        "search": search, "pruner": "curvecast", "seed": 0, "best_found": 0.9, "regret": 0.0,
+        "best_pruned": False, "epochs_trained": 10, "train_s": 1.0, "should_prune_s": 0.1,
+        "search_s": 1.2, "prune_over_train": 0.1, "prune_share": 0.08,
+        "should_prune_ms_p95": 2.0, "rows": [row],
+    }]  # fmt: skip
+    (s,) = us.summarise(runs)
+    assert s["coverage90_early"] == (side == 0) and s["coverage90_late"] is None
+    assert s["truth_better_than_band"] == (side == 1)
