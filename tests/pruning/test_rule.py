@@ -319,3 +319,16 @@ def test_a_horizon_a_million_times_away_is_warmup_not_a_forecast() -> None:
     assert (far.decision, far.reason) == ("continue", "warmup") and not far.final_quantiles
     near = rule.decide(RISING, horizon=6e6, incumbent=0.9)  # exactly a million times step 6
     assert near.reason in ("hopeless", "promising") and near.final_quantiles  # forecast made
+
+
+def test_the_context_is_redrawn_as_the_search_grows_by_a_quarter() -> None:
+    from curvecast.pruning._rule import context_due
+
+    drawn, at = 0, []
+    for n in range(1, 1001):
+        if context_due(drawn, n):
+            drawn = n
+            at.append(n)
+    assert at[:8] == [1, 2, 3, 4, 5, 7, 9, 12]
+    assert len(at) < 35  # about 30 draws for 1,000 completed trials, not 1,000
+    assert not context_due(12, 12) and not context_due(12, 14)
