@@ -182,9 +182,9 @@ class ForecastPruner(BasePruner):
     median one) x the share of the trial's compute still to come (``step_cost``). **What the
     default guarantees:** with calibrated forecasts, each pruned trial gives up at most
     ``regret_rate`` spreads of expected regret per full trial of compute it saves (see
-    :class:`~curvecast.pruning.ForecastRule`). A trial more likely than not to beat the
-    incumbent is never pruned; one seen for a single report is judged only once 8 trials have
-    completed (it is then compared with them at the same stage of their runs). With an
+    :class:`~curvecast.pruning.ForecastRule`). A trial with a 20% chance or more of beating
+    the incumbent is never pruned; one seen for a single report is judged only once 8 trials have
+    completed (it is then forecast from how they went on from the same step). With an
     explicit ``threshold``, it prunes when P(final beats the incumbent) < threshold instead
     (Domhan et al., 2015). A NaN, infinite or exploding report prunes at once with
     reason "diverged". The incumbent is the best *final reported value* among completed trials
