@@ -34,6 +34,7 @@ _SOURCE_SUITES: tuple[str, ...] = (
     "scanbench-vlm",
     "scanbench-llm",
     "schedules",
+    "sklearn-mlp",
 )
 _DEFAULT_METHODS = "last_value,pow4,mmf4,parametric,domhan_mcmc,lcpfn,pfn"
 _DEFAULT_CUTOFFS = "0.1,0.2,0.4,0.6,0.8"

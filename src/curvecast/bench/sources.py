@@ -1,4 +1,4 @@
-"""Real learning curves for the benchmark: five suites, loaded as :class:`~curvecast.Curve` lists.
+"""Real learning curves for the benchmark: six suites, loaded as :class:`~curvecast.Curve` lists.
 
 =====================  ==========================  ================  =====================  =====
 suite                  task (one search)           config            axis, metric           dir.
@@ -10,6 +10,8 @@ suite                  task (one search)           config            axis, metri
 ``scanbench-vlm``      ``text{w}-vision{w}``       config_id         epoch, val. loss       min
 ``scanbench-llm``      FLOPs bin (``bin_0``..)     config_id         tokens, val. loss      min
 ``schedules``          model and optimiser         run               step, val. loss        min
+``sklearn-mlp``        model, optimiser, dataset   config            epoch 1..30,           max
+                                                                     val. accuracy
 =====================  ==========================  ================  =====================  =====
 
 Curves of one task are the configurations of one search, compared by rank. Every curve's ``meta``
@@ -47,6 +49,13 @@ Accuracies are fractions in [0, 1] (``bounds=(0, 1)``); losses have ``bounds=(0,
   per task. Every curve's ``meta["schedule"]`` holds the schedule it was trained with (a
   :class:`curvecast.Schedule` spec), which :func:`curvecast.forecast_curve` uses. Extras:
   "schedule", "seed", "hyperparameters".
+* **sklearn-mlp** (curvecast's own, MIT; ``scripts/make_mlp_suite.py``, shipped as
+  ``curvecast/data/mlp_suite.json.gz``): the search of ``scripts/user_search.py`` run to the end
+  for random configurations, held out from every tuning: scikit-learn MLPs trained with
+  ``partial_fit`` for 30 epochs on the bundled digits (Adam; SGD with momentum) and breast-cancer
+  (Adam) data, 120 configurations per task, validation accuracy after every epoch. A run whose
+  weights blew up is NaN from there on (``Curve.diverged``). Extras: "seed" (the model's
+  ``random_state``), "hyperparameters".
 
 Curves with fewer than ``min_points`` points (3 by default; a diverged point counts) are dropped:
 :func:`describe_suite` reports how many, and how many of them diverged, and :func:`load_suite` logs
@@ -89,6 +98,7 @@ SUITES: tuple[str, ...] = (
     "scanbench-vlm",
     "scanbench-llm",
     "schedules",
+    "sklearn-mlp",
 )
 #: Curves with fewer points than this are dropped (and counted) unless ``min_points`` says else.
 MIN_POINTS = 3
@@ -580,6 +590,31 @@ def _read_schedules(root: Path, limit: int | None, seed: int) -> list[_Record]:
     return out
 
 
+MLP_SUITE_FILE = "data/mlp_suite.json.gz"
+
+
+def _read_mlp_suite(root: Path, limit: int | None, seed: int) -> list[_Record]:
+    """The shipped ``sklearn-mlp`` suite (``root`` is unused: the data is in the package)."""
+    import gzip
+    from importlib import resources
+
+    res = resources.files("curvecast").joinpath(MLP_SUITE_FILE)
+    try:
+        doc = json.loads(gzip.decompress(res.read_bytes()).decode("utf-8"))
+    except (OSError, ValueError) as exc:
+        raise DataSourceError(
+            f"The sklearn-mlp suite ({MLP_SUITE_FILE} in the curvecast package) cannot be read "
+            f"({exc}); reinstall curvecast or regenerate it with scripts/make_mlp_suite.py."
+        ) from exc
+    out = []
+    for run in sorted(doc["runs"], key=lambda r: (r["task"], r["config"])):
+        y = np.array([np.nan if v is None else v for v in run["y"]], dtype=np.float64)
+        extra = {"seed": run["seed"], "hyperparameters": run["hyperparameters"]}
+        x = np.asarray(run["x"], dtype=np.float64)
+        out.append(_Record(run["task"], run["config"], x, y, extra))
+    return out
+
+
 @dataclass(frozen=True)
 class _Spec:
     files: tuple[str, ...]
@@ -611,5 +646,9 @@ _SPECS: dict[str, _Spec] = {
     "schedules": _Spec(
         (), _read_schedules, *_LOSS, "step", "validation loss",
         "curvecast schedules suite (scripts/make_schedule_suite.py), MIT",
+    ),
+    "sklearn-mlp": _Spec(
+        (), _read_mlp_suite, *_ACCURACY, "epoch", "validation accuracy",
+        "curvecast sklearn-mlp suite (scripts/make_mlp_suite.py), MIT",
     ),
 }  # fmt: skip
