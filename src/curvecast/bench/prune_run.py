@@ -211,16 +211,18 @@ def run_prune_bench(
         )
     order = sorted(range(len(units)), key=lambda i: -len(units[i][2][1]))  # big first
     done: dict[int, list[ReplayResult]] = {}
+    loaded = time.perf_counter()
+    progress(f"suites loaded in {loaded - started:.0f} s; {len(units)} replay units to run")
     if cfg.jobs > 1 and len(units) > 1:
         with ProcessPoolExecutor(cfg.jobs) as pool:
             futures = {i: pool.submit(_replay_unit, units[i][2]) for i in order}
             for n, i in enumerate(order, 1):
                 done[i] = futures[i].result()
-                _tick(progress, n, len(units), started)
+                _tick(progress, n, len(units), loaded)
     else:
         for n, i in enumerate(order, 1):
             done[i] = _replay_unit(units[i][2])
-            _tick(progress, n, len(units), started)
+            _tick(progress, n, len(units), loaded)
     for i, (suite, size, _unit) in enumerate(units):
         for r in done[i]:
             result.rows.append({"suite": suite, "size": size, **r.to_dict()})
@@ -233,8 +235,12 @@ def run_prune_bench(
 
 
 def _tick(progress: Callable[[str], None], n: int, total: int, started: float) -> None:
+    """Progress every 5% of the units, with a bound on the time left: the units run largest
+    first, so the rate so far is the slowest."""
     if n == total or n % max(1, total // 20) == 0:
-        progress(f"  {n}/{total} replay units done ({time.perf_counter() - started:.0f} s)")
+        spent = time.perf_counter() - started
+        left = spent / n * (total - n)
+        progress(f"  {n}/{total} replay units done ({spent:.0f} s; at most ~{left:.0f} s left)")
 
 
 def _runs_text(runs: Sequence[int]) -> str:
