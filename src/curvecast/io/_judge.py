@@ -19,7 +19,11 @@ from curvecast.curves import Curve
 from curvecast.exceptions import InvalidParameterError, parameter_error
 from curvecast.forecast import Forecast, forecast_many
 from curvecast.pruning import Verdict
-from curvecast.pruning._rule import DEFAULT_MIN_POINTS, DEFAULT_THRESHOLD, PROVISIONAL_LEVEL
+from curvecast.pruning._rule import (
+    DEFAULT_MIN_POINTS,
+    DEFAULT_PROBABILITY_THRESHOLD,
+    PROVISIONAL_LEVEL,
+)
 
 __all__ = ["LEVELS", "RunForecast", "judge_runs"]
 
@@ -73,7 +77,7 @@ def judge_runs(
     curves: Mapping[str, Curve],
     *,
     horizon: float | None = None,
-    threshold: float = DEFAULT_THRESHOLD,
+    threshold: float = DEFAULT_PROBABILITY_THRESHOLD,
     method: str = "auto",
     seed: int = 0,
     min_points: int = DEFAULT_MIN_POINTS,
