@@ -125,22 +125,14 @@ class _Recorder:
     kwargs: ClassVar[dict[str, Any]] = {}
 
 
-def _fake_pruner(takes_step_cost: bool) -> type:
+def _fake_pruner() -> type:
     import optuna
 
-    if takes_step_cost:
+    class Fake(optuna.pruners.NopPruner):
+        def __init__(self, *args: Any, step_cost: Any = None, **kwargs: Any) -> None:
+            _Recorder.kwargs = {"args": args, "step_cost": step_cost, **kwargs}
 
-        class WithCost(optuna.pruners.NopPruner):
-            def __init__(self, *args: Any, step_cost: Any = None, **kwargs: Any) -> None:
-                _Recorder.kwargs = {"args": args, "step_cost": step_cost, **kwargs}
-
-        return WithCost
-
-    class WithoutCost(optuna.pruners.NopPruner):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            _Recorder.kwargs = {"args": args, **kwargs}
-
-    return WithoutCost
+    return Fake
 
 
 def test_the_curvecast_judge_passes_the_suites_cost_as_step_cost(
@@ -148,7 +140,7 @@ def test_the_curvecast_judge_passes_the_suites_cost_as_step_cost(
 ) -> None:
     import curvecast.integrations.optuna as integration
 
-    monkeypatch.setattr(integration, "ForecastPruner", _fake_pruner(True))
+    monkeypatch.setattr(integration, "ForecastPruner", _fake_pruner())
     curves = _lcdb_like([0.5, 0.6])
     make_judge("curvecast", curves, "anchor")
     assert _Recorder.kwargs["step_cost"](64) == 64.0
@@ -157,10 +149,14 @@ def test_the_curvecast_judge_passes_the_suites_cost_as_step_cost(
     assert _Recorder.kwargs["step_cost"] == "step" and _Recorder.kwargs["args"] == (0.2,)
     make_judge("curvecast", curves, "report")
     assert _Recorder.kwargs["step_cost"] is None
-    # a ForecastPruner without step_cost still runs (the benchmark then counts compute alone)
-    monkeypatch.setattr(integration, "ForecastPruner", _fake_pruner(False))
-    make_judge("curvecast", curves, "anchor")
-    assert "step_cost" not in _Recorder.kwargs
+
+
+def test_the_real_forecast_pruner_gets_the_cost() -> None:
+    curves = _lcdb_like([0.5, 0.6])
+    rule = make_judge("curvecast", curves, "anchor").study.pruner.rule  # type: ignore[attr-defined]
+    assert rule.step_cost(64) == 64.0 and rule.threshold is None
+    rule = make_judge("curvecast@0.2", curves, "step").study.pruner.rule  # type: ignore[attr-defined]
+    assert rule.step_cost == "step" and rule.threshold == 0.2
 
 
 def test_every_shipped_suite_has_a_cost_rule() -> None:

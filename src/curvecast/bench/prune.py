@@ -359,24 +359,15 @@ def _optuna_pruner(
         method, threshold = spec
         # the explicit threshold only when the name gives one: the default rule is the pruner's
         args = () if threshold is None else (threshold,)
-        kwargs: dict[str, Any] = {
-            "method": method,
-            "bounds": bounds,
-            "max_resource": _trial_budget,
-            "schedule": _trial_schedule,
-        }
-        if _takes_step_cost(ForecastPruner):
-            kwargs["step_cost"] = pruner_step_cost(cost)
-        return ForecastPruner(*args, **kwargs)
+        return ForecastPruner(
+            *args,
+            method=method,
+            bounds=bounds,
+            max_resource=_trial_budget,
+            schedule=_trial_schedule,
+            step_cost=pruner_step_cost(cost),
+        )
     raise KeyError(name)
-
-
-def _takes_step_cost(cls: Any) -> bool:
-    """Whether this curvecast's ForecastPruner counts compute (``step_cost=``); a feature check
-    so that the benchmark runs against a pruner with or without it."""
-    import inspect
-
-    return "step_cost" in inspect.signature(cls).parameters
 
 
 def curvecast_spec(name: str) -> tuple[str, float | None] | None:
