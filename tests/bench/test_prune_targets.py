@@ -107,7 +107,7 @@ def test_readme_table_has_one_row_per_suite_setting_size() -> None:
     cfg = PruneConfig(suites=("s", "t"), workers=(1, 4), configs=(100, 1000))
     result = PruneResult(cfg)
     result.sizes = {"s": {100: "", 1000: ""}, "t": {100: "all 20", 1000: "skip 100"}}
-    result.runs = {"s": [1000], "t": [12, 20]}
+    result.runs = {"s": [1000], "t": [12, 25]}
     agg = []
     for w in (1, 4):
         for suite, size in (("s", 100), ("s", 1000), ("t", 100)):

@@ -161,8 +161,11 @@ def _size_label(result: PruneResult, suite: str, size: int) -> str:
 
 
 def _largest(result: PruneResult, suite: str) -> int:
-    runs = result.runs.get(suite) or [0]
-    return max(runs)
+    """The most runs of any search replayed in ``suite``, where a size asked for more."""
+    for note in result.sizes.get(suite, {}).values():
+        if note.startswith("all"):
+            return int(note.split()[-1])
+    return max(result.runs.get(suite) or [0])
 
 
 def readme_table(result: PruneResult, agg: list[dict[str, Any]] | None = None) -> list[str]:

@@ -124,14 +124,15 @@ def _searches(
 
 
 def _sizes(searches: list[list[Curve]], sizes: Sequence[int]) -> dict[int, str]:
-    """``{size: note}``: "" where searches are cut to that size, "all N" where the largest
-    search has N <= size runs and this is the first such size (run with all runs), "skip ..."
-    where a smaller size already ran every run."""
+    """``{size: note}``: "" where the searches are cut to that size (the largest search has at
+    least that many runs), "all N" where the largest search has N < size runs and this is the
+    first such size (run with every run), "skip S" where the size S < this one already ran
+    every run."""
     largest = max((len(s) for s in searches), default=0)
     out: dict[int, str] = {}
     whole = None
     for n in sorted(set(sizes)):
-        if n < largest:
+        if n <= largest:
             out[n] = ""
         elif whole is None:
             whole = n
