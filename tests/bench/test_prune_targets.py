@@ -71,8 +71,12 @@ def test_misses_say_which_axis_and_by_how_much() -> None:
         and "compute 2.00x short" in sh.text
         and "points" not in sh.text[sh.text.index(":") :]
     )
+    assert sh.text.endswith("a trade-off")  # less compute saved, at less regret
     med = by["Pareto-better than median"]
     assert med.status == "MISS" and "regret +0.01 above" in med.text
+    worse = check_targets([*_baselines(), _agg("curvecast", 2.0, 2.0, 0.06)])
+    (t,) = [t for t in worse if t.name == "Pareto-better than successive_halving"]
+    assert t.text.endswith("dominated")
     assert by["Pareto-better than hyperband"].status == "MISS"  # compute 4 < 5
     assert by[">= 5x in points"].status == "PASS"
     assert by[">= 5x in compute"].status == "MISS" and "1.25x short" in by[">= 5x in compute"].text

@@ -52,7 +52,7 @@ CostKind = Literal["report", "step", "anchor"]
 #:
 #: - lcdb: x is the training-set size of an anchor, and LCDB trains every anchor from scratch,
 #:   so the report at anchor a costs a (training cost at least linear in the examples; the
-#:   anchors grow geometrically, so the last anchor alone is about a third of the run).
+#:   anchors grow geometrically, so the last anchor alone is about 30% of the run).
 #: - lcbench-surrogate: x is the epoch (1, 2, ..., 52): one per epoch, "step" says the same.
 #: - scanbench-vlm: x is the epoch (1, 2, ...): one per epoch.
 #: - scanbench-llm: x is the tokens seen at the checkpoint, unevenly spaced (a run's 2 to 10

@@ -108,6 +108,9 @@ def check_targets(agg: list[dict[str, Any]]) -> list[Target]:
                     misses.append(f"compute {_short(sc, oc)}")
                 if g > og:
                     misses.append(f"regret {g - og:+.3g} above")
+                if misses:  # a trade-off where we win on some axis, else dominated
+                    won = sp > op or sc > oc or g < og
+                    misses.append("a trade-off" if won else "dominated")
                 add(
                     f"Pareto-better than {other}",
                     "MISS" if misses else "PASS",
