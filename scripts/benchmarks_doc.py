@@ -34,8 +34,9 @@ COMMANDS = {
     "--out bench-out/speed-batch",
     "prune-cost": "python scripts/prune_cost.py --trials 1000 --repeats 30",
     "heldout": "python scripts/heldout_coverage.py --data-dir DIR --curves 60",
+    # about 35 min on 2 free cores (2 h on a machine shared four ways): see docs/pruning-bench.md
     "prune": "curvecast bench prune --suite lcdb,lcbench-surrogate,scanbench-vlm,scanbench-llm,"
-    "schedules --tasks 6 --orders 2 --configs 100,1000 --workers 1,4 --pruners none,median,"
+    "schedules --tasks 10 --orders 3 --configs 100,1000 --workers 1,4 --pruners none,median,"
     "successive_halving,hyperband,asha,curvecast,oracle --jobs 2 --no-plots --out bench-out/prune",
 }
 
