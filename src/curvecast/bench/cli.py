@@ -92,6 +92,22 @@ def _int_at_least(low: int) -> Callable[[str], int]:
     return parse
 
 
+def _sizes_at_least(low: int) -> Callable[[str], tuple[int, ...]]:
+    def parse(text: str) -> tuple[int, ...]:
+        try:
+            values = tuple(int(s) for s in text.split(","))
+        except ValueError:
+            values = ()
+        if not values or any(v < low for v in values) or len(set(values)) < len(values):
+            raise argparse.ArgumentTypeError(
+                f"must be distinct integers >= {low}, comma-separated, e.g. {low},{low * 10}; "
+                f"got {text!r}"
+            )
+        return values
+
+    return parse
+
+
 def _sizes(text: str) -> tuple[int, ...]:
     try:
         values = tuple(int(s) for s in text.split(","))
@@ -271,14 +287,16 @@ def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="pruners to compare (default: all): " + ", ".join(_PRUNERS) + "; a curvecast "
         "pruner can also be named curvecast[:METHOD][@THRESHOLD], e.g. curvecast:pfn@0.05 "
         "(ForecastPruner with that forecasting method and threshold; default method auto, "
-        "default threshold 0.1)",
+        "without a threshold: the pruner's default rule)",
     )
     pr.add_argument(
         "--configs",
-        type=_int_at_least(4),
-        default=200,
-        metavar="N",
-        help="configurations per search (default 200)",
+        type=_sizes_at_least(4),
+        default=(100, 1000),
+        metavar="N[,N]",
+        help="search sizes: at most N configurations per search, each size replayed "
+        "(default 100,1000; a suite whose searches are smaller uses all its runs and the "
+        "report says so)",
     )
     pr.add_argument(
         "--tasks",
@@ -296,10 +314,11 @@ def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     pr.add_argument(
         "--workers",
-        type=_int_at_least(1),
-        default=4,
-        metavar="W",
-        help="trials in flight in the simulated search (default 4)",
+        type=_sizes_at_least(1),
+        default=(1, 4),
+        metavar="W[,W]",
+        help="settings: trials in flight in the simulated search, each replayed (default 1,4: "
+        "sequential, as Optuna's n_jobs=1, and 4 in parallel)",
     )
     pr.add_argument("--seed", type=_int_at_least(0), default=0, metavar="S")
     pr.add_argument(
@@ -307,7 +326,8 @@ def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
         type=_int_at_least(1),
         default=1,
         metavar="K",
-        help="processes over searches (default 1)",
+        help="processes over replay units (search x order x setting x size; default 1); the "
+        "wall time falls about K-fold up to the number of free cores",
     )
     pr.add_argument("--n-boot", type=_int_at_least(1), default=1000, metavar="B")
     pr.add_argument("--out", type=Path, default=Path("bench-out"), metavar="DIR")
@@ -411,17 +431,18 @@ def _run_forecast(args: argparse.Namespace) -> int:
 
 
 def _run_prune(args: argparse.Namespace) -> int:
-    from curvecast.bench.prune_run import PruneConfig, run_prune_bench, write_prune_report
+    from curvecast.bench.prune_report import write_prune_report
+    from curvecast.bench.prune_run import PruneConfig, run_prune_bench
     from curvecast.bench.runner import FIXTURE_SUITE, fixture_curves
 
     config = PruneConfig(
         suites=tuple(args.suite),
         pruners=tuple(args.pruners or _PRUNERS),
         data_dir=None if args.data_dir is None else str(args.data_dir),
-        configs=args.configs,
+        configs=tuple(args.configs),
         tasks=args.tasks,
         orders=args.orders,
-        workers=args.workers,
+        workers=tuple(args.workers),
         seed=args.seed,
         jobs=args.jobs,
         n_boot=args.n_boot,
