@@ -2,5 +2,6 @@
 
 from curvecast.pruning._rule import ForecastRule
 from curvecast.pruning._verdict import Decision, Verdict
+from curvecast.pruning.freeze_thaw import FreezeThaw
 
-__all__ = ["Decision", "ForecastRule", "Verdict"]
+__all__ = ["Decision", "ForecastRule", "FreezeThaw", "Verdict"]
