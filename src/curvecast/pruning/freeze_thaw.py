@@ -114,7 +114,7 @@ class FreezeThaw:
         >>> ft = FreezeThaw("maximize", horizon=10, bounds=(0, 1), method="last_value")
         >>> for tid in curves:
         ...     ft.add(tid)
-        >>> for _ in range(25):  # a compute budget of 25 epochs for 4 runs of 10
+        >>> for _ in range(30):  # a compute budget of 30 epochs for 4 runs of 10
         ...     choice = ft.next()
         ...     if choice is None:
         ...         break
@@ -122,7 +122,7 @@ class FreezeThaw:
         ...     epoch = ft.n_reports(t) + 1  # restore its checkpoint, train one more epoch
         ...     ft.report(t, epoch, curves[t][epoch - 1])
         >>> ft.best_completed[0], ft.state("lr1"), ft.compute_used
-        ('lr4', 'paused', 25.0)
+        ('lr4', 'paused', 30.0)
     """
 
     def __init__(
