@@ -96,9 +96,14 @@ class FreezeThaw:
             previous step) or a function of the step (e.g. ``lambda n: n`` when each step trains
             from scratch on n examples). Future reports are extrapolated from a trial's spacing.
         min_points: a started trial runs this many reports before it may be paused (>= 1).
-        check_growth: a trial is re-forecast at its reports numbered ``min_points = c_0 < c_1 <
-            ...``, ``c_{k+1} = max(c_k + 1, ceil(growth * c_k))`` (>= 1), and whenever a trial
-            completes (the context and the incumbent change); 1.0: at every report.
+        n_startup: this many trials are started (each for ``min_points`` reports) before any is
+            resumed, so that a fresh trial is judged against a sample of the search, not one or
+            two runs (MedianPruner's ``n_startup_trials`` plays the same part).
+        check_growth: the running trial is judged (re-forecast, and paused if another is worth
+            more) at its reports numbered ``min_points = c_0 < c_1 < ...``, ``c_{k+1} = max(c_k
+            + 1, ceil(growth * c_k))`` (>= 1; 1.0: at every report), so that decisions, and
+            switches between trials, thin out as runs grow. Every trial is re-forecast when a
+            trial completes (the context and the incumbent change).
         method: forecasting method (see :func:`curvecast.available_methods`).
         max_context: at most this many completed trials (the latest) are the forecasts' context.
         seed: seed of the forecasts: the same reports give the same choices.
@@ -114,15 +119,15 @@ class FreezeThaw:
         >>> ft = FreezeThaw("maximize", horizon=10, bounds=(0, 1), method="last_value")
         >>> for tid in curves:
         ...     ft.add(tid)
-        >>> for _ in range(30):  # a compute budget of 30 epochs for 4 runs of 10
+        >>> for _ in range(16):  # a budget of 16 epochs for 4 runs of 10
         ...     choice = ft.next()
         ...     if choice is None:
         ...         break
         ...     t = choice.trial_id
         ...     epoch = ft.n_reports(t) + 1  # restore its checkpoint, train one more epoch
         ...     ft.report(t, epoch, curves[t][epoch - 1])
-        >>> ft.best_completed[0], ft.state("lr1"), ft.compute_used
-        ('lr4', 'paused', 30.0)
+        >>> ft.best_completed[0], ft.n_reports("lr1"), ft.compute_used  # lr1 was paused early
+        ('lr4', 2, 16.0)
     """
 
     def __init__(
@@ -133,6 +138,7 @@ class FreezeThaw:
         bounds: Sequence[float | None] | None = None,
         step_cost: StepCost = None,
         min_points: int = 2,
+        n_startup: int = 5,
         check_growth: float = 1.2,
         method: str = "auto",
         max_context: int = 32,
@@ -148,6 +154,8 @@ class FreezeThaw:
         _check_step_cost(step_cost, owner)
         if isinstance(min_points, bool) or not isinstance(min_points, int) or min_points < 1:
             raise parameter_error("min_points", owner, "an int >= 1", min_points)
+        if isinstance(n_startup, bool) or not isinstance(n_startup, int) or n_startup < 0:
+            raise parameter_error("n_startup", owner, "an int >= 0", n_startup)
         if not _finite(check_growth) or check_growth < 1:
             raise parameter_error("check_growth", owner, "a finite number >= 1", check_growth)
         if not isinstance(method, str):
@@ -160,6 +168,7 @@ class FreezeThaw:
         self.horizon = None if horizon is None else float(horizon)
         self.step_cost = step_cost
         self.min_points = min_points
+        self.n_startup = n_startup
         self.check_growth = float(check_growth)
         self.method = method
         self.max_context = max_context
@@ -243,19 +252,31 @@ class FreezeThaw:
         """The trial to advance by one report, or None when every trial has ended and
         ``allow_new`` is False.
 
-        A trial started last keeps going until it has ``min_points`` reports; then every started
-        trial that has not ended, every registered trial that has not started (the first one
-        added stands for all) and, with ``allow_new``, a new trial compete on expected
-        improvement per unit of compute left. The trials not chosen count as paused.
+        The trial advanced last keeps going until its next check point (``min_points`` reports
+        at first, then as ``check_growth`` spaces them); there, every started trial that has not
+        ended, every registered trial that has not started (the first one added stands for all)
+        and, with ``allow_new``, a new trial compete on expected improvement per unit of compute
+        left. The trials not chosen count as paused.
         """
         last = self._trials.get(self._last) if self._last is not None else None
-        if last is not None and last.state == "running" and len(last.steps) < self.min_points:
-            return self._choice(last, "continue", math.inf, self._left(last), None)
+        if (
+            last is not None
+            and last.state == "running"
+            and not self._is_check_point(len(last.steps))
+            and (last.forecast is not None or len(last.steps) < self.min_points)
+        ):  # no decision is due before its next check point (min_points reports at first)
+            ei = math.inf if last.forecast is None else self._ei(last, self.incumbent)
+            return self._choice(last, "continue", ei, self._left(last), self.incumbent)
         live = [t for t in self._trials.values() if t.state in ("running", "paused")]
         pending = next((t for t in self._trials.values() if t.state == "pending"), None)
         if not live and pending is None and not allow_new:
             return None
         incumbent = self.incumbent
+        started = sum(1 for t in self._trials.values() if t.state != "pending")
+        if started < self.n_startup and (pending is not None or allow_new):
+            if pending is not None:  # the first trials are started before any is resumed
+                return self._choice(pending, "start", math.inf, self._fresh_cost(), incumbent)
+            return Choice(None, "new", math.inf, self._fresh_cost(), math.inf, incumbent)
         for t in live:
             if len(t.steps) < self.min_points:  # a trial paused before min_points: let it finish
                 return self._choice(t, "resume", math.inf, self._left(t), incumbent)
@@ -306,7 +327,7 @@ class FreezeThaw:
         return float(sum(_spent(t.steps, self.step_cost) for t in self._trials.values()))
 
     def state(self, trial_id: str) -> TrialState:
-        """"pending", "running" (advanced last), "paused", "completed" or "diverged"."""
+        """ "pending", "running" (advanced last), "paused", "completed" or "diverged"."""
         return self._get(trial_id, "FreezeThaw.state").state
 
     def n_reports(self, trial_id: str) -> int:
