@@ -35,6 +35,7 @@ import os
 import time
 import zlib
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -279,7 +280,7 @@ def _run_freeze_thaw(search: _Search, suite: str, seed: int) -> int:
         seed=seed,
     )
     for i, steps in enumerate(search.steps):
-        ft.add(str(i), horizon=steps[-1])
+        ft.add(str(i), horizon=steps[-1], schedule=curves[i].meta.get("schedule"))
     resumed = 0
     while not search.exhausted:
         choice = ft.next()
@@ -309,7 +310,10 @@ def _run_pausing(search: _Search, method: str, seed: int) -> int:
         scheduler = hyperband_scheduler(max_t=max_t, mode=mode)
     else:
         budgets = {str(i): float(s[-1]) for i, s in enumerate(search.steps)}
-        scheduler = freeze_thaw_scheduler(budgets, mode=mode, bounds=curves[0].bounds, seed=seed)
+        schedules = {str(i): c.meta["schedule"] for i, c in enumerate(curves) if "schedule" in c.meta}
+        scheduler = freeze_thaw_scheduler(
+            budgets, mode=mode, bounds=curves[0].bounds, seed=seed, schedules=schedules
+        )
     ctl = PausingController(scheduler, ids, metric="score")
     while not search.exhausted:
         tid = ctl.next_trial()
@@ -339,6 +343,7 @@ class AnytimeConfig:
     budget: float = 0.5
     seed: int = 0
     n_boot: int = 1000
+    jobs: int = 1
 
 
 @dataclass
@@ -384,21 +389,38 @@ def run_anytime_bench(
         searches = _searches(suite, pcfg, None if fixture is None else fixture[suite])
         result.searches[suite] = len(searches)
         progress(f"{suite}: {len(searches)} searches x {cfg.orders} orders x {len(methods)} methods")
-        for n, curves in enumerate(searches, 1):
-            task = str(curves[0].meta.get("task", "all"))
-            for o in range(cfg.orders):
-                perm = np.random.default_rng([cfg.seed, o, zlib.crc32(task.encode())]).permutation(
-                    len(curves)
-                )
-                ordered = [curves[i] for i in perm]
-                for m in methods:
-                    tr = replay_anytime(
-                        ordered, m, suite=suite, budget=cfg.budget, task=task, order=o,
-                        seed=cfg.seed,
-                    )  # fmt: skip
-                    result.traces.append((suite, tr))
-            progress(f"  {suite}: search {n}/{len(searches)} done")
+        jobs = [(curves, suite, tuple(methods), cfg) for curves in searches]
+        if cfg.jobs > 1 and len(jobs) > 1:
+            with ProcessPoolExecutor(min(cfg.jobs, len(jobs))) as pool:
+                for n, traces in enumerate(pool.map(_replay_search, jobs), 1):
+                    result.traces.extend((suite, t) for t in traces)
+                    progress(f"  {suite}: search {n}/{len(searches)} done")
+        else:
+            for n, job in enumerate(jobs, 1):
+                result.traces.extend((suite, t) for t in _replay_search(job))
+                progress(f"  {suite}: search {n}/{len(searches)} done")
     return result
+
+
+def _replay_search(
+    job: tuple[list[Curve], str, tuple[str, ...], AnytimeConfig],
+) -> list[AnytimeTrace]:
+    """Every order of one search by every method (the same orders for every method)."""
+    curves, suite, methods, cfg = job
+    task = str(curves[0].meta.get("task", "all"))
+    out = []
+    for o in range(cfg.orders):
+        perm = np.random.default_rng([cfg.seed, o, zlib.crc32(task.encode())]).permutation(
+            len(curves)
+        )
+        ordered = [curves[i] for i in perm]
+        for m in methods:
+            out.append(
+                replay_anytime(
+                    ordered, m, suite=suite, budget=cfg.budget, task=task, order=o, seed=cfg.seed
+                )
+            )
+    return out
 
 
 def aggregate(result: AnytimeResult) -> list[dict[str, Any]]:

@@ -427,9 +427,11 @@ def freeze_thaw_scheduler(
     metric: str = "score",
     bounds: Sequence[float | None] | None = None,
     seed: int = 0,
+    schedules: dict[str, Any] | None = None,
 ) -> Any:
     """curvecast's ``ForecastScheduler(freeze_thaw=True)`` with each trial's own final step
-    (``budgets``: trial id -> last step), its other arguments at their defaults, for
+    (``budgets``: trial id -> last step) and learning-rate schedule (``schedules``: trial id ->
+    schedule dict, where known), its other arguments at their defaults, for
     :class:`PausingController`.
 
     Raises:
@@ -439,9 +441,21 @@ def freeze_thaw_scheduler(
     mode = _check_mode(mode, "freeze_thaw_scheduler")
     from curvecast.integrations.ray import ForecastScheduler  # raises MissingDependencyError
 
+    known = dict(schedules or {})
+
     def own(trial: Any) -> float | None:
         return budgets.get(str(trial.trial_id))
 
+    def schedule(trial: Any) -> Any:
+        return known.get(str(trial.trial_id))
+
     return ForecastScheduler(
-        metric, mode, time_attr=_TIME_ATTR, max_t=own, bounds=bounds, seed=seed, freeze_thaw=True
+        metric,
+        mode,
+        time_attr=_TIME_ATTR,
+        max_t=own,
+        bounds=bounds,
+        seed=seed,
+        freeze_thaw=True,
+        schedule=schedule if known else None,
     )

@@ -69,12 +69,16 @@ class Choice:
 
 
 class _Trial:
-    __slots__ = ("forecast", "forecast_key", "horizon", "order", "state", "steps", "tid", "values")
+    __slots__ = (
+        "forecast", "forecast_key", "horizon", "order", "schedule", "state", "steps", "tid",
+        "values",
+    )  # fmt: skip
 
-    def __init__(self, tid: str, horizon: float, order: int) -> None:
+    def __init__(self, tid: str, horizon: float, order: int, schedule: Any = None) -> None:
         self.tid = tid
         self.horizon = horizon
         self.order = order
+        self.schedule = schedule
         self.state: TrialState = "pending"
         self.steps: list[float] = []
         self.values: list[float] = []
@@ -102,8 +106,9 @@ class FreezeThaw:
         check_growth: the running trial is judged (re-forecast, and paused if another is worth
             more) at its reports numbered ``min_points = c_0 < c_1 < ...``, ``c_{k+1} = max(c_k
             + 1, ceil(growth * c_k))`` (>= 1; 1.0: at every report), so that decisions, and
-            switches between trials, thin out as runs grow. Every trial is re-forecast when a
-            trial completes (the context and the incumbent change).
+            switches between trials, thin out as runs grow. A paused trial is re-forecast when the
+            number of completed trials (the context) has grown as much since its last forecast
+            (its expected improvement follows the incumbent at every choice).
         method: forecasting method (see :func:`curvecast.available_methods`).
         max_context: at most this many completed trials (the latest) are the forecasts' context.
         seed: seed of the forecasts: the same reports give the same choices.
@@ -139,7 +144,7 @@ class FreezeThaw:
         step_cost: StepCost = None,
         min_points: int = 2,
         n_startup: int = 5,
-        check_growth: float = 1.2,
+        check_growth: float = 1.5,
         method: str = "auto",
         max_context: int = 32,
         seed: int = 0,
@@ -181,12 +186,14 @@ class FreezeThaw:
 
     # -- the user's calls -------------------------------------------------------------------
 
-    def add(self, trial_id: str, *, horizon: float | None = None) -> None:
+    def add(self, trial_id: str, *, horizon: float | None = None, schedule: Any = None) -> None:
         """Register a trial that has not started; ``horizon`` is its own final step (default:
-        the shared ``horizon``).
+        the shared ``horizon``); ``schedule`` its learning-rate schedule on the step axis (a
+        :class:`curvecast.Schedule` or its dict), which its forecasts then follow.
 
         Raises:
-            InvalidParameterError: a repeated id, or no horizon here nor at construction.
+            InvalidParameterError: a repeated id, no horizon here nor at construction, or a bad
+                schedule.
         """
         tid = self._id(trial_id)
         if tid in self._trials:
@@ -199,7 +206,12 @@ class FreezeThaw:
                 "a positive number (the trial's last step), here or in FreezeThaw(horizon=...)",
                 horizon,
             )
-        self._trials[tid] = _Trial(tid, float(h), len(self._trials))
+        if schedule is not None:
+            from curvecast.schedules import as_schedule
+
+            sched = as_schedule(schedule, field="schedule")
+            schedule = None if sched is None else sched.to_dict()
+        self._trials[tid] = _Trial(tid, float(h), len(self._trials), schedule)
 
     def report(self, trial_id: str, step: float, value: float) -> None:
         """Record the trial's value at ``step``. A report at or beyond its horizon completes it;
@@ -406,16 +418,24 @@ class FreezeThaw:
         return [self._curve(self._trials[tid]) for tid in tids]
 
     def _curve(self, t: _Trial) -> Curve:
-        return Curve(t.steps, t.values, self.direction, self.bounds, meta={"trial": t.tid})
+        meta: dict[str, Any] = {"trial": t.tid}
+        if t.schedule is not None:
+            meta["schedule"] = t.schedule
+        return Curve(t.steps, t.values, self.direction, self.bounds, meta=meta)
 
     def _refresh(self, trials: Sequence[_Trial]) -> None:
-        """Forecast, in one batch, every trial whose forecast is missing or due."""
+        """Forecast, in one batch, every trial whose forecast is missing or due: at a check point
+        of its own, or once the completed trials have grown by ``check_growth`` since."""
         version = len(self._completed)
         stale = []
         for t in trials:
             n = len(t.steps)
             key = t.forecast_key
-            if key is None or key[1] != version or (key[0] != n and self._is_check_point(n)):
+            if (
+                key is None
+                or (key[0] != n and self._is_check_point(n))
+                or version >= max(key[1] + 1, math.ceil(self.check_growth * key[1] - 1e-9))
+            ):
                 stale.append(t)
         if not stale:
             return
