@@ -53,7 +53,7 @@ def test_bad_arguments_name_the_field(kwargs: dict[str, object], name: str) -> N
 def test_trial_errors_say_what_is_wrong() -> None:
     ft = FreezeThaw(horizon=3, method="last_value")
     ft.add("a")
-    with pytest.raises(InvalidParameterError, match="registered with FreezeThaw.add"):
+    with pytest.raises(InvalidParameterError, match=r"registered with FreezeThaw\.add"):
         ft.report("b", 1, 0.5)
     with pytest.raises(InvalidParameterError, match="an id not added before"):
         ft.add("a")

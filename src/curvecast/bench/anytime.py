@@ -37,6 +37,7 @@ import zlib
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -161,9 +162,7 @@ class _Search:
         self.maximize = curves[0].direction == "maximize"
         self.steps = [_steps(c) for c in curves]
         cost = _cost_fn(suite)
-        self.costs = [
-            [cost(s[k], s[k - 1] if k else 0) for k in range(len(s))] for s in self.steps
-        ]
+        self.costs = [[cost(s[k], s[k - 1] if k else 0) for k in range(len(s))] for s in self.steps]
         self.full = float(sum(sum(c) for c in self.costs))
         self.limit = budget * self.full
         self.used = 0.0
@@ -206,9 +205,7 @@ class _Search:
         finals = [f for f in (_final(c) for c in self.curves) if math.isfinite(f)]
         best = (max if self.maximize else min)(finals) if finals else math.nan
         worst = (min if self.maximize else max)(finals) if finals else math.nan
-        return AnytimeTrace(
-            method, task, order, self.full, best, worst, seconds, self.trace
-        )
+        return AnytimeTrace(method, task, order, self.full, best, worst, seconds, self.trace)
 
 
 def replay_anytime(
@@ -310,7 +307,9 @@ def _run_pausing(search: _Search, method: str, seed: int) -> int:
         scheduler = hyperband_scheduler(max_t=max_t, mode=mode)
     else:
         budgets = {str(i): float(s[-1]) for i, s in enumerate(search.steps)}
-        schedules = {str(i): c.meta["schedule"] for i, c in enumerate(curves) if "schedule" in c.meta}
+        schedules = {
+            str(i): c.meta["schedule"] for i, c in enumerate(curves) if "schedule" in c.meta
+        }
         scheduler = freeze_thaw_scheduler(
             budgets, mode=mode, bounds=curves[0].bounds, seed=seed, schedules=schedules
         )
@@ -388,7 +387,9 @@ def run_anytime_bench(
         )  # fmt: skip
         searches = _searches(suite, pcfg, None if fixture is None else fixture[suite])
         result.searches[suite] = len(searches)
-        progress(f"{suite}: {len(searches)} searches x {cfg.orders} orders x {len(methods)} methods")
+        progress(
+            f"{suite}: {len(searches)} searches x {cfg.orders} orders x {len(methods)} methods"
+        )
         jobs = [(curves, suite, tuple(methods), cfg) for curves in searches]
         if cfg.jobs > 1 and len(jobs) > 1:
             with ProcessPoolExecutor(min(cfg.jobs, len(jobs))) as pool:
@@ -456,10 +457,14 @@ def aggregate(result: AnytimeResult) -> list[dict[str, Any]]:
             }  # fmt: skip
             for f in FRACTIONS:
                 if f <= cfg.budget + 1e-12:
-                    row[f"regret@{f:g}"] = boot(lambda t, f=f: t.regret_at(f))
-                    row[f"regret_seen@{f:g}"] = boot(lambda t, f=f: t.regret_at(f, seen=True))
+                    row[f"regret@{f:g}"] = boot(partial(_regret_at, fraction=f, seen=False))
+                    row[f"regret_seen@{f:g}"] = boot(partial(_regret_at, fraction=f, seen=True))
             out.append(row)
     return out
+
+
+def _regret_at(t: AnytimeTrace, *, fraction: float, seen: bool) -> float:
+    return t.regret_at(fraction, seen=seen)
 
 
 def write_anytime_report(

@@ -297,7 +297,7 @@ def forecast_scheduler_judge(
 
 # -- schedulers that pause and resume: a stand-in controller ---------------------------------------
 
-#: Ray Tune's trial states as the schedulers compare them (``Trial.PENDING`` etc. are these strings).
+#: Ray Tune's trial states as the schedulers compare them (``Trial.PENDING`` and so on).
 _PENDING, _RUNNING, _PAUSED, _TERMINATED = "PENDING", "RUNNING", "PAUSED", "TERMINATED"
 
 
