@@ -23,6 +23,8 @@ RISING = Curve([1, 2, 3, 4, 5, 6], [0.30, 0.31, 0.31, 0.32, 0.32, 0.33], bounds=
         ({"warmup_fraction": -0.1}, "warmup_fraction"),
         ({"warmup_fraction": 1.0}, "warmup_fraction"),
         ({"diverge_above": math.inf}, "diverge_above"),
+        ({"regret_rate": 0.0}, "regret_rate"),
+        ({"regret_rate": math.nan}, "regret_rate"),
     ],
 )
 def test_bad_arguments_fail_at_construction(kwargs: dict[str, object], name: str) -> None:
@@ -127,10 +129,59 @@ def test_no_forecast_between_check_points() -> None:
     assert rule.decide(bad, horizon=40, incumbent=0.9).reason == "diverged"
 
 
-def test_default_schedule_judges_a_50_epoch_run_15_times() -> None:
-    """The figure the README and the docstring quote."""
+def test_default_schedule_judges_a_50_epoch_run_16_times() -> None:
+    """The figure the docstring quotes: from the first report on, at 1, 2, ..., 6, 8, 10, ..."""
     rule = ForecastRule(method="last_value")
-    assert sum(rule.is_check_point(n) for n in range(1, 51)) == 15
+    assert sum(rule.is_check_point(n) for n in range(1, 51)) == 16
+
+
+def test_a_single_point_is_judged_only_with_enough_context() -> None:
+    rule = ForecastRule(method="last_value")
+    one = Curve([1.0], [0.30], bounds=(0, 1))
+    others = [Curve([1.0, 2.0, 3.0], [0.5, 0.7, 0.9], bounds=(0, 1))] * 7
+    assert rule.decide(one, horizon=30, incumbent=0.9, context=others).reason == "warmup"
+    v = rule.decide(one, horizon=30, incumbent=0.9, context=[*others, others[0]])
+    assert v.reason in ("hopeless", "promising")
+
+
+def test_without_a_spread_the_default_rule_judges_by_chance_alone() -> None:
+    v = ForecastRule(method="last_value").decide(RISING, horizon=30, incumbent=0.9)
+    assert v.decision == "stop" and v.allowance is None and v.prob_better < 0.1  # type: ignore[operator]
+    close = ForecastRule(method="last_value").decide(RISING, horizon=30, incumbent=0.34)
+    assert close.decision == "continue"
+
+
+def test_the_default_rule_weighs_the_expected_gain_against_the_compute_left() -> None:
+    rule = ForecastRule(method="last_value")
+    early = rule.decide(RISING, horizon=30, incumbent=0.9, spread=0.2)
+    assert early.decision == "stop" and early.expected_gain is not None
+    assert early.allowance == pytest.approx(0.05 * 0.2 * 24 / 30)
+    assert early.expected_gain <= early.allowance
+    # the same run near its end has little compute left to save: its allowance shrinks
+    late = rule.decide(RISING, horizon=6.5, incumbent=0.34, spread=0.2)
+    assert late.allowance is not None and late.allowance < early.allowance
+    # a run more likely than not to beat the incumbent is never stopped, whatever the rate
+    bold = ForecastRule(method="last_value", regret_rate=1e6)
+    assert bold.decide(RISING, horizon=30, incumbent=0.2, spread=0.2).decision == "continue"
+
+
+def test_step_cost_makes_costly_late_reports_weigh_more() -> None:
+    """Anchors that retrain from scratch: most of the compute is still ahead at the 4th of 8."""
+    c = Curve([16.0, 32.0, 64.0, 128.0], [0.30, 0.31, 0.31, 0.32], bounds=(0, 1))
+    per_report = ForecastRule(method="last_value").decide(
+        c, horizon=2048, incumbent=0.9, spread=0.2
+    )
+    by_size = ForecastRule(method="last_value", step_cost=lambda s: s).decide(
+        c, horizon=2048, incumbent=0.9, spread=0.2
+    )
+    assert per_report.allowance is not None and by_size.allowance is not None
+    assert by_size.allowance > per_report.allowance  # 15/16 of the compute left, not 4/8
+
+
+def test_an_explicit_threshold_is_domhans_rule() -> None:
+    v = ForecastRule(0.05, method="last_value").decide(RISING, horizon=30, incumbent=0.9)
+    assert v.decision == "stop" and v.allowance is None and v.prob_better < 0.05  # type: ignore[operator]
+    assert Verdict.from_dict(v.to_dict()) == v
 
 
 def test_without_an_incumbent_the_forecast_is_recorded_only_when_asked() -> None:
@@ -268,3 +319,16 @@ def test_a_horizon_a_million_times_away_is_warmup_not_a_forecast() -> None:
     assert (far.decision, far.reason) == ("continue", "warmup") and not far.final_quantiles
     near = rule.decide(RISING, horizon=6e6, incumbent=0.9)  # exactly a million times step 6
     assert near.reason in ("hopeless", "promising") and near.final_quantiles  # forecast made
+
+
+def test_the_context_is_redrawn_as_the_search_grows_by_a_quarter() -> None:
+    from curvecast.pruning._rule import context_due
+
+    drawn, at = 0, []
+    for n in range(1, 1001):
+        if context_due(drawn, n):
+            drawn = n
+            at.append(n)
+    assert at[:8] == [1, 2, 3, 4, 5, 7, 9, 12]
+    assert len(at) < 35  # about 30 draws for 1,000 completed trials, not 1,000
+    assert not context_due(12, 12) and not context_due(12, 14)

@@ -247,7 +247,7 @@ def _seed_bracket_draws(judge: SchedulerJudge, seed: int) -> None:
 
 def forecast_scheduler_judge(
     max_t: int | float | Literal["auto"] = "auto",
-    threshold: float = DEFAULT_THRESHOLD,
+    threshold: float | None = DEFAULT_THRESHOLD,
     *,
     mode: str,
     metric: str = "score",

@@ -179,7 +179,7 @@ def forecast_many(
         else:
             todo.append(i)
     if todo:
-        seen = [_as_seen(curves[i]) for i in todo]
+        seen = [as_seen(curves[i]) for i in todo]
         batch = getattr(forecaster, "forecast_batch", None)
         results: list[Forecast] | None = None
         # numeric trouble inside a method (an overflow on an extreme scale) is the method's to
@@ -233,7 +233,7 @@ def _one(
         return Forecast(xq, fb.grid_values, direction=curve.direction, method=name, info=info)
 
 
-def _as_seen(curve: Curve) -> Curve:
+def as_seen(curve: Curve) -> Curve:
     """The curve as methods see it: with the bounds an accuracy-like score implies when none
     were given (a maximised metric in [0, 1] or [0, 100]); losses keep open bounds, since a
     loss's floor is seldom 0 (the guard still keeps them non-negative)."""
@@ -282,4 +282,4 @@ def _check_context(context: Sequence[Curve], curves: Sequence[Curve]) -> list[Cu
                 c if not isinstance(c, Curve) else f"a curve with direction {c.direction!r}",
             )
     ctx = [c.truncate(c.n_observed) if c.diverged and c.n_observed else c for c in context]
-    return [_as_seen(c) for c in ctx if not c.diverged]
+    return [as_seen(c) for c in ctx if not c.diverged]

@@ -35,7 +35,11 @@ from curvecast.exceptions import (
     parameter_error,
 )
 from curvecast.pruning import ForecastRule, Verdict
-from curvecast.pruning._rule import DEFAULT_CHECK_GROWTH, DEFAULT_MIN_POINTS, DEFAULT_THRESHOLD
+from curvecast.pruning._rule import (
+    DEFAULT_CHECK_GROWTH,
+    DEFAULT_MIN_POINTS,
+    DEFAULT_PROBABILITY_THRESHOLD,
+)
 from curvecast.schedules import Schedule, as_schedule
 
 if TYPE_CHECKING:
@@ -185,7 +189,7 @@ class RunStopper:
         target: float | None = None,
         storage: str | None = None,
         study_name: str | None = None,
-        threshold: float = DEFAULT_THRESHOLD,
+        threshold: float = DEFAULT_PROBABILITY_THRESHOLD,
         method: str = "auto",
         bounds: Sequence[float | None] | None = None,
         min_points: int = DEFAULT_MIN_POINTS,

@@ -43,7 +43,11 @@ from curvecast.integrations._callback import (
     thinned_schedule,
 )
 from curvecast.pruning import Verdict
-from curvecast.pruning._rule import DEFAULT_CHECK_GROWTH, DEFAULT_MIN_POINTS, DEFAULT_THRESHOLD
+from curvecast.pruning._rule import (
+    DEFAULT_CHECK_GROWTH,
+    DEFAULT_MIN_POINTS,
+    DEFAULT_PROBABILITY_THRESHOLD,
+)
 from curvecast.schedules import Schedule
 
 try:
@@ -136,7 +140,7 @@ class ForecastEarlyStopping(keras.callbacks.Callback):
         storage: str | None = None,
         study_name: str | None = None,
         run_name: str | None = None,
-        threshold: float = DEFAULT_THRESHOLD,
+        threshold: float = DEFAULT_PROBABILITY_THRESHOLD,
         min_epochs: int = DEFAULT_MIN_POINTS,
         verbose: int = 1,
         restore_best_weights: bool = False,

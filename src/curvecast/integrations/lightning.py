@@ -36,7 +36,11 @@ from curvecast.integrations._callback import (
     torch_schedule,
 )
 from curvecast.pruning import Verdict
-from curvecast.pruning._rule import DEFAULT_CHECK_GROWTH, DEFAULT_MIN_POINTS, DEFAULT_THRESHOLD
+from curvecast.pruning._rule import (
+    DEFAULT_CHECK_GROWTH,
+    DEFAULT_MIN_POINTS,
+    DEFAULT_PROBABILITY_THRESHOLD,
+)
 from curvecast.schedules import Schedule
 
 try:
@@ -113,7 +117,7 @@ class ForecastEarlyStopping(Callback):
         storage: str | None = None,
         study_name: str | None = None,
         run_name: str | None = None,
-        threshold: float = DEFAULT_THRESHOLD,
+        threshold: float = DEFAULT_PROBABILITY_THRESHOLD,
         min_epochs: int = DEFAULT_MIN_POINTS,
         verbose: bool = False,
         strict: bool = True,

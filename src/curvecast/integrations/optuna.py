@@ -56,16 +56,21 @@ from curvecast.exceptions import (
     install_hint,
     parameter_error,
 )
+from curvecast.forecast._api import as_seen
 from curvecast.pruning import ForecastRule, Verdict
+from curvecast.pruning._compute import StepCost
 from curvecast.pruning._rule import (
     DEFAULT_CHECK_GROWTH,
     DEFAULT_MIN_POINTS,
+    DEFAULT_REGRET_RATE,
     DEFAULT_THRESHOLD,
     DEFAULT_WARMUP_FRACTION,
     PROVISIONAL_LEVEL,
     check_horizon_setting,
+    context_due,
     own_horizon,
     provisional_incumbent,
+    search_spread,
 )
 
 try:
@@ -151,7 +156,8 @@ def _read_verdict(trial: FrozenTrial, key: str) -> Verdict | None:
 
 
 class _Summary:
-    """What the completed trials tell: horizon, incumbent, context curves. Cached per state."""
+    """What the completed trials tell: horizon, incumbent, spread, context curves. Cached per
+    state; ``n_context`` is how many trials had completed when the context was last drawn."""
 
     def __init__(
         self,
@@ -159,16 +165,28 @@ class _Summary:
         horizon: float | None,
         incumbent: float | None,
         context: list[Curve],
+        spread: float | None = None,
+        n_context: int = 0,
     ) -> None:
         self.key, self.horizon, self.incumbent, self.context = key, horizon, incumbent, context
+        self.spread, self.n_context = spread, n_context
 
 
 class ForecastPruner(BasePruner):
-    """Prune a trial when its forecast says it will not beat the best trial.
+    """Prune a trial when what its forecast expects it to gain is not worth the compute it needs.
 
     At each reported step, the trial's intermediate values form a curve; curvecast forecasts its
-    value at the final step (the horizon) and prunes when the probability of beating the
-    incumbent falls below ``threshold``. A NaN, infinite or exploding report prunes at once with
+    value at the final step (the horizon), with the search's completed trials as context, and
+    prunes when the expected improvement over the incumbent, E[(final - incumbent)+], is at most
+    ``regret_rate`` x the search's spread (how far the best completed trial lies ahead of the
+    median one) x the share of the trial's compute still to come (``step_cost``). **What the
+    default guarantees:** with calibrated forecasts, each pruned trial gives up at most
+    ``regret_rate`` spreads of expected regret per full trial of compute it saves (see
+    :class:`~curvecast.pruning.ForecastRule`). A trial more likely than not to beat the
+    incumbent is never pruned; one seen for a single report is judged only once 8 trials have
+    completed (it is then compared with them at the same stage of their runs). With an
+    explicit ``threshold``, it prunes when P(final beats the incumbent) < threshold instead
+    (Domhan et al., 2015). A NaN, infinite or exploding report prunes at once with
     reason "diverged". The incumbent is the best *final reported value* among completed trials
     (the same quantity that is forecast; a study whose objective returns something else, such as
     a test score, is still pruned on its reported values) or, with ``incumbent="forecast"`` (the
@@ -183,8 +201,16 @@ class ForecastPruner(BasePruner):
     a multi-worker study needs anyway), or use ``incumbent="completed"``.
 
     Args:
-        threshold: prune when P(final beats incumbent) < threshold, in (0, 1); default 0.1
-            (Domhan et al. (2015) used 0.05; see ``curvecast bench prune``).
+        threshold: None (default: the expected-gain rule above) or a float in (0, 1): prune
+            when P(final beats incumbent) < threshold (Domhan et al. (2015) used 0.05).
+        regret_rate: the default rule's allowance (> 0): expected regret, in spreads of the
+            search, that a prune may give up per full trial of compute it saves; default 0.05.
+            Smaller is safer and saves less (see ``curvecast bench prune``).
+        step_cost: the compute of one report: None (default, 1 per report), a positive number,
+            "step" (the steps measure compute: a report costs its step minus the previous
+            one), or a function of the step returning that report's cost, e.g. ``lambda s: s``
+            when each step retrains from scratch on ``s`` samples. Late reports that cost more
+            weigh more in the decision.
         max_resource: the final step, or "auto" (default): the largest last step among
             completed trials; until one trial completes, only divergence prunes. When trials
             have budgets of their own (the number of epochs is a hyperparameter, or a compute
@@ -226,8 +252,10 @@ class ForecastPruner(BasePruner):
 
     def __init__(
         self,
-        threshold: float = DEFAULT_THRESHOLD,
+        threshold: float | None = DEFAULT_THRESHOLD,
         *,
+        regret_rate: float = DEFAULT_REGRET_RATE,
+        step_cost: StepCost = None,
         max_resource: MaxResource = "auto",
         n_startup_trials: int = 1,
         min_points: int = DEFAULT_MIN_POINTS,
@@ -254,6 +282,8 @@ class ForecastPruner(BasePruner):
             raise parameter_error("incumbent", owner, '"forecast" or "completed"', incumbent)
         self._rule = ForecastRule(
             threshold,
+            regret_rate=regret_rate,
+            step_cost=step_cost,
             min_points=min_points,
             warmup_fraction=warmup_fraction,
             method=method,
@@ -365,6 +395,22 @@ class ForecastPruner(BasePruner):
             horizon: float | None = float(max(last_steps)) if last_steps else None
         else:
             horizon = float(self._max_resource)
+        previous = self._summary
+        if previous is not None and not context_due(previous.n_context, len(completed)):
+            # the context is redrawn as the search grows by a quarter, not at every completion:
+            # the calibrated forecaster's leave-one-out errors are cached per context, so a
+            # pruner at 1,000 trials pays for them about 30 times, not 1,000
+            summary = _Summary(
+                key,
+                horizon,
+                incumbent,
+                previous.context,
+                search_spread(finite, direction),
+                previous.n_context,
+            )
+            with self._lock:
+                self._summary = summary
+            return summary
         context = []
         if self._max_context:
             for t in sorted(completed, key=lambda t: t.number)[-self._max_context :]:
@@ -376,8 +422,10 @@ class ForecastPruner(BasePruner):
                     self._warn_once(t, f"its stored record cannot be read ({exc})")
                     continue
                 if c is not None and not c.diverged:
-                    context.append(c)
-        summary = _Summary(key, horizon, incumbent, context)
+                    context.append(as_seen(c))  # as the forecaster sees it, once per draw
+        summary = _Summary(
+            key, horizon, incumbent, context, search_spread(finite, direction), len(completed)
+        )
         with self._lock:
             self._summary = summary
         return summary
@@ -388,6 +436,8 @@ class ForecastPruner(BasePruner):
         r = self._rule
         return {
             "threshold": r.threshold,
+            "regret_rate": r.regret_rate,
+            "step_cost": _cost_setting(r.step_cost),
             "method": r.method,
             "min_points": r.min_points,
             "warmup_fraction": r.warmup_fraction,
@@ -454,6 +504,7 @@ class ForecastPruner(BasePruner):
             context=summary.context,
             forecast_without_incumbent=self._provisional is not None,
             incumbent_source=source,
+            spread=summary.spread,
         )
         if self._shadow:
             verdict = dataclasses.replace(verdict, shadow=True)
@@ -479,6 +530,10 @@ class ForecastPruner(BasePruner):
     def _record(study: Study, trial: FrozenTrial, step: int, verdict: Verdict) -> None:
         storage: Any = study._storage  # Optuna offers no public way to annotate from a pruner
         storage.set_trial_system_attr(trial._trial_id, _key(step), verdict.to_dict())
+
+
+def _cost_setting(step_cost: StepCost) -> Any:
+    return "per-trial function" if callable(step_cost) else step_cost
 
 
 def _schedule_setting(schedule: Any) -> Any:

@@ -68,16 +68,21 @@ from curvecast.exceptions import (
     install_hint,
     parameter_error,
 )
+from curvecast.forecast._api import as_seen
 from curvecast.pruning import ForecastRule, Verdict
+from curvecast.pruning._compute import StepCost
 from curvecast.pruning._rule import (
     DEFAULT_CHECK_GROWTH,
     DEFAULT_MIN_POINTS,
+    DEFAULT_REGRET_RATE,
     DEFAULT_THRESHOLD,
     DEFAULT_WARMUP_FRACTION,
     PROVISIONAL_LEVEL,
     check_horizon_setting,
+    context_due,
     own_horizon,
     provisional_incumbent,
+    search_spread,
 )
 
 try:
@@ -103,7 +108,13 @@ class _Summary:
     """What the completed trials tell: horizon, incumbent and context curves."""
 
     def __init__(
-        self, version: int, horizon: float | None, incumbent: float | None, context: list[Curve]
+        self,
+        version: int,
+        horizon: float | None,
+        incumbent: float | None,
+        context: list[Curve],
+        spread: float | None = None,
+        n_context: int = 0,
     ) -> None:
         self.version, self.horizon, self.incumbent, self.context = (
             version,
@@ -111,14 +122,19 @@ class _Summary:
             incumbent,
             context,
         )
+        self.spread, self.n_context = spread, n_context
 
 
 class ForecastScheduler(FIFOScheduler):
-    """Stop (or pause) a Tune trial when its forecast says it will not beat the best completed one.
+    """Stop (or pause) a Tune trial when what its forecast expects it to gain is not worth the
+    compute it still needs.
 
     At each result, the trial's reported ``metric`` over ``time_attr`` forms a curve; curvecast
-    forecasts its value at the final step (the horizon) and stops the trial when the probability
-    of beating the incumbent is below ``threshold``. The incumbent is the best final reported
+    forecasts its value at the final step (the horizon) and stops the trial when its expected
+    improvement over the incumbent is at most ``regret_rate`` x the search's spread x the share
+    of its compute still to come: the rule of :class:`curvecast.pruning.ForecastRule`, which
+    says what it guarantees (with an explicit ``threshold``: when P(final beats the incumbent)
+    < threshold). The incumbent is the best final reported
     value among trials that completed (reached their end or ``max_t``; trials this scheduler
     stopped do not count) or, with ``incumbent="forecast"`` (the default), a running trial's
     pessimistic forecast where that is better (the lower quartile of its forecast final value
@@ -129,8 +145,13 @@ class ForecastScheduler(FIFOScheduler):
     Args:
         metric: the result key to judge; None to take it from ``tune.TuneConfig(metric=...)``.
         mode: "max" or "min"; None to take it from ``tune.TuneConfig(mode=...)``.
-        threshold: stop when P(final beats incumbent) < threshold, in (0, 1); default 0.1
-            (Domhan et al. (2015) used 0.05; see ``curvecast bench prune``).
+        threshold: None (default: the expected-gain rule) or a float in (0, 1): stop when
+            P(final beats incumbent) < threshold (Domhan et al. (2015) used 0.05).
+        regret_rate: the default rule's allowance (> 0), in spreads of expected regret per full
+            trial of compute saved; default 0.05.
+        step_cost: the compute of one result: None (1 per result), a positive number, "step"
+            (``time_attr`` measures compute) or a function of ``time_attr`` returning that
+            result's cost.
         time_attr: the result key that measures progress (must increase), e.g.
             "training_iteration" (default) or "time_total_s".
         max_t: the final value of ``time_attr``, or "auto" (default): the largest last
@@ -177,8 +198,10 @@ class ForecastScheduler(FIFOScheduler):
         self,
         metric: str | None = None,
         mode: str | None = None,
-        threshold: float = DEFAULT_THRESHOLD,
+        threshold: float | None = DEFAULT_THRESHOLD,
         *,
+        regret_rate: float = DEFAULT_REGRET_RATE,
+        step_cost: StepCost = None,
         time_attr: str = "training_iteration",
         max_t: int | float | Literal["auto"] | Callable[[Trial], int | float | None] = "auto",
         min_points: int = DEFAULT_MIN_POINTS,
@@ -204,6 +227,8 @@ class ForecastScheduler(FIFOScheduler):
             raise parameter_error("incumbent", owner, '"forecast" or "completed"', incumbent)
         self._rule = ForecastRule(
             threshold,
+            regret_rate=regret_rate,
+            step_cost=step_cost,
             min_points=min_points,
             warmup_fraction=warmup_fraction,
             method=method,
@@ -339,6 +364,7 @@ class ForecastScheduler(FIFOScheduler):
             context=summary.context,
             forecast_without_incumbent=self._provisional,
             incumbent_source=source,
+            spread=summary.spread,
         )
         if verdict.reason == "between_checks":
             return TrialScheduler.CONTINUE  # no forecast due at this report
@@ -408,7 +434,8 @@ class ForecastScheduler(FIFOScheduler):
 
     def debug_string(self) -> str:
         return (
-            f"Using ForecastScheduler (threshold={self._rule.threshold:g}, "
+            f"Using ForecastScheduler (threshold={self._rule.threshold}, "
+            f"regret_rate={self._rule.regret_rate:g}, "
             f"freeze_thaw={self._freeze_thaw}): stopped {self._n_stopped}, paused "
             f"{self._n_paused}, resumed {self._n_resumed}, completed {len(self._completed)}."
         )
@@ -478,10 +505,18 @@ class ForecastScheduler(FIFOScheduler):
             horizon = max((float(c.x[-1]) for c in curves), default=None)
         else:
             horizon = float(self._max_t)
+        spread = search_spread(finals, self._direction())
+        previous = self._summary
+        if previous is not None and not context_due(previous.n_context, version):
+            # redrawn as the search grows by a quarter (see ForecastPruner._summarise)
+            self._summary = _Summary(
+                version, horizon, incumbent, previous.context, spread, previous.n_context
+            )
+            return self._summary
         context: list[Curve] = []
         if self._max_context:
-            context = [c for c in curves if not c.diverged][-self._max_context :]
-        self._summary = _Summary(version, horizon, incumbent, context)
+            context = [as_seen(c) for c in curves if not c.diverged][-self._max_context :]
+        self._summary = _Summary(version, horizon, incumbent, context, spread, version)
         return self._summary
 
     def _incumbent(self, tid: str, summary: _Summary) -> tuple[float | None, str | None]:
@@ -513,12 +548,12 @@ class ForecastScheduler(FIFOScheduler):
         return own
 
     def _priority(self, tid: str) -> float:
-        """P(beats the incumbent) of a paused or waiting trial, judged against the same
-        incumbent as a running trial (so that a trial paused for it is not resumed at once), and
-        re-forecast when that incumbent or the completed trials change; 1.0 when it cannot be
-        judged yet (no incumbent, warm-up)."""
+        """How much a paused or waiting trial is worth resuming (see :func:`_prob`), judged
+        against the same incumbent as a running trial (so that a trial paused for it is not
+        resumed at once), and re-forecast when that incumbent or the completed trials change;
+        inf when it cannot be judged yet (no incumbent, warm-up)."""
         if tid not in self._points:
-            return 1.0
+            return math.inf
         summary = self._summarise()
         incumbent, _ = self._incumbent(tid, summary)
         key = (len(self._points[tid][0]), summary.version, incumbent)
@@ -530,6 +565,7 @@ class ForecastScheduler(FIFOScheduler):
             horizon=self._horizons.get(tid, summary.horizon),
             incumbent=incumbent,
             context=summary.context,
+            spread=summary.spread,
         )
         p = _prob(v)
         self._priority_cache[tid] = (key, p)
@@ -556,6 +592,11 @@ class ForecastScheduler(FIFOScheduler):
 
 
 def _prob(v: Verdict) -> float:
+    """How much a trial is worth running on: its expected gain over the allowance of the
+    default rule (so per unit of the compute it still needs), or with an explicit threshold its
+    probability of beating the incumbent; 0 when it diverged, inf when it cannot be judged."""
     if v.reason == "diverged":
         return 0.0
-    return 1.0 if v.prob_better is None else float(v.prob_better)
+    if v.expected_gain is not None and v.allowance is not None:
+        return v.expected_gain / v.allowance if v.allowance > 0 else math.inf
+    return math.inf if v.prob_better is None else float(v.prob_better)

@@ -35,7 +35,11 @@ from curvecast.integrations._callback import (
     torch_schedule,
 )
 from curvecast.pruning import Verdict
-from curvecast.pruning._rule import DEFAULT_CHECK_GROWTH, DEFAULT_MIN_POINTS, DEFAULT_THRESHOLD
+from curvecast.pruning._rule import (
+    DEFAULT_CHECK_GROWTH,
+    DEFAULT_MIN_POINTS,
+    DEFAULT_PROBABILITY_THRESHOLD,
+)
 from curvecast.schedules import Schedule
 
 try:
@@ -111,7 +115,7 @@ class ForecastEarlyStoppingCallback(TrainerCallback):
         storage: str | None = None,
         study_name: str | None = None,
         run_name: str | None = None,
-        threshold: float = DEFAULT_THRESHOLD,
+        threshold: float = DEFAULT_PROBABILITY_THRESHOLD,
         min_evals: int = DEFAULT_MIN_POINTS,
         method: str = "auto",
         bounds: Sequence[float | None] | None = None,

@@ -19,9 +19,13 @@ from curvecast.curves import Curve
 from curvecast.exceptions import InvalidParameterError, parameter_error
 from curvecast.forecast import Forecast, forecast_many
 from curvecast.pruning import Verdict
-from curvecast.pruning._rule import DEFAULT_MIN_POINTS, DEFAULT_THRESHOLD, PROVISIONAL_LEVEL
+from curvecast.pruning._rule import DEFAULT_PROBABILITY_THRESHOLD, PROVISIONAL_LEVEL
 
 __all__ = ["LEVELS", "RunForecast", "judge_runs"]
+
+#: Runs of logs are judged from their second point: one point says nothing of a run's trend,
+#: and the other runs of a log directory are seldom a search to compare it with.
+_MIN_POINTS = 2
 
 #: Quantile levels of the final value kept in each verdict.
 LEVELS = (0.05, 0.25, 0.5, 0.75, 0.95)
@@ -73,10 +77,10 @@ def judge_runs(
     curves: Mapping[str, Curve],
     *,
     horizon: float | None = None,
-    threshold: float = DEFAULT_THRESHOLD,
+    threshold: float = DEFAULT_PROBABILITY_THRESHOLD,
     method: str = "auto",
     seed: int = 0,
-    min_points: int = DEFAULT_MIN_POINTS,
+    min_points: int = _MIN_POINTS,
     max_context: int = 32,
 ) -> list[RunForecast]:
     """Forecast each run at ``horizon`` and decide whether it is worth going on.

@@ -1,8 +1,11 @@
-"""The forecast stopping rule of Domhan et al. (2015), generalised.
+"""When to stop a run: the expected gain of going on against the compute it costs.
 
-Stop a run when the forecast probability that its value at the horizon beats the incumbent is
-below ``threshold``; stop at once when it diverged. The rule is pure: it reads a Curve and returns
-a Verdict, so every framework adapter (Optuna, Ray Tune, the benchmark replays) shares it.
+The default rule stops a run when what its forecast expects it to gain over the incumbent,
+E[(final - incumbent)+], is at most ``regret_rate`` x the search's spread x the share of the run's
+compute still to come (see :class:`ForecastRule` for what that guarantees). With an explicit
+``threshold`` it is the rule of Domhan et al. (2015): stop when P(final beats the incumbent) is
+below it. A run that diverged stops at once. The rule is pure: it reads a Curve and returns a
+Verdict, so every framework adapter (Optuna, Ray Tune, the benchmark replays) shares it.
 """
 
 from __future__ import annotations
@@ -15,31 +18,55 @@ import numpy as np
 from curvecast.curves import MAX_EXTRAPOLATION, Curve
 from curvecast.exceptions import parameter_error
 from curvecast.forecast import forecast_curve, get_forecaster
+from curvecast.pruning._compute import (
+    StepCost,
+    as_compute_fraction,
+    check_step_cost,
+    compute_split,
+    expected_improvement,
+)
 from curvecast.pruning._verdict import Verdict
 
 __all__ = [
     "DEFAULT_CHECK_GROWTH",
     "DEFAULT_MIN_POINTS",
+    "DEFAULT_PROBABILITY_THRESHOLD",
+    "DEFAULT_REGRET_RATE",
     "DEFAULT_THRESHOLD",
     "DEFAULT_WARMUP_FRACTION",
+    "MIN_CONTEXT_SINGLE_POINT",
     "PROVISIONAL_LEVEL",
     "ForecastRule",
     "check_horizon_setting",
+    "context_due",
     "own_horizon",
     "provisional_incumbent",
+    "search_spread",
 ]
 
-# Defaults shared by every adapter (Optuna, Ray, the prune benchmark). Domhan et al. stopped at
-# P < 0.05 with MCMC forecasts; with the search's own trials as context, 0.1 from the second
-# report on, with no warm-up beyond that (an early forecast is wide, so it stops only clear
-# losers), saved more than MedianPruner at less mean regret on replayed LCBench, LCDB and
-# ScAn-Bench VLM searches (`curvecast bench prune`; the README says where it does not). From
-# the first report on (min_points=1) saved more still on runs of 2 to 5 points, but a single
-# point says nothing of the trend, and every forecaster then returns a band far too narrow.
-DEFAULT_THRESHOLD = 0.1
-DEFAULT_MIN_POINTS = 2
+#: The default rule: a stop may give up at most this expected regret, in units of the search's
+#: spread, per full run of compute it saves (see ForecastRule). Chosen on replayed LCBench and
+#: LCDB searches (`curvecast bench prune`); the other suites were not used to choose it.
+DEFAULT_REGRET_RATE = 0.05
+#: None: the default rule above. A number: Domhan et al.'s rule, P(beats incumbent) < threshold.
+DEFAULT_THRESHOLD: float | None = None
+#: The threshold of Domhan's rule where a probability is what the user sets: the training-loop
+#: callbacks (P(final beats a target)), `curvecast judge`, and the Ray scheduler until it moves.
+DEFAULT_PROBABILITY_THRESHOLD = 0.1
+#: A run is judged from its first report, but a single point says nothing of its trend: the
+#: forecast then rests on the search's other trials (the calibrated method compares it with
+#: them at the same stage of their runs), so it needs this many completed trials as context.
+DEFAULT_MIN_POINTS = 1
+MIN_CONTEXT_SINGLE_POINT = 8
+#: What "auto" forecasts a single point with: how the search's other runs went on from the same
+#: level at the same step (a same-step comparison, as MedianPruner and ASHA make, turned into a
+#: distribution). On replayed ScAn-Bench LLM searches, whose runs mostly have two checkpoints,
+#: it kept the best run where the calibrated PFN, reading one point as a flat curve, lost it.
+SINGLE_POINT_METHOD = "analog"
 DEFAULT_WARMUP_FRACTION = 0.0
 DEFAULT_CHECK_GROWTH = 1.2
+#: Never stop a run whose forecast says it more likely than not beats the incumbent.
+_MAX_STOP_PROBABILITY = 0.5
 
 _LEVELS = (0.05, 0.25, 0.5, 0.75, 0.95)
 
@@ -124,13 +151,61 @@ def _is_positive(value: object) -> bool:
 _FLOAT_MAX = float(np.finfo(np.float64).max)
 
 
+#: The context (completed trials passed to the forecaster) is redrawn when the number of
+#: completed trials has grown by this factor since it was last drawn (at 1, 2, 3, 4, 5, 7, 9,
+#: 12, 15, 19, ... completed trials): the calibrated forecaster's leave-one-out errors are cached
+#: per context, so a search of 1,000 trials pays for them about 30 times, not 1,000.
+CONTEXT_GROWTH = 1.25
+
+
+def context_due(n_then: int, n_now: int) -> bool:
+    """Whether an adapter should redraw its context, drawn at ``n_then`` completed trials, now
+    that ``n_now`` have completed (see :data:`CONTEXT_GROWTH`)."""
+    return n_now > n_then and (n_then < 4 or n_now >= CONTEXT_GROWTH * n_then)
+
+
+def search_spread(finals: Iterable[float], direction: str) -> float | None:
+    """How far the best of ``finals`` (the completed trials' final values) lies ahead of their
+    median: the scale of the default rule's allowance. None with fewer than 3 finite finals or
+    when the best is the median (nothing to scale by)."""
+    v = np.array([f for f in finals if math.isfinite(f)], dtype=np.float64)
+    if v.size < 3:
+        return None
+    best = float(v.max() if direction == "maximize" else v.min())
+    gap = abs(best - float(np.median(v)))
+    return gap if gap > 0 else None
+
+
 class ForecastRule:
     """Decide whether a partly observed run should go on.
 
+    **The default rule** weighs what going on may gain against what it costs. It stops a run
+    when its forecast expected improvement over the incumbent, E[(final - incumbent)+], is at
+    most ``regret_rate x spread x f`` and the run is less likely than not to beat the
+    incumbent. ``spread`` is how far the best completed trial lies ahead of the median one
+    (:func:`search_spread`), ``f`` the share of the run's compute still to come (from
+    ``step_cost``). Until three trials completed there is no spread, and a run stops only when
+    P(final beats the incumbent) < 0.1. **What it guarantees:** with calibrated forecasts,
+    each stop gives up at most ``regret_rate x spread`` of expected regret per full run of
+    compute it saves, so the search's expected regret (against the best completed trial) is
+    at most ``regret_rate x spread`` times the number of full runs the pruner saved: the
+    stopped runs' expected gains bound it. It scales with the search: as the incumbent
+    improves, hopeless runs' expected gains shrink and they stop sooner, while a run close to
+    the incumbent stops only late, when little compute is left to save.
+
+    With an explicit ``threshold`` the rule is Domhan et al.'s (2015): stop when P(final beats
+    the incumbent) < threshold.
+
     Args:
-        threshold: stop when P(final value beats the incumbent) < threshold; in (0, 1).
-            Default 0.1 (Domhan et al. used 0.05).
-        min_points: no forecast-based stop before this many points are observed (>= 1).
+        threshold: None (default: the rule above) or a float in (0, 1) (Domhan's rule).
+        regret_rate: the default rule's allowance, in spreads of expected regret per full run
+            of compute saved; > 0. Default :data:`DEFAULT_REGRET_RATE`; smaller is safer.
+        step_cost: the compute of one report: None (1 per report), a positive number, "step"
+            (the step axis is the compute) or a function of the report's step (e.g.
+            ``lambda anchor: anchor`` when each step trains from scratch on that many samples).
+        min_points: no forecast-based stop before this many points are observed (>= 1). A run
+            of one point is judged only with at least :data:`MIN_CONTEXT_SINGLE_POINT` other
+            trials as context (a single point says nothing of its own trend).
         warmup_fraction: no forecast-based stop before ``x >= warmup_fraction * horizon``,
             in [0, 1); default 0 (only ``min_points`` holds a run back). A run seen for less
             than 1/:data:`~curvecast.curves.MAX_EXTRAPOLATION` of its horizon (a millionth) is
@@ -141,7 +216,7 @@ class ForecastRule:
             NaN, inf and the overflow policy of :mod:`curvecast.curves` count.
         check_growth: forecast only at the reports numbered ``min_points = c_0 < c_1 < ...`` with
             ``c_{k+1} = max(c_k + 1, ceil(growth * c_k))`` (>= 1; 1.0 means at every report).
-            With the default 1.2, a 50-epoch run is judged 15 times instead of 49: a forecast
+            With the default 1.2, a 50-epoch run is judged 16 times instead of 50: a forecast
             then costs less than the epochs it can save. Divergence is checked at every report.
         seed: seed of the forecasts' randomness, so that decisions are repeatable across workers.
         owner: the class named in error messages (an adapter passes its own name).
@@ -151,17 +226,19 @@ class ForecastRule:
 
     Example:
         >>> from curvecast import Curve
-        >>> rule = ForecastRule(threshold=0.05, method="last_value")
+        >>> rule = ForecastRule(method="last_value")
         >>> v = rule.decide(Curve([1, 2, 3, 4], [0.30, 0.31, 0.31, 0.32], bounds=(0, 1)),
-        ...                 horizon=30, incumbent=0.9)
+        ...                 horizon=30, incumbent=0.9, spread=0.2)
         >>> v.decision, v.reason
         ('stop', 'hopeless')
     """
 
     def __init__(
         self,
-        threshold: float = DEFAULT_THRESHOLD,
+        threshold: float | None = DEFAULT_THRESHOLD,
         *,
+        regret_rate: float = DEFAULT_REGRET_RATE,
+        step_cost: StepCost = None,
         min_points: int = DEFAULT_MIN_POINTS,
         warmup_fraction: float = DEFAULT_WARMUP_FRACTION,
         method: str = "auto",
@@ -170,12 +247,17 @@ class ForecastRule:
         seed: int = 0,
         owner: str = "ForecastRule",
     ) -> None:
-        if (
+        if threshold is not None and (
             isinstance(threshold, bool)
             or not isinstance(threshold, int | float)
             or not (0.0 < threshold < 1.0)
         ):
-            raise parameter_error("threshold", owner, "a float in (0, 1)", threshold)
+            raise parameter_error(
+                "threshold", owner, "None (the default rule) or a float in (0, 1)", threshold
+            )
+        if not _is_positive(regret_rate):
+            raise parameter_error("regret_rate", owner, "a positive float", regret_rate)
+        self.step_cost = check_step_cost(step_cost, owner=owner)
         if isinstance(min_points, bool) or not isinstance(min_points, int) or min_points < 1:
             raise parameter_error("min_points", owner, "an int >= 1", min_points)
         if (
@@ -193,7 +275,8 @@ class ForecastRule:
         if not isinstance(method, str):
             raise parameter_error("method", owner, "a method name (a string)", method)
         get_forecaster(method)  # fail now, not at the first decision, on an unknown name
-        self.threshold = float(threshold)
+        self.threshold = None if threshold is None else float(threshold)
+        self.regret_rate = float(regret_rate)
         self.min_points = min_points
         self.warmup_fraction = float(warmup_fraction)
         self.method = method
@@ -225,6 +308,7 @@ class ForecastRule:
         context: Sequence[Curve] = (),
         forecast_without_incumbent: bool = False,
         incumbent_source: str | None = None,
+        spread: float | None = None,
     ) -> Verdict:
         """The verdict for ``curve`` given the final step ``horizon`` and the value to beat.
 
@@ -233,6 +317,8 @@ class ForecastRule:
         check is due, and its "no_incumbent" verdict carries the quantiles (so that it can be the
         incumbent of others, see :func:`provisional_incumbent`). ``incumbent_source`` says where
         the incumbent came from when it was not the best completed trial; the verdict keeps it.
+        ``spread`` is the search's spread (:func:`search_spread` of the completed finals); None
+        (fewer than 3 completed) judges the run by its chance alone (stop below 0.1).
         """
         step = float(curve.x[-1])
         if curve.diverged or self._exploded(curve):
@@ -243,6 +329,7 @@ class ForecastRule:
             return Verdict("continue", "finished", step, horizon, incumbent)
         if (
             curve.n_observed < self.min_points
+            or (curve.n_observed < 2 and len(context) < MIN_CONTEXT_SINGLE_POINT)
             or step < self.warmup_fraction * horizon
             or horizon > MAX_EXTRAPOLATION * step  # a millionth of the run says nothing yet
         ):
@@ -251,10 +338,13 @@ class ForecastRule:
             return Verdict("continue", "between_checks", step, horizon, incumbent)
         if (incumbent is None or not math.isfinite(incumbent)) and not forecast_without_incumbent:
             return Verdict("continue", "no_incumbent", step, horizon, None)
+        method = self.method
+        if method == "auto" and curve.n_observed < 2 and len(context) >= MIN_CONTEXT_SINGLE_POINT:
+            method = SINGLE_POINT_METHOD
         fc = forecast_curve(
             curve,
             [horizon],
-            method=self.method,
+            method=method,
             quantiles=_LEVELS,
             rng=self.seed,
             context=context,
@@ -265,7 +355,18 @@ class ForecastRule:
                 "continue", "no_incumbent", step, float(horizon), None, None, quantiles, fc.method
             )
         p = fc.prob_better(incumbent)
-        stop = p < self.threshold
+        gain = expected_improvement(fc, incumbent)
+        allowance = None
+        if self.threshold is not None:
+            stop = p < self.threshold
+        elif spread is None or not spread > 0:
+            # no scale yet (fewer than 3 completed trials): a wide forecast must not buy a
+            # large allowance, so the run is judged by its chance alone until there is one
+            stop = p < DEFAULT_PROBABILITY_THRESHOLD
+        else:
+            done, left = compute_split(curve.observed_x, float(horizon), self.step_cost)
+            allowance = self.regret_rate * spread * as_compute_fraction(done, left)
+            stop = p < _MAX_STOP_PROBABILITY and gain <= allowance
         return Verdict(
             "stop" if stop else "continue",
             "hopeless" if stop else "promising",
@@ -276,4 +377,6 @@ class ForecastRule:
             quantiles,
             fc.method,
             incumbent_source,
+            expected_gain=float(gain),
+            allowance=allowance,
         )

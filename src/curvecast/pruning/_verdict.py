@@ -10,9 +10,10 @@ __all__ = ["Decision", "Reason", "Verdict"]
 
 Decision = Literal["continue", "stop", "pause"]
 #: Why a decision was taken.
-#: "diverged": the run reported NaN, inf or an exploding value; "hopeless": the forecast gives it
-#: less than ``threshold`` chance of beating the incumbent; "promising": it has at least that
-#: chance; "warmup": too little of the curve is seen to judge; "no_incumbent": nothing to beat
+#: "diverged": the run reported NaN, inf or an exploding value; "hopeless": what the forecast
+#: expects it to gain over the incumbent is not worth the compute it still needs (or, with an
+#: explicit ``threshold``, it has less than that chance of beating the incumbent); "promising":
+#: the opposite; "warmup": too little of the curve is seen to judge; "no_incumbent": nothing to beat
 #: yet; "no_horizon": the final step is unknown; "finished": the run reached the horizon;
 #: "between_checks": no forecast is due at this report (see ``ForecastRule.check_growth``);
 #: "out_of_bounds": a report lies outside the bounds the pruner was given, so the run is not judged.
@@ -73,6 +74,12 @@ class Verdict:
             trial, e.g. "running trial 7" (the lower quartile of its forecast); None otherwise.
         shadow: True when taken in shadow mode (``ForecastPruner(shadow=True)``): the decision
             is what the pruner would have done; the trial was not stopped.
+        expected_gain: the forecast expected improvement over ``incumbent``,
+            E[(final - incumbent)+] (``incumbent - final`` when minimising): the regret a stop
+            risks.
+        allowance: the expected gain below which the default rule stops: ``regret_rate`` x the
+            search's spread x the share of the run's compute still to come (None under an
+            explicit ``threshold``).
     """
 
     decision: Decision
@@ -85,6 +92,8 @@ class Verdict:
     method: str | None = None
     incumbent_source: str | None = None
     shadow: bool = False
+    expected_gain: float | None = None
+    allowance: float | None = None
 
     @property
     def should_stop(self) -> bool:
@@ -109,6 +118,8 @@ class Verdict:
             "method": self.method,
             "incumbent_source": self.incumbent_source,
             "shadow": self.shadow,
+            "expected_gain": _num(self.expected_gain),
+            "allowance": _num(self.allowance),
         }
 
     @classmethod
@@ -151,6 +162,8 @@ class Verdict:
             method=method,
             incumbent_source=source,
             shadow=d.get("shadow") is True,
+            expected_gain=_field(d, "expected_gain"),
+            allowance=_field(d, "allowance"),
         )
 
     def explain(self) -> str:
@@ -167,6 +180,11 @@ class Verdict:
             source = f", the forecast of {self.incumbent_source}" if self.incumbent_source else ""
             inc = "nan" if self.incumbent is None else f"{self.incumbent:.4g}"
             text = f"{head}: P(final beats {inc}{source}) = {self.prob_better:.3f}"
+            if self.expected_gain is not None and self.allowance is not None:
+                cmp = "<=" if self.decision == "stop" else ">"
+                text += (
+                    f", expected gain {self.expected_gain:.3g} {cmp} allowance {self.allowance:.3g}"
+                )
             return f"{text}; {forecast}" if forecast else text
         sentence = _SENTENCES.get(self.reason, self.reason.replace("_", " "))
         return f"{head}: {sentence}" + (f"; {forecast}" if forecast else "")

@@ -27,7 +27,7 @@ that cannot beat the incumbent (expected improvement 0) is never resumed while a
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -36,11 +36,16 @@ import numpy as np
 from curvecast.curves import Curve, check_bounds, check_direction
 from curvecast.exceptions import parameter_error
 from curvecast.forecast import forecast_many, get_forecaster
-from curvecast.forecast._result import GRID, Forecast
+from curvecast.forecast._result import Forecast
+from curvecast.pruning._compute import (
+    StepCost,
+    check_step_cost,
+    compute_split,
+    expected_improvement,
+)
 
 __all__ = ["Choice", "FreezeThaw", "TrialState"]
 
-StepCost = float | Literal["step"] | Callable[[float], float] | None
 TrialState = Literal["pending", "running", "paused", "completed", "diverged"]
 Action = Literal["start", "continue", "resume", "new"]
 
@@ -156,7 +161,7 @@ class FreezeThaw:
         if horizon is not None and not _positive(horizon):
             raise parameter_error("horizon", owner, "a positive number or None", horizon)
         self.bounds = check_bounds(bounds)
-        _check_step_cost(step_cost, owner)
+        step_cost = check_step_cost(step_cost, owner=owner)
         if isinstance(min_points, bool) or not isinstance(min_points, int) or min_points < 1:
             raise parameter_error("min_points", owner, "an int >= 1", min_points)
         if isinstance(n_startup, bool) or not isinstance(n_startup, int) or n_startup < 0:
@@ -336,7 +341,10 @@ class FreezeThaw:
     @property
     def compute_used(self) -> float:
         """The compute of every report so far (``step_cost`` units)."""
-        return float(sum(_spent(t.steps, self.step_cost) for t in self._trials.values()))
+        spent = [
+            compute_split(t.steps, 1.0, self.step_cost)[0] for t in self._trials.values() if t.steps
+        ]
+        return float(sum(spent))
 
     def state(self, trial_id: str) -> TrialState:
         """ "pending", "running" (advanced last), "paused", "completed" or "diverged"."""
@@ -347,8 +355,11 @@ class FreezeThaw:
         return len(self._get(trial_id, "FreezeThaw.n_reports").steps)
 
     def compute_left(self, trial_id: str) -> float:
-        """The compute the trial still needs to reach its horizon (0 once it ended)."""
+        """The compute the trial still needs to reach its horizon (0 once it ended; a whole run,
+        as :meth:`next` estimates it, before it starts)."""
         t = self._get(trial_id, "FreezeThaw.compute_left")
+        if t.state == "pending":
+            return self._fresh_cost()
         return 0.0 if t.state in ("completed", "diverged") else self._left(t)
 
     # -- internals --------------------------------------------------------------------------
@@ -379,12 +390,12 @@ class FreezeThaw:
         return Choice(t.tid, action, ei, left, _ratio(ei, left), incumbent)
 
     def _left(self, t: _Trial) -> float:
-        return _compute_split(t.steps, t.horizon, self.step_cost)[1]
+        return compute_split(t.steps, t.horizon, self.step_cost)[1]
 
     def _fresh_cost(self) -> float:
         """The compute of a whole run: the median over started and completed trials."""
         totals = [
-            sum(_compute_split(t.steps, t.horizon, self.step_cost))
+            sum(compute_split(t.steps, t.horizon, self.step_cost))
             for t in self._trials.values()
             if t.steps and t.state != "diverged"
         ]
@@ -456,7 +467,7 @@ class FreezeThaw:
             return math.inf
         if incumbent is None:
             return math.inf
-        return _expected_improvement(t.forecast, incumbent, self.direction)
+        return expected_improvement(t.forecast, incumbent, self.direction)
 
 
 def _kde_expected_improvement(values: np.ndarray, incumbent: float, direction: str) -> float:
@@ -492,91 +503,3 @@ def _finite(v: object) -> bool:
 
 def _positive(v: object) -> bool:
     return _finite(v) and float(v) > 0  # type: ignore[arg-type]
-
-
-def _check_step_cost(step_cost: object, owner: str) -> None:
-    if step_cost is None or step_cost == "step" or callable(step_cost) or _positive(step_cost):
-        return
-    raise parameter_error(
-        "step_cost", owner, 'None, a positive number, "step" or a function of the step', step_cost
-    )
-
-
-# -- fallbacks for curvecast.pruning's compute_split and expected_improvement ----------------------
-
-
-def _cost(step: float, prev: float, step_cost: Any) -> float:
-    if step_cost is None:
-        return 1.0
-    if step_cost == "step":
-        return step - prev
-    if callable(step_cost):
-        c = float(step_cost(step))
-        if not math.isfinite(c) or c < 0:
-            raise parameter_error(
-                "step_cost", "FreezeThaw", "a function returning a number >= 0", f"{c} at {step}"
-            )
-        return c
-    return float(step_cost)
-
-
-def _spent(steps: Sequence[float], step_cost: Any) -> float:
-    prev, total = 0.0, 0.0
-    for s in steps:
-        total += _cost(s, prev, step_cost)
-        prev = s
-    return total
-
-
-def _future_steps(steps: Sequence[float], horizon: float) -> list[float]:
-    """The report steps still to come up to ``horizon``, from the spacing of the last steps
-    (arithmetic or geometric, whichever fits them better; a run seen once: evenly spaced)."""
-    if not steps:
-        return [horizon]
-    last = steps[-1]
-    if last >= horizon:
-        return []
-    if len(steps) == 1:
-        gap = steps[0] if steps[0] > 0 else 1.0
-        ratio = None
-    else:
-        gap = steps[-1] - steps[-2]
-        ratio = steps[-1] / steps[-2] if steps[-2] > 0 else None
-        if len(steps) >= 3 and ratio is not None and steps[-3] > 0:
-            arith_err = abs((steps[-2] - steps[-3]) - gap) / gap
-            geo_err = abs(steps[-2] / steps[-3] - ratio) / (ratio - 1) if ratio > 1 else math.inf
-            if arith_err <= geo_err:
-                ratio = None
-        else:
-            ratio = None
-    out: list[float] = []
-    s = last
-    while s < horizon and len(out) < 100_000:
-        s = s * ratio if ratio is not None else s + gap
-        out.append(min(s, horizon))
-    return out
-
-
-def _compute_split(
-    observed_steps: Sequence[float], horizon: float, step_cost: Any
-) -> tuple[float, float]:
-    """(compute spent, compute still to come up to ``horizon``)."""
-    done = _spent(observed_steps, step_cost)
-    prev = observed_steps[-1] if observed_steps else 0.0
-    left = 0.0
-    for s in _future_steps(observed_steps, horizon):
-        left += _cost(s, prev, step_cost)
-        prev = s
-    return done, left
-
-
-def _expected_improvement(forecast: Forecast, incumbent: float, direction: str) -> float:
-    """E[(Y - incumbent)+] (maximize) or E[(incumbent - Y)+] (minimize) at the last query point,
-    integrating the quantile function over :data:`GRID` (flat beyond its ends); 0 if diverged."""
-    if forecast.diverged:
-        return 0.0
-    row = forecast.grid_values[-1]
-    gain = row - incumbent if direction == "maximize" else incumbent - row
-    gain = np.maximum(gain, 0.0)
-    inner = float(np.sum(np.diff(GRID) * (gain[1:] + gain[:-1]) / 2))
-    return inner + float(GRID[0] * gain[0] + (1 - GRID[-1]) * gain[-1])
