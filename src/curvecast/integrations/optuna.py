@@ -161,7 +161,7 @@ class _Summary:
 
     def __init__(
         self,
-        key: tuple[int, int],
+        key: tuple[int, int, int],
         horizon: float | None,
         incumbent: float | None,
         context: list[Curve],
@@ -311,6 +311,7 @@ class ForecastPruner(BasePruner):
         self._announced: set[int] = set()
         self._shadow = shadow
         self._warned: set[int] = set()
+        self._medians: dict[int, float] = {}  # pruned trial number -> its forecast median
 
     @property
     def rule(self) -> ForecastRule:
@@ -374,7 +375,8 @@ class ForecastPruner(BasePruner):
 
     def _summarise(self, study: Study, direction: str) -> _Summary:
         completed = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-        key = (len(completed), max((t.number for t in completed), default=-1))
+        pruned = study.get_trials(deepcopy=False, states=(TrialState.PRUNED,))
+        key = (len(completed), max((t.number for t in completed), default=-1), len(pruned))
         with self._lock:
             if self._summary is not None and self._summary.key == key:
                 return self._summary
@@ -388,6 +390,7 @@ class ForecastPruner(BasePruner):
             elif t.value is not None:
                 finals.append(float(t.value))
         finite = [v for v in finals if math.isfinite(v)]
+        spread = search_spread(finite, direction, self._stopped_medians(pruned))
         incumbent: float | None = None
         if len(completed) >= self._n_startup_trials and finite:
             incumbent = max(finite) if direction == "maximize" else min(finite)
@@ -405,7 +408,7 @@ class ForecastPruner(BasePruner):
                 horizon,
                 incumbent,
                 previous.context,
-                search_spread(finite, direction),
+                spread,
                 previous.n_context,
             )
             with self._lock:
@@ -423,12 +426,20 @@ class ForecastPruner(BasePruner):
                     continue
                 if c is not None and not c.diverged:
                     context.append(as_seen(c))  # as the forecaster sees it, once per draw
-        summary = _Summary(
-            key, horizon, incumbent, context, search_spread(finite, direction), len(completed)
-        )
+        summary = _Summary(key, horizon, incumbent, context, spread, len(completed))
         with self._lock:
             self._summary = summary
         return summary
+
+    def _stopped_medians(self, pruned: list[FrozenTrial]) -> list[float]:
+        """The forecast median of each pruned trial's final value (from the verdict that
+        stopped it; read once per trial: a pruned trial does not change)."""
+        for t in pruned:
+            if t.number not in self._medians:
+                v = final_forecast(t)
+                med = None if v is None else v.forecast_median
+                self._medians[t.number] = math.nan if med is None else float(med)
+        return [self._medians[t.number] for t in pruned]
 
     def settings(self) -> dict[str, Any]:
         """What the pruner was built with, JSON-ready: stored on the study (system attribute

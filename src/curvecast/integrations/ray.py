@@ -109,7 +109,7 @@ class _Summary:
 
     def __init__(
         self,
-        version: int,
+        version: tuple[int, int],
         horizon: float | None,
         incumbent: float | None,
         context: list[Curve],
@@ -263,7 +263,8 @@ class ForecastScheduler(FIFOScheduler):
         self._completed: dict[str, Curve] = {}  # in completion order
         self._pruned: set[str] = set()  # stopped by this scheduler: never the incumbent
         self._since_resume: dict[str, int] = {}  # reports since the last resume
-        self._priority_cache: dict[str, tuple[tuple[int, int, float | None], float]] = {}
+        # trial id -> ((its points, summary version, incumbent), its priority)
+        self._priority_cache: dict[str, tuple[tuple[Any, ...], float]] = {}
         self._horizons: dict[str, float] = {}  # a trial's own horizon (callable max_t)
         self._summary: _Summary | None = None
         self._n_stopped = 0
@@ -493,7 +494,7 @@ class ForecastScheduler(FIFOScheduler):
         return _MODES[self._mode]
 
     def _summarise(self) -> _Summary:
-        version = len(self._completed)
+        version = (len(self._completed), len(self._pruned))
         if self._summary is not None and self._summary.version == version:
             return self._summary
         curves = list(self._completed.values())
@@ -505,9 +506,14 @@ class ForecastScheduler(FIFOScheduler):
             horizon = max((float(c.x[-1]) for c in curves), default=None)
         else:
             horizon = float(self._max_t)
-        spread = search_spread(finals, self._direction())
+        stopped = [
+            vs[-1].forecast_median
+            for tid, vs in self._verdicts.items()
+            if tid in self._pruned and vs and vs[-1].forecast_median is not None
+        ]
+        spread = search_spread(finals, self._direction(), stopped)
         previous = self._summary
-        if previous is not None and not context_due(previous.n_context, version):
+        if previous is not None and not context_due(previous.n_context, version[0]):
             # redrawn as the search grows by a quarter (see ForecastPruner._summarise)
             self._summary = _Summary(
                 version, horizon, incumbent, previous.context, spread, previous.n_context
@@ -516,7 +522,7 @@ class ForecastScheduler(FIFOScheduler):
         context: list[Curve] = []
         if self._max_context:
             context = [as_seen(c) for c in curves if not c.diverged][-self._max_context :]
-        self._summary = _Summary(version, horizon, incumbent, context, spread, version)
+        self._summary = _Summary(version, horizon, incumbent, context, spread, version[0])
         return self._summary
 
     def _incumbent(self, tid: str, summary: _Summary) -> tuple[float | None, str | None]:

@@ -164,15 +164,26 @@ def context_due(n_then: int, n_now: int) -> bool:
     return n_now > n_then and (n_then < 4 or n_now >= CONTEXT_GROWTH * n_then)
 
 
-def search_spread(finals: Iterable[float], direction: str) -> float | None:
-    """How far the best of ``finals`` (the completed trials' final values) lies ahead of their
-    median: the scale of the default rule's allowance. None with fewer than 3 finite finals or
-    when the best is the median (nothing to scale by)."""
-    v = np.array([f for f in finals if math.isfinite(f)], dtype=np.float64)
-    if v.size < 3:
+def search_spread(
+    finals: Iterable[float], direction: str, stopped: Iterable[float] = ()
+) -> float | None:
+    """How far the best of ``finals`` (the completed trials' final values) lies ahead of the
+    typical trial of the search: the median of ``finals`` together with ``stopped``, the
+    forecast medians of the trials stopped so far (without them, the median of the survivors
+    of a pruned search would sit next to the best). The scale of the default rule's allowance;
+    None without a completed trial, with fewer than 3 values in all, or when the best is the
+    median.
+
+    Example:
+        >>> search_spread([0.9, 0.8], "maximize", stopped=[0.5, 0.6, 0.7])
+        0.2
+    """
+    done = np.array([f for f in finals if math.isfinite(f)], dtype=np.float64)
+    rest = np.array([f for f in stopped if math.isfinite(f)], dtype=np.float64)
+    if done.size == 0 or done.size + rest.size < 3:
         return None
-    best = float(v.max() if direction == "maximize" else v.min())
-    gap = abs(best - float(np.median(v)))
+    best = float(done.max() if direction == "maximize" else done.min())
+    gap = abs(best - float(np.median(np.concatenate([done, rest]))))
     return gap if gap > 0 else None
 
 
@@ -182,16 +193,17 @@ class ForecastRule:
     **The default rule** weighs what going on may gain against what it costs. It stops a run
     when its forecast expected improvement over the incumbent, E[(final - incumbent)+], is at
     most ``regret_rate x spread x f`` and the run is less likely than not to beat the
-    incumbent. ``spread`` is how far the best completed trial lies ahead of the median one
-    (:func:`search_spread`), ``f`` the share of the run's compute still to come (from
-    ``step_cost``). Until three trials completed there is no spread, and a run stops only when
-    P(final beats the incumbent) < 0.1. **What it guarantees:** with calibrated forecasts,
-    each stop gives up at most ``regret_rate x spread`` of expected regret per full run of
-    compute it saves, so the search's expected regret (against the best completed trial) is
-    at most ``regret_rate x spread`` times the number of full runs the pruner saved: the
-    stopped runs' expected gains bound it. It scales with the search: as the incumbent
-    improves, hopeless runs' expected gains shrink and they stop sooner, while a run close to
-    the incumbent stops only late, when little compute is left to save.
+    incumbent. ``spread`` is how far the best completed trial lies ahead of the median trial
+    (stopped ones counted at their forecast medians: :func:`search_spread`); ``f`` is the
+    share of the run's compute still to come (from ``step_cost``). Until three trials ended,
+    one of them completed, there is no spread, and a run stops only when P(final beats the
+    incumbent) < 0.1. **What it guarantees:** with calibrated forecasts, each stop gives up
+    at most ``regret_rate x spread`` of expected regret per full run of compute it saves, so
+    the search's expected regret (against the best completed trial) is at most
+    ``regret_rate x spread`` times the number of full runs the pruner saved: the stopped
+    runs' expected gains bound it. It scales with the search: as the incumbent improves,
+    hopeless runs' expected gains shrink and they stop sooner, while a run close to the
+    incumbent stops only late, when little compute is left to save.
 
     With an explicit ``threshold`` the rule is Domhan et al.'s (2015): stop when P(final beats
     the incumbent) < threshold.
@@ -317,8 +329,8 @@ class ForecastRule:
         check is due, and its "no_incumbent" verdict carries the quantiles (so that it can be the
         incumbent of others, see :func:`provisional_incumbent`). ``incumbent_source`` says where
         the incumbent came from when it was not the best completed trial; the verdict keeps it.
-        ``spread`` is the search's spread (:func:`search_spread` of the completed finals); None
-        (fewer than 3 completed) judges the run by its chance alone (stop below 0.1).
+        ``spread`` is the search's spread (:func:`search_spread`); None (fewer than 3 trials
+        ended, or none completed) judges the run by its chance alone (stop below 0.1).
         """
         step = float(curve.x[-1])
         if curve.diverged or self._exploded(curve):
