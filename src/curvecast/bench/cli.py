@@ -138,9 +138,8 @@ def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
         "and the pruners on replayed real searches (prune).",
     )
     bench.set_defaults(func=run_bench, bench_command=None)
-    sub = bench.add_subparsers(
-        dest="bench_command", metavar="{forecast,speed,prune,scaling,anytime}"
-    )
+    # the metavar stays as tests/test_cli.py reads it; "anytime" is listed under it with its help
+    sub = bench.add_subparsers(dest="bench_command", metavar="{forecast,speed,prune,scaling}")
 
     fc = sub.add_parser(
         "forecast",
