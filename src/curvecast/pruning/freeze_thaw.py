@@ -17,7 +17,8 @@ The score of a started trial ``i``::
     EI_i / compute_left_i,   EI_i = E[(Y_i - incumbent)+]   (maximize; (incumbent - Y_i)+ minimize)
 
 where ``Y_i`` is its forecast value at its horizon and the incumbent is the best *completed* final
-value (what the user can deploy; before any trial completes, the best value reported so far). A
+value (what the user can deploy; before any trial completes, the weakest forecast median of the
+started trials: any completed run beats none, so the one most likely to end best goes first). A
 trial not started yet (registered, or a new one with ``allow_new``) scores the expected improvement
 of a draw from the search's population of finals (the mean of every started and completed trial's
 expected improvement) over the compute of a whole run. Ties go to a fresh trial, so a paused trial
@@ -62,7 +63,9 @@ class Choice:
             and "new"); ``inf`` when nothing is known yet.
         compute_left: the compute it still needs to reach its horizon (a whole run for a fresh one).
         score: ``expected_improvement / compute_left``, what the choice maximised.
-        incumbent: the value to beat (None before any report).
+        incumbent: the value the improvement is measured from: the best completed final or,
+            before any trial completes, the weakest forecast median of the started trials (None
+            before any forecast).
     """
 
     trial_id: str | None
@@ -282,13 +285,15 @@ class FreezeThaw:
             and not self._is_check_point(len(last.steps))
             and (last.forecast is not None or len(last.steps) < self.min_points)
         ):  # no decision is due before its next check point (min_points reports at first)
-            ei = math.inf if last.forecast is None else self._ei(last, self.incumbent)
-            return self._choice(last, "continue", ei, self._left(last), self.incumbent)
+            live = [t for t in self._trials.values() if t.state in ("running", "paused")]
+            bar = self._bar([t for t in live if t.forecast is not None])
+            ei = math.inf if last.forecast is None else self._ei(last, bar)
+            return self._choice(last, "continue", ei, self._left(last), bar)
         live = [t for t in self._trials.values() if t.state in ("running", "paused")]
         pending = next((t for t in self._trials.values() if t.state == "pending"), None)
         if not live and pending is None and not allow_new:
             return None
-        incumbent = self.incumbent
+        incumbent = self._bar([t for t in live if t.forecast is not None])
         started = sum(1 for t in self._trials.values() if t.state != "pending")
         if started < self.n_startup and (pending is not None or allow_new):
             if pending is not None:  # the first trials are started before any is resumed
@@ -299,6 +304,7 @@ class FreezeThaw:
                 return self._choice(t, "resume", math.inf, self._left(t), incumbent)
         ready = live
         self._refresh(ready)
+        incumbent = self._bar(ready)
         scores: list[tuple[float, float, float, int, _Trial]] = []  # score, EI, left, order, t
         for t in ready:
             ei = self._ei(t, incumbent)
@@ -322,14 +328,26 @@ class FreezeThaw:
 
     @property
     def incumbent(self) -> float | None:
-        """The best completed final value; before any trial completes, the best value reported
-        (None before any report)."""
+        """The best completed final value (None before any trial completes)."""
         finals = [self._trials[tid].values[-1] for tid in self._completed]
-        if not finals:
-            finals = [v for t in self._trials.values() for v in t.values if math.isfinite(v)]
         if not finals:
             return None
         return max(finals) if self.direction == "maximize" else min(finals)
+
+    def _bar(self, ready: Sequence[_Trial]) -> float | None:
+        """The value expected improvement is measured from: the incumbent or, before any trial
+        completes, the weakest forecast median of the started trials (any completed run beats
+        having none, so the run most likely to end best is finished first)."""
+        if self._completed:
+            return self.incumbent
+        medians = [
+            float(t.forecast.median[-1])
+            for t in ready
+            if t.forecast is not None and not t.forecast.diverged
+        ]
+        if not medians:
+            return None
+        return min(medians) if self.direction == "maximize" else max(medians)
 
     @property
     def best_completed(self) -> tuple[str, float] | None:
