@@ -179,3 +179,19 @@ def test_on_a_known_search_the_best_trial_is_found_with_half_the_compute() -> No
     _run(ft, curves, 100)
     assert ft.best_completed is not None and ft.best_completed[0] == "t9"
     assert ft.compute_used == 100
+
+
+def test_before_any_completion_the_leading_run_is_finished_first() -> None:
+    """A has settled at the best value seen; nothing has completed, so nothing can be deployed:
+    A is the run to finish, not a fresh one (A shows no gain over its own best value)."""
+    ft = FreezeThaw(horizon=20, bounds=(0, 1), method="last_value", n_startup=0)
+    for tid in ("a", "b", "fresh"):
+        ft.add(tid)
+    for e in range(1, 6):
+        ft.report("a", e, 0.92)
+    for e in range(1, 6):
+        ft.report("b", e, 0.5 + 0.02 * e)
+    assert ft.incumbent is None
+    choice = ft.next()
+    assert choice is not None and (choice.trial_id, choice.action) == ("a", "resume")
+    assert choice.incumbent is not None and choice.incumbent < 0.92
