@@ -155,6 +155,7 @@ def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
         "and the pruners on replayed real searches (prune).",
     )
     bench.set_defaults(func=run_bench, bench_command=None)
+    # the metavar stays as tests/test_cli.py reads it; "anytime" is listed under it with its help
     sub = bench.add_subparsers(dest="bench_command", metavar="{forecast,speed,prune,scaling}")
 
     fc = sub.add_parser(
@@ -335,7 +336,93 @@ def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
     from curvecast.bench.scaling_cli import add_scaling_bench_parser
 
     add_scaling_bench_parser(sub)
+    _add_anytime_parser(sub)
     return bench
+
+
+def _add_anytime_parser(sub: Any) -> None:
+    """``bench anytime``: regret against compute, with pauses (curvecast.bench.anytime)."""
+    from curvecast.bench.anytime import METHODS
+
+    def methods(text: str) -> tuple[str, ...]:
+        names = tuple(s.strip() for s in text.split(",") if s.strip())
+        if not names or any(n not in (*METHODS, "median") for n in names):
+            raise argparse.ArgumentTypeError(
+                f"must be a comma-separated list of {', '.join(METHODS)}, median; got {text!r}"
+            )
+        return names
+
+    def budget(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = -1.0
+        if not 0 < value <= 1:
+            raise argparse.ArgumentTypeError(f"must be a number in (0, 1]; got {text!r}")
+        return value
+
+    an = sub.add_parser(
+        "anytime",
+        help="regret against compute: freeze-thaw, Hyperband, ASHA, random search",
+        description="Replay each task's configurations as one search with one worker and a "
+        "compute budget, through FreezeThaw, Ray's HyperBand and curvecast's freeze-thaw "
+        "scheduler (they pause and resume), ASHA, Optuna's pruners and random search; report "
+        "the regret of the best completed final (and of the best value seen) against compute.",
+    )
+    _add_data_args(an)
+    an.add_argument(
+        "--methods",
+        type=methods,
+        default=METHODS,
+        metavar="M[,M]",
+        help=f"methods to compare (default: {','.join(METHODS)})",
+    )
+    an.add_argument("--configs", type=_int_at_least(4), default=100, metavar="N",
+                    help="configurations per search (default 100)")  # fmt: skip
+    an.add_argument("--tasks", type=_int_at_least(1), default=None, metavar="N",
+                    help="at most N searches (tasks) per suite, drawn with --seed")  # fmt: skip
+    an.add_argument("--orders", type=_int_at_least(1), default=3, metavar="K",
+                    help="random orders per search (default 3)")  # fmt: skip
+    an.add_argument("--budget", type=budget, default=0.5, metavar="F",
+                    help="compute budget, a fraction of the search without pruning (default "
+                    "0.5)")  # fmt: skip
+    an.add_argument("--seed", type=_int_at_least(0), default=0, metavar="S")
+    an.add_argument("--jobs", type=_int_at_least(1), default=1, metavar="K",
+                    help="processes over searches (default 1)")  # fmt: skip
+    an.add_argument("--n-boot", type=_int_at_least(1), default=1000, metavar="B")
+    an.add_argument("--out", type=Path, default=Path("bench-out"), metavar="DIR")
+    an.add_argument("--no-plots", action="store_true", help="skip the PNG plot")
+
+
+def _run_anytime(args: argparse.Namespace) -> int:
+    from curvecast.bench.anytime import AnytimeConfig, run_anytime_bench, write_anytime_report
+    from curvecast.bench.runner import FIXTURE_SUITE, fixture_curves
+
+    config = AnytimeConfig(
+        suites=tuple(args.suite),
+        methods=tuple(args.methods),
+        data_dir=None if args.data_dir is None else str(args.data_dir),
+        configs=args.configs,
+        tasks=args.tasks,
+        orders=args.orders,
+        budget=args.budget,
+        seed=args.seed,
+        n_boot=args.n_boot,
+        jobs=args.jobs,
+    )
+    fixture = {FIXTURE_SUITE: fixture_curves(args.seed)} if FIXTURE_SUITE in args.suite else None
+    if fixture is not None and len(args.suite) > 1:
+        _stderr("curvecast bench anytime: error: run the fixture suite on its own")
+        return 2
+    result = run_anytime_bench(config, progress=_stderr, fixture=fixture)
+    if result.skipped:
+        _stderr("skipped methods: " + "; ".join(f"{k} ({v})" for k, v in result.skipped.items()))
+    tables, paths = write_anytime_report(
+        result, args.out, command_line=_command_line(args), plots=not args.no_plots
+    )
+    print(tables)
+    _stderr(f"wrote {', '.join(str(p) for p in paths.values())}")
+    return 0
 
 
 def _pruners(text: str) -> tuple[str, ...]:
@@ -378,10 +465,10 @@ def run_bench(args: argparse.Namespace) -> int:
         that can run), 1 for a missing optional dependency.
     """
     command = getattr(args, "bench_command", None)
-    if command not in ("forecast", "speed", "prune", "scaling"):
+    if command not in ("forecast", "speed", "prune", "scaling", "anytime"):
         _stderr(
-            "curvecast bench: error: choose a benchmark: forecast, speed, prune or scaling "
-            "(see --help)"
+            "curvecast bench: error: choose a benchmark: forecast, speed, prune, scaling or "
+            "anytime (see --help)"
         )
         return 2
     try:
@@ -393,6 +480,8 @@ def run_bench(args: argparse.Namespace) -> int:
             return _run_forecast(args)
         if command == "prune":
             return _run_prune(args)
+        if command == "anytime":
+            return _run_anytime(args)
         return _run_speed(args)
     except (DataSourceError, InvalidParameterError) as exc:
         _stderr(f"curvecast bench {command}: error: {exc}")
