@@ -382,10 +382,11 @@ def run_anytime_bench(
     result = AnytimeResult(cfg, skipped=skipped)
     for suite in cfg.suites:
         pcfg = PruneConfig(
-            suites=(suite,), data_dir=cfg.data_dir, configs=cfg.configs, tasks=cfg.tasks,
+            suites=(suite,), data_dir=cfg.data_dir, configs=(cfg.configs,), tasks=cfg.tasks,
             seed=cfg.seed,
         )  # fmt: skip
-        searches = _searches(suite, pcfg, None if fixture is None else fixture[suite])
+        shuffled, _ = _searches(suite, pcfg, None if fixture is None else fixture[suite])
+        searches = [s[: cfg.configs] for s in shuffled]  # each task's first configs, as prune
         result.searches[suite] = len(searches)
         progress(
             f"{suite}: {len(searches)} searches x {cfg.orders} orders x {len(methods)} methods"
