@@ -100,7 +100,11 @@ def test_bench_prune_cli_writes_the_report(
             "--pruners",
             "none,median,curvecast,curvecast@0.3",
             "--orders",
-            "2",
+            "1",
+            "--configs",
+            "4,100",
+            "--workers",
+            "1,4",
             "--out",
             str(out),
             "--n-boot",
@@ -112,10 +116,19 @@ def test_bench_prune_cli_writes_the_report(
     for pruner in ("none", "median", "curvecast", "curvecast@0.3"):
         assert f"| {pruner} |" in md
     assert "## Targets (curvecast)" in md and "command:" in md
-    assert "- **fixture**, curvecast: median speedup" in md
+    for setting in ("sequential", "4 workers"):
+        for size in ("4", "100 (all: 5)"):
+            assert f"## fixture, {setting}, {size} configurations" in md
+            assert f"- **fixture**, {setting}, {size} configurations, curvecast:" in md
+            assert f"| fixture | {setting} | {size} |" in md  # the summary table
+    assert "100: n/a, the largest search has 5 runs; all used" in md
     data = json.loads((out / "prune.json").read_text())
-    assert {r["pruner"] for r in data["rows"]} == {"none", "median", "curvecast", "curvecast@0.3"}
-    assert len(data["rows"]) == 3 * 2 * 4  # tasks x orders x pruners
+    rows = data["rows"]
+    assert {r["pruner"] for r in rows} == {"none", "median", "curvecast", "curvecast@0.3"}
+    assert len(rows) == 3 * 1 * 4 * 2 * 2  # tasks x orders x pruners x settings x sizes
+    assert {(r["workers"], r["size"]) for r in rows} == {(1, 4), (4, 4), (1, 100), (4, 100)}
+    assert {r["n_trials"] for r in rows if r["size"] == 4} == {4}
+    assert all(r["compute_speedup"] == r["speedup"] for r in rows)  # 1 per report
     assert (out / "prune_regret.png").stat().st_size > 1000
     assert (out / "prune_frontier.png").stat().st_size > 1000
     assert "| curvecast |" in capsys.readouterr().out

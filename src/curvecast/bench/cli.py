@@ -92,6 +92,22 @@ def _int_at_least(low: int) -> Callable[[str], int]:
     return parse
 
 
+def _sizes_at_least(low: int) -> Callable[[str], tuple[int, ...]]:
+    def parse(text: str) -> tuple[int, ...]:
+        try:
+            values = tuple(int(s) for s in text.split(","))
+        except ValueError:
+            values = ()
+        if not values or any(v < low for v in values) or len(set(values)) < len(values):
+            raise argparse.ArgumentTypeError(
+                f"must be distinct integers >= {low}, comma-separated, e.g. {low},{low * 10}; "
+                f"got {text!r}"
+            )
+        return values
+
+    return parse
+
+
 def _sizes(text: str) -> tuple[int, ...]:
     try:
         values = tuple(int(s) for s in text.split(","))
@@ -139,6 +155,7 @@ def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
         "and the pruners on replayed real searches (prune).",
     )
     bench.set_defaults(func=run_bench, bench_command=None)
+    # the metavar stays as tests/test_cli.py reads it; "anytime" is listed under it with its help
     sub = bench.add_subparsers(dest="bench_command", metavar="{forecast,speed,prune,scaling}")
 
     fc = sub.add_parser(
@@ -271,14 +288,16 @@ def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="pruners to compare (default: all): " + ", ".join(_PRUNERS) + "; a curvecast "
         "pruner can also be named curvecast[:METHOD][@THRESHOLD], e.g. curvecast:pfn@0.05 "
         "(ForecastPruner with that forecasting method and threshold; default method auto, "
-        "default threshold 0.1)",
+        "without a threshold: the pruner's default rule)",
     )
     pr.add_argument(
         "--configs",
-        type=_int_at_least(4),
-        default=200,
-        metavar="N",
-        help="configurations per search (default 200)",
+        type=_sizes_at_least(4),
+        default=(100, 1000),
+        metavar="N[,N]",
+        help="search sizes: at most N configurations per search, each size replayed "
+        "(default 100,1000; a suite whose searches are smaller uses all its runs and the "
+        "report says so)",
     )
     pr.add_argument(
         "--tasks",
@@ -296,10 +315,11 @@ def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     pr.add_argument(
         "--workers",
-        type=_int_at_least(1),
-        default=4,
-        metavar="W",
-        help="trials in flight in the simulated search (default 4)",
+        type=_sizes_at_least(1),
+        default=(1, 4),
+        metavar="W[,W]",
+        help="settings: trials in flight in the simulated search, each replayed (default 1,4: "
+        "sequential, as Optuna's n_jobs=1, and 4 in parallel)",
     )
     pr.add_argument("--seed", type=_int_at_least(0), default=0, metavar="S")
     pr.add_argument(
@@ -307,7 +327,8 @@ def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
         type=_int_at_least(1),
         default=1,
         metavar="K",
-        help="processes over searches (default 1)",
+        help="processes over replay units (search x order x setting x size; default 1); the "
+        "wall time falls about K-fold up to the number of free cores",
     )
     pr.add_argument("--n-boot", type=_int_at_least(1), default=1000, metavar="B")
     pr.add_argument("--out", type=Path, default=Path("bench-out"), metavar="DIR")
@@ -315,7 +336,93 @@ def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
     from curvecast.bench.scaling_cli import add_scaling_bench_parser
 
     add_scaling_bench_parser(sub)
+    _add_anytime_parser(sub)
     return bench
+
+
+def _add_anytime_parser(sub: Any) -> None:
+    """``bench anytime``: regret against compute, with pauses (curvecast.bench.anytime)."""
+    from curvecast.bench.anytime import METHODS
+
+    def methods(text: str) -> tuple[str, ...]:
+        names = tuple(s.strip() for s in text.split(",") if s.strip())
+        if not names or any(n not in (*METHODS, "median") for n in names):
+            raise argparse.ArgumentTypeError(
+                f"must be a comma-separated list of {', '.join(METHODS)}, median; got {text!r}"
+            )
+        return names
+
+    def budget(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = -1.0
+        if not 0 < value <= 1:
+            raise argparse.ArgumentTypeError(f"must be a number in (0, 1]; got {text!r}")
+        return value
+
+    an = sub.add_parser(
+        "anytime",
+        help="regret against compute: freeze-thaw, Hyperband, ASHA, random search",
+        description="Replay each task's configurations as one search with one worker and a "
+        "compute budget, through FreezeThaw, Ray's HyperBand and curvecast's freeze-thaw "
+        "scheduler (they pause and resume), ASHA, Optuna's pruners and random search; report "
+        "the regret of the best completed final (and of the best value seen) against compute.",
+    )
+    _add_data_args(an)
+    an.add_argument(
+        "--methods",
+        type=methods,
+        default=METHODS,
+        metavar="M[,M]",
+        help=f"methods to compare (default: {','.join(METHODS)})",
+    )
+    an.add_argument("--configs", type=_int_at_least(4), default=100, metavar="N",
+                    help="configurations per search (default 100)")  # fmt: skip
+    an.add_argument("--tasks", type=_int_at_least(1), default=None, metavar="N",
+                    help="at most N searches (tasks) per suite, drawn with --seed")  # fmt: skip
+    an.add_argument("--orders", type=_int_at_least(1), default=3, metavar="K",
+                    help="random orders per search (default 3)")  # fmt: skip
+    an.add_argument("--budget", type=budget, default=0.5, metavar="F",
+                    help="compute budget, a fraction of the search without pruning (default "
+                    "0.5)")  # fmt: skip
+    an.add_argument("--seed", type=_int_at_least(0), default=0, metavar="S")
+    an.add_argument("--jobs", type=_int_at_least(1), default=1, metavar="K",
+                    help="processes over searches (default 1)")  # fmt: skip
+    an.add_argument("--n-boot", type=_int_at_least(1), default=1000, metavar="B")
+    an.add_argument("--out", type=Path, default=Path("bench-out"), metavar="DIR")
+    an.add_argument("--no-plots", action="store_true", help="skip the PNG plot")
+
+
+def _run_anytime(args: argparse.Namespace) -> int:
+    from curvecast.bench.anytime import AnytimeConfig, run_anytime_bench, write_anytime_report
+    from curvecast.bench.runner import FIXTURE_SUITE, fixture_curves
+
+    config = AnytimeConfig(
+        suites=tuple(args.suite),
+        methods=tuple(args.methods),
+        data_dir=None if args.data_dir is None else str(args.data_dir),
+        configs=args.configs,
+        tasks=args.tasks,
+        orders=args.orders,
+        budget=args.budget,
+        seed=args.seed,
+        n_boot=args.n_boot,
+        jobs=args.jobs,
+    )
+    fixture = {FIXTURE_SUITE: fixture_curves(args.seed)} if FIXTURE_SUITE in args.suite else None
+    if fixture is not None and len(args.suite) > 1:
+        _stderr("curvecast bench anytime: error: run the fixture suite on its own")
+        return 2
+    result = run_anytime_bench(config, progress=_stderr, fixture=fixture)
+    if result.skipped:
+        _stderr("skipped methods: " + "; ".join(f"{k} ({v})" for k, v in result.skipped.items()))
+    tables, paths = write_anytime_report(
+        result, args.out, command_line=_command_line(args), plots=not args.no_plots
+    )
+    print(tables)
+    _stderr(f"wrote {', '.join(str(p) for p in paths.values())}")
+    return 0
 
 
 def _pruners(text: str) -> tuple[str, ...]:
@@ -358,10 +465,10 @@ def run_bench(args: argparse.Namespace) -> int:
         that can run), 1 for a missing optional dependency.
     """
     command = getattr(args, "bench_command", None)
-    if command not in ("forecast", "speed", "prune", "scaling"):
+    if command not in ("forecast", "speed", "prune", "scaling", "anytime"):
         _stderr(
-            "curvecast bench: error: choose a benchmark: forecast, speed, prune or scaling "
-            "(see --help)"
+            "curvecast bench: error: choose a benchmark: forecast, speed, prune, scaling or "
+            "anytime (see --help)"
         )
         return 2
     try:
@@ -373,6 +480,8 @@ def run_bench(args: argparse.Namespace) -> int:
             return _run_forecast(args)
         if command == "prune":
             return _run_prune(args)
+        if command == "anytime":
+            return _run_anytime(args)
         return _run_speed(args)
     except (DataSourceError, InvalidParameterError) as exc:
         _stderr(f"curvecast bench {command}: error: {exc}")
@@ -411,17 +520,18 @@ def _run_forecast(args: argparse.Namespace) -> int:
 
 
 def _run_prune(args: argparse.Namespace) -> int:
-    from curvecast.bench.prune_run import PruneConfig, run_prune_bench, write_prune_report
+    from curvecast.bench.prune_report import write_prune_report
+    from curvecast.bench.prune_run import PruneConfig, run_prune_bench
     from curvecast.bench.runner import FIXTURE_SUITE, fixture_curves
 
     config = PruneConfig(
         suites=tuple(args.suite),
         pruners=tuple(args.pruners or _PRUNERS),
         data_dir=None if args.data_dir is None else str(args.data_dir),
-        configs=args.configs,
+        configs=tuple(args.configs),
         tasks=args.tasks,
         orders=args.orders,
-        workers=args.workers,
+        workers=tuple(args.workers),
         seed=args.seed,
         jobs=args.jobs,
         n_boot=args.n_boot,

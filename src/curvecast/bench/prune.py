@@ -4,10 +4,12 @@ A *search* is one task's configurations (their full, real curves) taken in a ran
 simulator runs it with ``workers`` trials in flight: at each tick every running trial reports its
 next point to a *judge* (a real Optuna pruner inside a real in-memory study, or Ray's real
 scheduler objects), which says whether to stop. A trial that reaches its last point completes and
-its final value becomes known to the search. Compute is counted in points reported.
+its final value becomes known to the search. Cost is counted twice: in points reported and in
+compute, each report costing what :data:`SUITE_COST` says for its suite (see :func:`report_costs`).
 
 Metrics of one replay:
     speedup: points of the search without pruning / points with pruning.
+    compute_speedup: compute of the search without pruning / compute with pruning.
     regret: |best final of all configurations - best final among the *completed* trials|: what
         the user loses by pruning (a pruned trial's final value is never seen). A search in which
         no trial completed with a finite value scores the worst final of all configurations as
@@ -19,16 +21,90 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 import numpy as np
+from numpy.typing import NDArray
 
 from curvecast.curves import Curve
-from curvecast.pruning._rule import DEFAULT_THRESHOLD
 
-__all__ = ["PRUNERS", "Judge", "ReplayResult", "make_judge", "replay"]
+__all__ = [
+    "PRUNERS",
+    "SUITE_COST",
+    "CostKind",
+    "Judge",
+    "ReplayResult",
+    "make_judge",
+    "pruner_step_cost",
+    "replay",
+    "report_costs",
+]
+
+#: How the compute of one report is counted (see :func:`report_costs`):
+#: "report" 1 per report; "step" the step axis is the compute (a report at step s costs s minus
+#: the previous reported step, the first costs s); "anchor" each report retrains from scratch on
+#: s units (a report at step s costs s).
+CostKind = Literal["report", "step", "anchor"]
+
+#: The compute of a report in each suite, and why:
+#:
+#: - lcdb: x is the training-set size of an anchor, and LCDB trains every anchor from scratch,
+#:   so the report at anchor a costs a (training cost at least linear in the examples; the
+#:   anchors grow geometrically, so the last anchor alone is about 30% of the run).
+#: - lcbench-surrogate: x is the epoch (1, 2, ..., 52): one per epoch, "step" says the same.
+#: - scanbench-vlm: x is the epoch (1, 2, ...): one per epoch.
+#: - scanbench-llm: x is the tokens seen at the checkpoint, unevenly spaced (a run's 2 to 10
+#:   checkpoints are not equidistant): a checkpoint costs the tokens since the previous one.
+#:   (FLOPs would also weigh each run by its parameter count, which differs 2-20x within a
+#:   flops bin; a pruner's step_cost is a function of the step alone, so tokens it is.)
+#: - schedules: x is the optimiser step, reported every 20 steps: the step difference (20 per
+#:   report, proportional to 1 per report).
+#: - fixture and any other suite: 1 per report.
+SUITE_COST: dict[str, CostKind] = {
+    "lcdb": "anchor",
+    "lcbench-surrogate": "step",
+    "scanbench-vlm": "step",
+    "scanbench-llm": "step",
+    "schedules": "step",
+}
+
+
+def report_costs(steps: Sequence[float], kind: CostKind) -> NDArray[np.float64]:
+    """The compute of each report of one run, shape ``(n,)`` for ``steps`` of shape ``(n,)``
+    (increasing; see :data:`CostKind` for ``kind``).
+
+    Raises:
+        ValueError: an unknown ``kind``, or a step cost that is negative.
+
+    Example:
+        >>> report_costs([16, 32, 64], "anchor").tolist(), report_costs([2, 5], "step").tolist()
+        ([16.0, 32.0, 64.0], [2.0, 3.0])
+    """
+    s = np.asarray(steps, dtype=np.float64)
+    if kind == "report":
+        return np.ones_like(s)
+    if kind == "anchor":
+        out = s.copy()
+    elif kind == "step":
+        out = np.diff(s, prepend=0.0)
+    else:
+        raise ValueError(f"the cost kind must be one of report, step, anchor; got {kind!r}")
+    if np.any(out < 0):
+        raise ValueError(f"a {kind!r} cost needs non-negative increasing steps; got {s[:5]}...")
+    return out
+
+
+def _anchor_cost(step: float) -> float:
+    """``step_cost`` of a run whose every report retrains from scratch on ``step`` units."""
+    return float(step)
+
+
+def pruner_step_cost(kind: CostKind) -> Any:
+    """What ForecastPruner(step_cost=...) takes for ``kind``: None (1 per report), "step", or
+    a function of the step (an anchor costs its size)."""
+    return {"report": None, "step": "step", "anchor": _anchor_cost}[kind]
 
 
 class Judge(Protocol):
@@ -45,9 +121,10 @@ class Judge(Protocol):
 
 @dataclass
 class ReplayResult:
-    """One search replayed with one pruner.
+    """One search replayed with one pruner, with ``workers`` trials in flight.
 
-    ``trace`` holds, after each trial ended, (points used so far, best completed final so far).
+    ``trace`` holds, after each trial ended, (points used so far, compute used so far, best
+    completed final so far).
     """
 
     pruner: str
@@ -62,11 +139,21 @@ class ReplayResult:
     n_pruned: int
     n_diverged: int
     seconds: float
-    trace: list[tuple[int, float]] = field(default_factory=list)
+    trace: list[tuple[int, float, float]] = field(default_factory=list)
+    compute: float = math.nan
+    compute_full: float = math.nan
+    workers: int = 1
 
     @property
     def speedup(self) -> float:
         return self.points_full / max(self.points, 1)
+
+    @property
+    def compute_speedup(self) -> float:
+        """Compute without pruning / compute with (NaN where no compute was counted)."""
+        if not self.compute > 0:
+            return math.nan
+        return self.compute_full / self.compute
 
     @property
     def regret(self) -> float:
@@ -80,8 +167,10 @@ class ReplayResult:
     def to_dict(self) -> dict[str, Any]:
         return {
             "pruner": self.pruner, "task": self.task, "order": self.order,
-            "points": self.points, "points_full": self.points_full,
-            "speedup": self.speedup, "regret": self.regret, "rel_regret": self.rel_regret,
+            "workers": self.workers, "points": self.points, "points_full": self.points_full,
+            "compute": self.compute, "compute_full": self.compute_full,
+            "speedup": self.speedup, "compute_speedup": self.compute_speedup,
+            "regret": self.regret, "rel_regret": self.rel_regret,
             "best_found": self.best_found, "best_possible": self.best_possible,
             "n_trials": self.n_trials, "n_pruned": self.n_pruned, "n_diverged": self.n_diverged,
             "seconds": self.seconds,
@@ -109,45 +198,55 @@ def replay(
     task: str,
     order: int,
     workers: int = 4,
+    cost: CostKind = "report",
 ) -> ReplayResult:
-    """Replay ``curves`` (one search, already in the order to run) through ``judge``.
+    """Replay ``curves`` (one search, already in the order to run) through ``judge``, with
+    ``workers`` trials in flight (1: one trial at a time, as Optuna's ``n_jobs=1``), counting
+    each report's compute as ``cost`` says (see :func:`report_costs`).
 
     All curves must share a direction. A diverged curve reports its non-finite value (the judge
     sees what a real run would report) and, if not stopped, completes with no usable final.
+
+    Raises:
+        ValueError: ``workers`` below 1, or an unknown ``cost``.
     """
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1; got {workers}")
     direction = curves[0].direction
-    better: Callable[[float, float], bool] = (
-        (lambda a, b: a > b) if direction == "maximize" else (lambda a, b: a < b)
-    )
+    maximize = direction == "maximize"
     finals = [_final(c) for c in curves]
     finite = [f for f in finals if math.isfinite(f)]
-    best_possible = (
-        (max(finite) if direction == "maximize" else min(finite)) if finite else math.nan
-    )
-    worst_possible = (
-        (min(finite) if direction == "maximize" else max(finite)) if finite else math.nan
-    )
+    best_possible = (max(finite) if maximize else min(finite)) if finite else math.nan
+    worst_possible = (min(finite) if maximize else max(finite)) if finite else math.nan
     started = time.perf_counter()
     queue = list(range(len(curves)))[::-1]
     running: dict[int, int] = {}  # curve index -> next point
     steps = [_steps(c) for c in curves]
+    # plain Python lists: the loop below runs once per report, and indexing numpy scalars
+    # there cost more than the bookkeeping itself
+    values = [c.y.tolist() for c in curves]
+    costs = [report_costs(s, cost).tolist() for s in steps]
+    ids = [str(i) for i in range(len(curves))]
     points = pruned = 0
+    compute = 0.0
     best_found = math.nan
-    trace: list[tuple[int, float]] = []
+    trace: list[tuple[int, float, float]] = []
     while queue or running:
         while queue and len(running) < workers:
             i = queue.pop()
-            judge.start(str(i))
+            judge.start(ids[i])
             running[i] = 0
         for i in list(running):
             k = running[i]
-            c = curves[i]
             points += 1
-            stop = judge.report(str(i), steps[i][k], float(c.y[k]))
-            if k + 1 == c.y.size and not stop:
-                judge.complete(str(i))
+            compute += costs[i][k]
+            stop = judge.report(ids[i], steps[i][k], float(values[i][k]))
+            if k + 1 == len(values[i]) and not stop:
+                judge.complete(ids[i])
                 f = finals[i]
-                if math.isfinite(f) and (math.isnan(best_found) or better(f, best_found)):
+                if math.isfinite(f) and (
+                    math.isnan(best_found) or (f > best_found if maximize else f < best_found)
+                ):
                     best_found = f
             elif not stop:
                 running[i] = k + 1
@@ -155,11 +254,12 @@ def replay(
             else:
                 pruned += 1
             del running[i]
-            trace.append((points, best_found))
+            trace.append((points, compute, best_found))
     return ReplayResult(
         pruner, task, order, points, sum(c.y.size for c in curves), best_found, best_possible,
         worst_possible, len(curves), pruned, sum(c.diverged for c in curves),
-        time.perf_counter() - started, trace,
+        time.perf_counter() - started, trace, compute, float(sum(sum(c) for c in costs)),
+        workers,
     )  # fmt: skip
 
 
@@ -227,7 +327,9 @@ class OptunaJudge:
             self.study.tell(trial, state=self._optuna.trial.TrialState.FAIL)
 
 
-def _optuna_pruner(name: str, max_t: int, min_t: int, bounds: Any) -> Any:
+def _optuna_pruner(
+    name: str, max_t: int, min_t: int, bounds: Any, cost: CostKind = "report"
+) -> Any:
     import warnings
 
     import optuna.pruners as p
@@ -255,12 +357,15 @@ def _optuna_pruner(name: str, max_t: int, min_t: int, bounds: Any) -> Any:
         from curvecast.integrations.optuna import ForecastPruner
 
         method, threshold = spec
+        # the explicit threshold only when the name gives one: the default rule is the pruner's
+        args = () if threshold is None else (threshold,)
         return ForecastPruner(
-            DEFAULT_THRESHOLD if threshold is None else threshold,
+            *args,
             method=method,
             bounds=bounds,
             max_resource=_trial_budget,
             schedule=_trial_schedule,
+            step_cost=pruner_step_cost(cost),
         )
     raise KeyError(name)
 
@@ -337,9 +442,11 @@ PRUNERS: tuple[str, ...] = (
 )  # fmt: skip
 
 
-def make_judge(name: str, curves: Sequence[Curve]) -> Judge:
+def make_judge(name: str, curves: Sequence[Curve], cost: CostKind = "report") -> Judge:
     """A fresh judge for one replay of ``curves`` with the pruner ``name`` (see :data:`PRUNERS`;
-    also "curvecast:METHOD", ForecastPruner with that forecasting method).
+    also "curvecast:METHOD", ForecastPruner with that forecasting method). A curvecast pruner
+    is told what a report costs (``step_cost``, from ``cost``: see :func:`report_costs`); the
+    others cannot be.
 
     Raises:
         KeyError: unknown name. MissingDependencyError: Optuna (or Ray for "asha") missing.
@@ -358,5 +465,5 @@ def make_judge(name: str, curves: Sequence[Curve]) -> Judge:
         return judge
     budgets = {str(i): _budget(c, all_steps[i]) for i, c in enumerate(curves)}
     schedules = {str(i): c.meta["schedule"] for i, c in enumerate(curves) if "schedule" in c.meta}
-    pruner = _optuna_pruner(name, max_t, min_t, curves[0].bounds)
+    pruner = _optuna_pruner(name, max_t, min_t, curves[0].bounds, cost)
     return OptunaJudge(pruner, direction, budgets, schedules)

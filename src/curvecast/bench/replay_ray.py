@@ -5,7 +5,9 @@ configurations, W simulated workers, each curve reported step by step. A *judge*
 at each report, whether the trial goes on. The judges here drive Ray's real scheduler code, the
 very ``on_trial_add`` / ``on_trial_result`` / ``on_trial_complete`` calls Tune makes, with minimal
 trial stand-ins (no Ray cluster, no actors, no processes): ASHA (``AsyncHyperBandScheduler``) and
-curvecast's :class:`~curvecast.integrations.ray.ForecastScheduler`.
+curvecast's :class:`~curvecast.integrations.ray.ForecastScheduler`. Schedulers that pause and
+resume trials (``HyperBandScheduler``, ``ForecastScheduler(freeze_thaw=True)``) run through
+:class:`PausingController` instead, a stand-in for Tune's controller with one worker.
 
 The protocol (:class:`Judge`):
 
@@ -40,7 +42,15 @@ from curvecast.pruning._rule import (
     DEFAULT_WARMUP_FRACTION,
 )
 
-__all__ = ["Judge", "SchedulerJudge", "asha_judge", "forecast_scheduler_judge"]
+__all__ = [
+    "Judge",
+    "PausingController",
+    "SchedulerJudge",
+    "asha_judge",
+    "forecast_scheduler_judge",
+    "freeze_thaw_scheduler",
+    "hyperband_scheduler",
+]
 
 _TIME_ATTR = "training_iteration"
 
@@ -61,6 +71,9 @@ class _StandInTrial:
 
     trial_id: str
     status: str = "RUNNING"
+    is_saving: bool = False  # HyperBandScheduler reads it (a pause in progress)
+    last_result: dict[str, Any] | None = None
+    config: dict[str, Any] | None = None
 
     def __str__(self) -> str:
         return self.trial_id
@@ -234,7 +247,7 @@ def _seed_bracket_draws(judge: SchedulerJudge, seed: int) -> None:
 
 def forecast_scheduler_judge(
     max_t: int | float | Literal["auto"] = "auto",
-    threshold: float = DEFAULT_THRESHOLD,
+    threshold: float | None = DEFAULT_THRESHOLD,
     *,
     mode: str,
     metric: str = "score",
@@ -248,7 +261,8 @@ def forecast_scheduler_judge(
 ) -> SchedulerJudge:
     """A judge backed by :class:`~curvecast.integrations.ray.ForecastScheduler`.
 
-    The arguments are the scheduler's (freeze-thaw is left out: the replay has no pause). With
+    The arguments are the scheduler's (freeze-thaw is left out: this judge only stops; see
+    :class:`PausingController` and :func:`freeze_thaw_scheduler` for pauses). With
     ``max_t="auto"`` the horizon is the largest last step among completed trials, so the judge
     stops nothing until one trial completes; pass the suite's final step to judge from the start.
 
@@ -278,4 +292,170 @@ def forecast_scheduler_judge(
         metric=metric,
         max_t=math.inf if max_t == "auto" else float(max_t),
         name="forecast_scheduler_judge",
+    )
+
+
+# -- schedulers that pause and resume: a stand-in controller ---------------------------------------
+
+#: Ray Tune's trial states as the schedulers compare them (``Trial.PENDING`` and so on).
+_PENDING, _RUNNING, _PAUSED, _TERMINATED = "PENDING", "RUNNING", "PAUSED", "TERMINATED"
+
+
+class PausingController:
+    """The part of Tune's ``TuneController`` a pausing scheduler touches, for one worker.
+
+    Tune asks the scheduler which trial to run (``choose_trial_to_run``), runs it, passes each
+    result to ``on_trial_result`` and acts on CONTINUE, PAUSE (the trial keeps its checkpoint and
+    waits, PAUSED) or STOP; a trial whose last result is reached ends with ``on_trial_complete``;
+    the scheduler may stop other trials through ``stop_trial``. This class does the same with
+    stand-in trials, every trial added (PENDING) before the first is run, as Tune does with a
+    fixed list of samples; a resumed trial continues where it paused (its checkpoint).
+
+    Args:
+        scheduler: a Ray scheduler whose metric and mode are set (HyperBandScheduler,
+            ForecastScheduler(freeze_thaw=True), ...).
+        trial_ids: the trials, in submission order.
+        metric: the result key the scheduler reads.
+
+    Example:
+        >>> ctl = PausingController(hyperband_scheduler(max_t=9, mode="max"), ["a", "b"],
+        ...                         metric="score")  # doctest: +SKIP
+        >>> ctl.next_trial()  # doctest: +SKIP
+        'a'
+    """
+
+    def __init__(self, scheduler: Any, trial_ids: Sequence[str], *, metric: str) -> None:
+        self.scheduler = scheduler
+        self.metric = metric
+        self._trials = {str(t): _StandInTrial(str(t), status=_PENDING) for t in trial_ids}
+        self._last_step: dict[str, float] = {}
+        self.n_resumed = 0
+        for trial in self._trials.values():
+            scheduler.on_trial_add(self, trial)
+
+    # the controller calls the schedulers make
+    def get_trials(self) -> list[_StandInTrial]:
+        return list(self._trials.values())
+
+    def stop_trial(self, trial: _StandInTrial) -> None:
+        """Stop a trial the scheduler no longer wants, as ``TuneController.stop_trial`` does."""
+        if trial.status in (_TERMINATED, "ERROR"):
+            return
+        if trial.status in (_PENDING, _PAUSED):
+            self.scheduler.on_trial_remove(self, trial)
+        else:
+            self.scheduler.on_trial_complete(self, trial, dict(trial.last_result or {}))
+        trial.status = _TERMINATED
+
+    def pause_trial(self, trial: _StandInTrial, should_checkpoint: bool = True) -> None:
+        trial.status = _PAUSED
+
+    # the simulator's side
+    def status(self, trial_id: str) -> str:
+        """The trial's Tune status: PENDING, RUNNING, PAUSED or TERMINATED."""
+        return self._trials[trial_id].status
+
+    def next_trial(self) -> str | None:
+        """The trial the scheduler runs next (now RUNNING), or None when it runs nothing."""
+        trial = self.scheduler.choose_trial_to_run(self)
+        if trial is None:
+            return None
+        if trial.status == _PAUSED:
+            self.n_resumed += 1
+        trial.status = _RUNNING
+        return str(trial.trial_id)
+
+    def report(self, trial_id: str, step: float, value: float, *, last: bool) -> str:
+        """Pass the running trial's result; "continue", "pause" or "stop" (the trial ended,
+        stopped by the scheduler or, with ``last``, completed)."""
+        trial = self._trials[trial_id]
+        if trial.status != _RUNNING:
+            raise parameter_error("trial_id", "PausingController", "the running trial", trial_id)
+        result = {_TIME_ATTR: step, self.metric: float(value), "trial_id": trial_id}
+        trial.last_result = result
+        if last:  # the trainable returned: Tune completes the trial with its last result
+            result["done"] = True
+            trial.last_result = result
+            self.scheduler.on_trial_complete(self, trial, dict(result))
+            trial.status = _TERMINATED
+            return "stop"
+        action = self.scheduler.on_trial_result(self, trial, dict(result))
+        if trial.status == _TERMINATED:  # the scheduler stopped it through stop_trial
+            return "stop"
+        if action == "STOP":
+            self.scheduler.on_trial_complete(self, trial, dict(result))
+            trial.status = _TERMINATED
+            return "stop"
+        if action == "PAUSE":
+            trial.status = _PAUSED
+            return "pause"
+        return "continue"
+
+
+def hyperband_scheduler(
+    max_t: int, reduction_factor: float = 3, *, mode: str, metric: str = "score"
+) -> Any:
+    """Ray's real ``HyperBandScheduler`` (synchronous Hyperband: it pauses each trial at its
+    rung and resumes the best), for :class:`PausingController`.
+
+    Raises:
+        InvalidParameterError: an argument out of range.
+        MissingDependencyError: Ray Tune is not installed.
+    """
+    owner = "hyperband_scheduler"
+    mode = _check_mode(mode, owner)
+    if isinstance(max_t, bool) or not isinstance(max_t, int) or max_t < 1:
+        raise parameter_error("max_t", owner, "an int >= 1", max_t)
+    rf = _check_number("reduction_factor", owner, reduction_factor, "a number > 1", 1.0)
+    if rf <= 1:
+        raise parameter_error("reduction_factor", owner, "a number > 1", reduction_factor)
+    try:
+        from ray.tune.schedulers import HyperBandScheduler
+    except ImportError as exc:
+        raise MissingDependencyError(
+            "hyperband_scheduler needs Ray Tune: " + install_hint("ray")
+        ) from exc
+    return HyperBandScheduler(
+        time_attr=_TIME_ATTR, metric=metric, mode=mode, max_t=max_t, reduction_factor=rf
+    )
+
+
+def freeze_thaw_scheduler(
+    budgets: dict[str, float],
+    *,
+    mode: str,
+    metric: str = "score",
+    bounds: Sequence[float | None] | None = None,
+    seed: int = 0,
+    schedules: dict[str, Any] | None = None,
+) -> Any:
+    """curvecast's ``ForecastScheduler(freeze_thaw=True)`` with each trial's own final step
+    (``budgets``: trial id -> last step) and learning-rate schedule (``schedules``: trial id ->
+    schedule dict, where known), its other arguments at their defaults, for
+    :class:`PausingController`.
+
+    Raises:
+        InvalidParameterError: an argument out of range.
+        MissingDependencyError: Ray Tune is not installed.
+    """
+    mode = _check_mode(mode, "freeze_thaw_scheduler")
+    from curvecast.integrations.ray import ForecastScheduler  # raises MissingDependencyError
+
+    known = dict(schedules or {})
+
+    def own(trial: Any) -> float | None:
+        return budgets.get(str(trial.trial_id))
+
+    def schedule(trial: Any) -> Any:
+        return known.get(str(trial.trial_id))
+
+    return ForecastScheduler(
+        metric,
+        mode,
+        time_attr=_TIME_ATTR,
+        max_t=own,
+        bounds=bounds,
+        seed=seed,
+        freeze_thaw=True,
+        schedule=schedule if known else None,
     )

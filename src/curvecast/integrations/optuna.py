@@ -45,7 +45,9 @@ import dataclasses
 import logging
 import math
 import threading
+import time
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from curvecast.curves import Curve
@@ -244,6 +246,11 @@ class ForecastPruner(BasePruner):
             the schedule says, completed trials pass their own schedules as context, the
             schedule is stored on the trial (system attribute ``"curvecast:schedule"``), and
             with ``max_resource="auto"`` a trial's horizon is its schedule's end.
+        max_overhead: keep the pruner's own time within this share of the training time (e.g.
+            0.1): a forecast that is due is skipped while the time spent in ``should_prune``
+            exceeds ``max_overhead`` x the time the trials spent between their reports (in
+            this process). For epochs that cost milliseconds. None (default): every check is
+            made, so decisions depend on the reports only, not on timing.
 
     Raises:
         InvalidParameterError: an argument is out of range (at construction).
@@ -269,6 +276,7 @@ class ForecastPruner(BasePruner):
         incumbent: Literal["forecast", "completed"] = "forecast",
         shadow: bool = False,
         schedule: ScheduleSetting = None,
+        max_overhead: float | None = None,
     ) -> None:
         owner = "ForecastPruner"
         if not isinstance(shadow, bool):
@@ -311,6 +319,16 @@ class ForecastPruner(BasePruner):
         self._announced: set[int] = set()
         self._shadow = shadow
         self._warned: set[int] = set()
+        if max_overhead is not None and not (
+            isinstance(max_overhead, int | float)
+            and not isinstance(max_overhead, bool)
+            and 0 < max_overhead < math.inf
+        ):
+            raise parameter_error("max_overhead", owner, "a positive float or None", max_overhead)
+        self._max_overhead = None if max_overhead is None else float(max_overhead)
+        self._pruner_seconds = self._training_seconds = 0.0
+        self._skipped = 0
+        self._last_end: dict[int, float] = {}  # trial number -> when its last call ended
 
     @property
     def rule(self) -> ForecastRule:
@@ -469,6 +487,45 @@ class ForecastPruner(BasePruner):
 
     def prune(self, study: Study, trial: FrozenTrial) -> bool:
         """Decide for ``trial`` at its latest step; records the decision on the trial."""
+        started = time.perf_counter()
+        if self._max_overhead is not None:
+            self._count_training(trial, started)
+        try:
+            return self._prune(study, trial)
+        finally:
+            ended = time.perf_counter()
+            with self._lock:
+                self._pruner_seconds += ended - started
+                self._last_end[trial.number] = ended
+
+    def _count_training(self, trial: FrozenTrial, now: float) -> None:
+        """Add the time ``trial`` trained since its last ``should_prune`` (since it started, at
+        its first) to the training time the pruner's own time is held to."""
+        last = self._last_end.get(trial.number)
+        if last is not None:
+            spent = now - last
+        elif trial.datetime_start is not None:
+            spent = (datetime.now() - trial.datetime_start).total_seconds()
+        else:
+            spent = 0.0
+        with self._lock:
+            self._training_seconds += max(spent, 0.0)
+
+    def _over_budget(self) -> bool:
+        """Whether the pruner's time so far exceeds ``max_overhead`` x the training time."""
+        if self._max_overhead is None:
+            return False
+        with self._lock:
+            return self._pruner_seconds > self._max_overhead * self._training_seconds
+
+    @property
+    def overhead(self) -> tuple[float, float, int]:
+        """``(pruner seconds, training seconds, checks skipped)`` in this process: the time
+        inside ``should_prune``, the trials' time between their reports (counted only with
+        ``max_overhead``), and the forecasts skipped to keep within ``max_overhead``."""
+        return self._pruner_seconds, self._training_seconds, self._skipped
+
+    def _prune(self, study: Study, trial: FrozenTrial) -> bool:
         direction = self._direction(study)
         storage: Any = study._storage
         if study._study_id not in self._announced:
@@ -491,6 +548,10 @@ class ForecastPruner(BasePruner):
         n = curve.n_observed
         if not curve.diverged and n > self._rule.min_points and not self._rule.is_check_point(n):
             return False  # no forecast due: skip the study scan and the storage write
+        if not curve.diverged and self._over_budget():
+            with self._lock:
+                self._skipped += 1
+            return False  # the pruner already costs max_overhead of the training: skip this check
         summary = self._summarise(study, direction)
         incumbent, source = summary.incumbent, None
         if self._provisional is not None:

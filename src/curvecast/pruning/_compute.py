@@ -42,7 +42,7 @@ def check_step_cost(value: object, *, owner: str) -> StepCost:
         InvalidParameterError: anything else, naming ``step_cost`` of ``owner``.
     """
     if value is None or value == "step" or callable(value):
-        return value  # type: ignore[return-value]
+        return value
     if (
         not isinstance(value, bool)
         and isinstance(value, int | float)
@@ -97,7 +97,7 @@ def _costs(steps: NDArray[np.float64], previous: float, step_cost: StepCost) -> 
                 )
             total += float(c)
         return total
-    return float(step_cost) * steps.size  # type: ignore[arg-type]
+    return float(step_cost) * steps.size
 
 
 def compute_split(
