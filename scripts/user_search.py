@@ -51,7 +51,7 @@ from typing import Any
 
 import numpy as np
 
-PRUNERS = ("none", "median", "halving", "hyperband", "curvecast")
+PRUNERS = ("none", "median", "halving", "hyperband", "curvecast", "curvecast-overhead")
 SEARCHES = ("digits", "diabetes")
 _OWNER = "scripts/user_search.py"
 
@@ -214,6 +214,10 @@ def make_pruner(name: str) -> Any:
         from curvecast.integrations.optuna import ForecastPruner
 
         return ForecastPruner()
+    if name == "curvecast-overhead":  # the one setting for millisecond epochs
+        from curvecast.integrations.optuna import ForecastPruner
+
+        return ForecastPruner(max_overhead=0.1)
     raise ValueError(f"{_OWNER}: unknown pruner {name!r}; choose from {', '.join(PRUNERS)}.")
 
 
@@ -295,7 +299,7 @@ def run_one(
             "epochs": len(seen),
             "true_final": final,
         }
-        if t.state == optuna.trial.TrialState.PRUNED and pruner == "curvecast":
+        if t.state == optuna.trial.TrialState.PRUNED and pruner.startswith("curvecast"):
             v = final_forecast(t)
             if v is not None:
                 q = v.final_quantiles

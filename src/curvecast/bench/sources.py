@@ -566,20 +566,24 @@ def _read_lcbench(root: Path, limit: int | None, seed: int) -> list[_Record]:
 SCHEDULE_SUITE_FILE = "data/schedule_suite.json.gz"
 
 
-def _read_schedules(root: Path, limit: int | None, seed: int) -> list[_Record]:
-    """The shipped ``schedules`` suite (``root`` is unused: the data is in the package)."""
+def _read_shipped(suite: str, file: str, script: str) -> Any:
+    """The JSON document of a suite shipped gzipped in the package (``file`` under it)."""
     import gzip
     from importlib import resources
 
-    res = resources.files("curvecast").joinpath(SCHEDULE_SUITE_FILE)
+    res = resources.files("curvecast").joinpath(file)
     try:
-        doc = json.loads(gzip.decompress(res.read_bytes()).decode("utf-8"))
+        return json.loads(gzip.decompress(res.read_bytes()).decode("utf-8"))
     except (OSError, ValueError) as exc:
         raise DataSourceError(
-            f"The schedules suite ({SCHEDULE_SUITE_FILE} in the curvecast package) cannot be "
-            f"read ({exc}); reinstall curvecast or regenerate it with "
-            "scripts/make_schedule_suite.py."
+            f"The {suite} suite ({file} in the curvecast package) cannot be read ({exc}); "
+            f"reinstall curvecast or regenerate it with {script}."
         ) from exc
+
+
+def _read_schedules(root: Path, limit: int | None, seed: int) -> list[_Record]:
+    """The shipped ``schedules`` suite (``root`` is unused: the data is in the package)."""
+    doc = _read_shipped("schedules", SCHEDULE_SUITE_FILE, "scripts/make_schedule_suite.py")
     out = []
     for run in sorted(doc["runs"], key=lambda r: (_natural_key(r["task"]), r["config"])):
         y = np.array([np.nan if v is None else v for v in run["y"]], dtype=np.float64)
@@ -595,17 +599,7 @@ MLP_SUITE_FILE = "data/mlp_suite.json.gz"
 
 def _read_mlp_suite(root: Path, limit: int | None, seed: int) -> list[_Record]:
     """The shipped ``sklearn-mlp`` suite (``root`` is unused: the data is in the package)."""
-    import gzip
-    from importlib import resources
-
-    res = resources.files("curvecast").joinpath(MLP_SUITE_FILE)
-    try:
-        doc = json.loads(gzip.decompress(res.read_bytes()).decode("utf-8"))
-    except (OSError, ValueError) as exc:
-        raise DataSourceError(
-            f"The sklearn-mlp suite ({MLP_SUITE_FILE} in the curvecast package) cannot be read "
-            f"({exc}); reinstall curvecast or regenerate it with scripts/make_mlp_suite.py."
-        ) from exc
+    doc = _read_shipped("sklearn-mlp", MLP_SUITE_FILE, "scripts/make_mlp_suite.py")
     out = []
     for run in sorted(doc["runs"], key=lambda r: (r["task"], r["config"])):
         y = np.array([np.nan if v is None else v for v in run["y"]], dtype=np.float64)
