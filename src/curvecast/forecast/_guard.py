@@ -56,6 +56,8 @@ def infer_bounds(curve: Curve) -> tuple[float, float] | None:
     Returns ``(lo, hi)`` (open sides infinite), or None when nothing is given or inferred.
     A side given by the user is never changed.
     """
+    if curve.bounds is not None and all(math.isfinite(b) for b in curve.bounds):
+        return curve.bounds  # both sides given: nothing to infer (the common case in a search)
     y = curve.observed_y
     given = curve.bounds if curve.bounds is not None else (-math.inf, math.inf)
     lo, hi = given

@@ -392,7 +392,8 @@ class ForecastPruner(BasePruner):
 
     def _summarise(self, study: Study, direction: str) -> _Summary:
         completed = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-        key = (len(completed), max((t.number for t in completed), default=-1))
+        # Optuna returns trials in creation order: the last completed has the largest number
+        key = (len(completed), completed[-1].number if completed else -1)
         with self._lock:
             if self._summary is not None and self._summary.key == key:
                 return self._summary
