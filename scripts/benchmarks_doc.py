@@ -5,7 +5,8 @@ Usage: python scripts/benchmarks_doc.py [--out docs/benchmarks.md]
 Reads ``bench-out/forecast/results.json`` (each curve alone), ``bench-out/context/results.json``
 (with 16 completed trials of the same task as context), ``bench-out/speed/speed.md``,
 ``bench-out/speed-batch/speed.md``, ``bench-out/prune_cost.txt`` (the output of
-``scripts/prune_cost.py``) and ``bench-out/prune/prune.md``, written by the commands in the document itself, and lays their
+``scripts/prune_cost.py``), ``bench-out/prune/prune.md`` and ``bench-out/anytime/anytime.md``,
+written by the commands in the document itself, and lays their
 figures out side by side: the CRPS of the final value (mean, lower is better) and the 90% coverage
 of every method at every cutoff, each method's CRPS against ``last_value`` on average, and the
 targets of the forecasting issue checked cell by cell. Nothing here is typed by hand: rerun the
@@ -34,10 +35,12 @@ COMMANDS = {
     "--out bench-out/speed-batch",
     "prune-cost": "python scripts/prune_cost.py --trials 1000 --repeats 30",
     "heldout": "python scripts/heldout_coverage.py --data-dir DIR --curves 60",
-    # about 35 min on 2 free cores (2 h on a machine shared four ways): see docs/pruning-bench.md
+    # 12 min on 2 cores (see docs/pruning-bench.md for the time of larger runs)
     "prune": "curvecast bench prune --suite lcdb,lcbench-surrogate,scanbench-vlm,scanbench-llm,"
-    "schedules --tasks 10 --orders 3 --configs 100,1000 --workers 1,4 --pruners none,median,"
-    "successive_halving,hyperband,asha,curvecast,oracle --jobs 2 --no-plots --out bench-out/prune",
+    "schedules,sklearn-mlp --tasks 3 --orders 2 --configs 100,1000 --workers 1,4 --pruners none,"
+    "median,successive_halving,hyperband,asha,curvecast,oracle --jobs 2 --out bench-out/prune",
+    "anytime": "curvecast bench anytime --suite lcbench-surrogate --configs 100 --tasks 3 "
+    "--orders 2 --budget 0.5 --jobs 2 --out bench-out/anytime",
 }
 
 
@@ -155,6 +158,20 @@ def _prune_section(path: Path) -> list[str]:
     return out
 
 
+def _anytime_section(path: Path) -> list[str]:
+    """From ``anytime.md``: its header lines and its first table (the headline regret)."""
+    lines = path.read_text().splitlines()
+    out = [ln for ln in lines[:8] if ln.startswith("- ")] + [""]
+    table = False
+    for ln in lines:
+        if ln.startswith("|"):
+            table = True
+            out.append(ln)
+        elif table:
+            break
+    return out
+
+
 def _section(path: Path, title: str) -> list[str]:
     text = path.read_text()
     return [f"### {title}", "", text.strip(), ""]
@@ -247,6 +264,12 @@ def main() -> None:
         "margin). `bench-out/prune/prune.md` has every interval.",
         "",
         *_prune_section(b / "prune" / "prune.md"),
+        "",
+        "## Promotion: regret against compute (freeze-thaw)",
+        "",
+        f"    {COMMANDS['anytime']}",
+        "",
+        *_anytime_section(b / "anytime" / "anytime.md"),
     ]
     Path(args.out).write_text("\n".join(lines) + "\n")
     print(f"wrote {args.out}")

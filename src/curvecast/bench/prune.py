@@ -68,6 +68,8 @@ SUITE_COST: dict[str, CostKind] = {
     "scanbench-vlm": "step",
     "scanbench-llm": "step",
     "schedules": "step",
+    # our own scikit-learn runs: one epoch per report, all epochs alike
+    "sklearn-mlp": "step",
 }
 
 
