@@ -395,7 +395,8 @@ def _add_anytime_parser(sub: Any) -> None:
 
 
 def _run_anytime(args: argparse.Namespace) -> int:
-    from curvecast.bench.anytime import AnytimeConfig, run_anytime_bench, write_anytime_report
+    from curvecast.bench.anytime import AnytimeConfig, run_anytime_bench
+    from curvecast.bench.anytime_report import write_anytime_report
     from curvecast.bench.runner import FIXTURE_SUITE, fixture_curves
 
     config = AnytimeConfig(
