@@ -82,3 +82,11 @@ def test_expected_improvement_from_samples() -> None:
 def test_expected_improvement_rejects_a_nan_incumbent() -> None:
     with pytest.raises(InvalidParameterError, match="incumbent"):
         expected_improvement(_normal(0, 1), math.nan)
+
+
+def test_a_long_run_of_reports_to_come_is_counted_whole() -> None:
+    """A million per-step reports still to come: counted exactly, a cost function sampled."""
+    assert compute_split([1, 2, 3], 1e6) == (3.0, 999_997.0)
+    assert compute_split([1, 2, 3], 1e6, "step") == (3.0, 999_997.0)
+    done, left = compute_split([1, 2, 3], 1e6, lambda s: 2.0)
+    assert done == 6.0 and left == pytest.approx(2 * 999_997)

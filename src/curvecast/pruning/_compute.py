@@ -31,8 +31,9 @@ __all__ = [
 #: or a function of a report's step returning that report's cost.
 StepCost: TypeAlias = float | int | Literal["step"] | Callable[[float], float] | None
 
-#: At most this many future reports are enumerated; a longer tail is summed in closed form.
-_MAX_FUTURE = 100_000
+#: A function ``step_cost`` is called on at most this many future reports (spread evenly over
+#: them, each standing for its share); counts and "step" costs are exact however many there are.
+_MAX_CALLS = 10_000
 
 
 def check_step_cost(value: object, *, owner: str) -> StepCost:
@@ -58,33 +59,39 @@ def check_step_cost(value: object, *, owner: str) -> StepCost:
     )
 
 
-def _future_steps(steps: NDArray[np.float64], horizon: float) -> NDArray[np.float64]:
+def _future_steps(steps: NDArray[np.float64], horizon: float) -> tuple[NDArray[np.float64], int]:
     """The report steps still to come up to ``horizon`` (included), continuing the observed
     spacing: geometric when the last steps grow by a constant ratio (LCDB's anchors), else
-    arithmetic with the last gap."""
+    arithmetic with the last gap. Returns at most :data:`_MAX_CALLS` of them, evenly chosen, and
+    how many there are in all."""
     last = float(steps[-1])
     if horizon <= last:
-        return np.empty(0)
+        return np.empty(0), 0
+    geometric = False
     if steps.size >= 3 and steps[-3] > 0:
         r1, r2 = steps[-2] / steps[-3], steps[-1] / steps[-2]
         d1, d2 = steps[-2] - steps[-3], steps[-1] - steps[-2]
-        if r2 > 1.05 and abs(r1 - r2) < 0.05 * r2 and abs(d1 - d2) > 0.05 * d2:
-            n = math.ceil(math.log(horizon / last) / math.log(r2) - 1e-9)
-            out = last * r2 ** np.arange(1, min(n, _MAX_FUTURE) + 1)
-            return np.minimum(out, horizon)
-    gap = float(steps[-1] - steps[-2]) if steps.size >= 2 else last
-    gap = gap if gap > 0 else max(last, 1.0)
-    n = math.ceil((horizon - last) / gap - 1e-9)
-    out = last + gap * np.arange(1, min(n, _MAX_FUTURE) + 1)
-    out[-1] = horizon if n <= _MAX_FUTURE else out[-1]
-    return np.minimum(out, horizon)
+        geometric = r2 > 1.05 and abs(r1 - r2) < 0.05 * r2 and abs(d1 - d2) > 0.05 * d2
+    if geometric:
+        n = math.ceil(math.log(horizon / last) / math.log(r2) - 1e-9)
+    else:
+        gap = float(steps[-1] - steps[-2]) if steps.size >= 2 else last
+        gap = gap if gap > 0 else max(last, 1.0)
+        n = math.ceil((horizon - last) / gap - 1e-9)
+    k = np.unique(np.linspace(1, n, min(n, _MAX_CALLS)).round()) if n > _MAX_CALLS else None
+    k = np.arange(1, n + 1, dtype=np.float64) if k is None else k
+    out = last * r2**k if geometric else last + gap * k
+    out[-1] = horizon  # the last report is at the horizon
+    return np.minimum(out, horizon), n
 
 
-def _costs(steps: NDArray[np.float64], previous: float, step_cost: StepCost) -> float:
-    if steps.size == 0:
+def _costs(steps: NDArray[np.float64], n: int, previous: float, step_cost: StepCost) -> float:
+    """The compute of ``n`` reports after step ``previous``, of which ``steps`` are a sample
+    (all of them when ``n == steps.size``) ending at the last."""
+    if n == 0:
         return 0.0
     if step_cost is None:
-        return float(steps.size)
+        return float(n)
     if step_cost == "step":
         return float(steps[-1] - previous)
     if callable(step_cost):
@@ -96,8 +103,8 @@ def _costs(steps: NDArray[np.float64], previous: float, step_cost: StepCost) -> 
                     "step_cost", "the pruner", f"a function returning a cost >= 0 (step {s:g})", c
                 )
             total += float(c)
-        return total
-    return float(step_cost) * steps.size
+        return total * n / steps.size
+    return float(step_cost) * n
 
 
 def compute_split(
@@ -118,9 +125,9 @@ def compute_split(
     steps = np.asarray(observed_steps, dtype=np.float64).reshape(-1)
     if steps.size == 0:
         raise parameter_error("observed_steps", "compute_split", "at least one step", steps)
-    done = _costs(steps, 0.0, step_cost)
-    future = _future_steps(steps, float(horizon))
-    left = _costs(future, float(steps[-1]), step_cost)
+    done = _costs(steps, steps.size, 0.0, step_cost)
+    future, n = _future_steps(steps, float(horizon))
+    left = _costs(future, n, float(steps[-1]), step_cost)
     return done, left
 
 
