@@ -414,18 +414,14 @@ class ForecastPruner(BasePruner):
             horizon: float | None = float(max(last_steps)) if last_steps else None
         else:
             horizon = float(self._max_resource)
+        spread = search_spread(finite, direction)
         previous = self._summary
         if previous is not None and not context_due(previous.n_context, len(completed)):
             # the context is redrawn as the search grows by a quarter, not at every completion:
             # the calibrated forecaster's leave-one-out errors are cached per context, so a
             # pruner at 1,000 trials pays for them about 30 times, not 1,000
             summary = _Summary(
-                key,
-                horizon,
-                incumbent,
-                previous.context,
-                search_spread(finite, direction),
-                previous.n_context,
+                key, horizon, incumbent, previous.context, spread, previous.n_context
             )
             with self._lock:
                 self._summary = summary
@@ -442,9 +438,7 @@ class ForecastPruner(BasePruner):
                     continue
                 if c is not None and not c.diverged:
                     context.append(as_seen(c))  # as the forecaster sees it, once per draw
-        summary = _Summary(
-            key, horizon, incumbent, context, search_spread(finite, direction), len(completed)
-        )
+        summary = _Summary(key, horizon, incumbent, context, spread, len(completed))
         with self._lock:
             self._summary = summary
         return summary
