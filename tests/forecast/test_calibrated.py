@@ -63,6 +63,42 @@ def test_conformal_recalibration_covers_on_the_search(narrow) -> None:
     assert 0.82 <= hits_cal / 200 <= 0.97
 
 
+class _Wide:
+    """An under-confident base: the last value with a band ten times the truth's spread."""
+
+    name = "wide"
+
+    def forecast(self, curve, x_new, *, rng, context=()):
+        y = curve.observed_y[-1]
+        z = np.linspace(-3, 3, GRID.size)
+        return Forecast(x_new, np.tile(y + 0.2 * z, (x_new.size, 1)), direction=curve.direction)
+
+
+@pytest.mark.parametrize("n_trials", [3, 5, 8])
+def test_too_few_trials_never_narrow_the_band(n_trials) -> None:
+    """Fewer than MIN_SHRINK trials cannot vouch for a 90% band narrower than the base's: their
+    small errors (survivors of a pruned search that settled early) once halved the band of a
+    run that went on to win."""
+    register("wide", _Wide, overwrite=True)
+    try:
+        seen = _search(1, seed=7)[0].truncate(12)
+        xq = np.array([20.0])
+        base = _Wide().forecast(seen, xq, rng=np.random.default_rng(0))
+        f = CalibratedForecaster(base="wide").forecast(
+            seen, xq, rng=np.random.default_rng(0), context=_search(n_trials, seed=8)
+        )
+        many = CalibratedForecaster(base="wide").forecast(
+            seen, xq, rng=np.random.default_rng(0), context=_search(40, seed=8)
+        )
+    finally:
+        unregister("wide")
+    assert f.info["calibration"]["source"] == "search"
+    width = np.diff(f.quantile([0.05, 0.95])[0])[0]
+    assert width >= np.diff(base.quantile([0.05, 0.95])[0])[0] * 0.999
+    # with enough trials the same evidence does narrow it (to the floor of half the base band)
+    assert np.diff(many.quantile([0.05, 0.95])[0])[0] < 0.6 * width
+
+
 def test_calibration_forecasts_are_reused_for_the_same_search_and_cutoff(narrow) -> None:
     cal = CalibratedForecaster(base=narrow)
     context = _search(10, seed=3)

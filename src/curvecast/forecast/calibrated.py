@@ -15,8 +15,9 @@ errors, per query point (split-conformal on a location and a scale):
 
 - a bias ``b``: the median of ``truth - median``, shrunk by ``n / (n + k0)``;
 - a scale ``s``: the ``0.9 (1 + 1/n)`` empirical quantile of how much each forecast's 90%
-  interval (shifted by ``b``) had to be stretched to contain its truth (the largest stretch
-  when ``n < 9``, which is what makes the guarantee hold for small ``n``), within [0.5, 30];
+  interval (shifted by ``b``) had to be stretched to contain its truth, within [0.5, 30]; with
+  ``n < 9`` no quantile of ``n`` scores is a 90% bound, so the largest stretch is taken and the
+  band is only ever widened (:data:`MIN_SHRINK`);
 
 and the forecast becomes ``Q'(p) = median + b + s (Q(p) - median)``. With ``n`` exchangeable
 trials, the shift and scale give 90% intervals that cover at the nominal rate on the search
@@ -60,6 +61,12 @@ _F = NDArray[np.float64]
 
 #: At most this many trials of the search are forecast to calibrate one cutoff.
 MAX_CALIBRATION = 16
+#: Fewer calibration trials than this can widen the base method's band but never narrow it: the
+#: 90% conformal quantile of n scores exists only from n = 9 (the ceil(0.9 (n + 1))-th smallest
+#: of them), and the largest of 3 covers a fourth trial with probability 3/4, not 0.9. Narrowing
+#: on 3 completed trials (survivors of a pruned search, whose curves had settled early) halved
+#: the band of a run that went on to win a replayed LCBench search and stopped it.
+MIN_SHRINK = 9
 #: A curve alone is backtested at (at most) its last this many points.
 MAX_BACKTESTS = 4
 _I05, _I50, _I95 = (int(np.argmin(np.abs(GRID - v))) for v in (0.05, 0.5, 0.95))
@@ -242,8 +249,10 @@ class CalibratedForecaster:
             half = np.where(resid >= 0, e[:, 2], e[:, 1])
             tiny = 1e-9 * max(float(np.max(np.abs(e[:, 1:]))), 1e-12)
             need = np.abs(resid) / np.maximum(half, tiny)
-            level = min(1.0, 0.9 * (1 + 1 / n))
-            s_hat = float(np.quantile(need, level, method="higher"))
+            if n >= MIN_SHRINK:
+                s_hat = float(np.quantile(need, 0.9 * (1 + 1 / n), method="higher"))
+            else:  # too few trials to vouch for a narrower band: widen only
+                s_hat = max(float(np.max(need)), 1.0)
             s_hat = min(max(s_hat, 0.5), 30.0)
             shift[j], scale[j] = b, s_hat
         if have.size < m:
