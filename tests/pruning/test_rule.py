@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from curvecast import Curve, InvalidParameterError, UnknownMethodError
 from curvecast.pruning import ForecastRule, Verdict
+from curvecast.pruning._rule import DEFAULT_REGRET_RATE
 
 RISING = Curve([1, 2, 3, 4, 5, 6], [0.30, 0.31, 0.31, 0.32, 0.32, 0.33], bounds=(0, 1))
 
@@ -136,9 +137,13 @@ def test_default_schedule_judges_a_50_epoch_run_16_times() -> None:
 
 
 def test_a_single_point_is_judged_only_with_enough_context() -> None:
+    from curvecast.pruning._rule import MIN_CONTEXT_SINGLE_POINT
+
     rule = ForecastRule(method="last_value")
     one = Curve([1.0], [0.30], bounds=(0, 1))
-    others = [Curve([1.0, 2.0, 3.0], [0.5, 0.7, 0.9], bounds=(0, 1))] * 7
+    others = [Curve([1.0, 2.0, 3.0], [0.5, 0.7, 0.9], bounds=(0, 1))] * (
+        MIN_CONTEXT_SINGLE_POINT - 1
+    )
     assert rule.decide(one, horizon=30, incumbent=0.9, context=others).reason == "warmup"
     v = rule.decide(one, horizon=30, incumbent=0.9, context=[*others, others[0]])
     assert v.reason in ("hopeless", "promising")
@@ -155,7 +160,7 @@ def test_the_default_rule_weighs_the_expected_gain_against_the_compute_left() ->
     rule = ForecastRule(method="last_value")
     early = rule.decide(RISING, horizon=30, incumbent=0.9, spread=0.2)
     assert early.decision == "stop" and early.expected_gain is not None
-    assert early.allowance == pytest.approx(0.05 * 0.2 * 24 / 30)
+    assert early.allowance == pytest.approx(DEFAULT_REGRET_RATE * 0.2 * 24 / 30)
     assert early.expected_gain <= early.allowance
     # the same run near its end has little compute left to save: its allowance shrinks
     late = rule.decide(RISING, horizon=6.5, incumbent=0.34, spread=0.2)

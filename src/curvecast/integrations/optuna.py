@@ -185,7 +185,7 @@ class ForecastPruner(BasePruner):
     default guarantees:** with calibrated forecasts, each pruned trial gives up at most
     ``regret_rate`` spreads of expected regret per full trial of compute it saves (see
     :class:`~curvecast.pruning.ForecastRule`). A trial with a 20% chance or more of beating
-    the incumbent is never pruned; one seen for a single report is judged only once 8 trials have
+    the incumbent is never pruned; one seen for a single report is judged only once 5 trials have
     completed (it is then forecast from how they went on from the same step). With an
     explicit ``threshold``, it prunes when P(final beats the incumbent) < threshold instead
     (Domhan et al., 2015). A NaN, infinite or exploding report prunes at once with
@@ -206,7 +206,7 @@ class ForecastPruner(BasePruner):
         threshold: None (default: the expected-gain rule above) or a float in (0, 1): prune
             when P(final beats incumbent) < threshold (Domhan et al. (2015) used 0.05).
         regret_rate: the default rule's allowance (> 0): expected regret, in spreads of the
-            search, that a prune may give up per full trial of compute it saves; default 0.05.
+            search, that a prune may give up per full trial of compute it saves; default 0.1.
             Smaller is safer and saves less (see ``curvecast bench prune``).
         step_cost: the compute of one report: None (default, 1 per report), a positive number,
             "step" (the steps measure compute: a report costs its step minus the previous
