@@ -206,7 +206,7 @@ class ForecastPruner(BasePruner):
         threshold: None (default: the expected-gain rule above) or a float in (0, 1): prune
             when P(final beats incumbent) < threshold (Domhan et al. (2015) used 0.05).
         regret_rate: the default rule's allowance (> 0): expected regret, in spreads of the
-            search, that a prune may give up per full trial of compute it saves; default 0.1.
+            search, that a prune may give up per full trial of compute it saves; default 0.05.
             Smaller is safer and saves less (see ``curvecast bench prune``).
         step_cost: the compute of one report: None (default, 1 per report), a positive number,
             "step" (the steps measure compute: a report costs its step minus the previous

@@ -148,7 +148,7 @@ class ForecastScheduler(FIFOScheduler):
         threshold: None (default: the expected-gain rule) or a float in (0, 1): stop when
             P(final beats incumbent) < threshold (Domhan et al. (2015) used 0.05).
         regret_rate: the default rule's allowance (> 0), in spreads of expected regret per full
-            trial of compute saved; default 0.1.
+            trial of compute saved; default 0.05.
         step_cost: the compute of one result: None (1 per result), a positive number, "step"
             (``time_attr`` measures compute) or a function of ``time_attr`` returning that
             result's cost.
