@@ -162,6 +162,16 @@ def test_bench_prune_rejects_unknown_pruner(capsys: pytest.CaptureFixture[str]) 
         assert "THRESHOLD in (0, 1)" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("command", ["prune", "anytime"])
+def test_the_fixture_suite_runs_alone(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from curvecast.cli import main
+
+    assert main(["bench", command, "--suite", "fixture,lcdb"]) == 2
+    assert f"curvecast bench {command}: error: run the fixture suite on its own" in (
+        capsys.readouterr().err
+    )
+
+
 def test_a_search_that_completes_nothing_scores_the_worst_final() -> None:
     curves = _search([0.5, 0.9, 0.7])
     judge = Scripted({"0": 1, "1": 1, "2": 1})  # every trial stopped at its first point

@@ -19,6 +19,7 @@ import importlib
 import shlex
 import sys
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -397,7 +398,6 @@ def _add_anytime_parser(sub: Any) -> None:
 def _run_anytime(args: argparse.Namespace) -> int:
     from curvecast.bench.anytime import AnytimeConfig, run_anytime_bench
     from curvecast.bench.anytime_report import write_anytime_report
-    from curvecast.bench.runner import FIXTURE_SUITE, fixture_curves
 
     config = AnytimeConfig(
         suites=tuple(args.suite),
@@ -411,19 +411,9 @@ def _run_anytime(args: argparse.Namespace) -> int:
         n_boot=args.n_boot,
         jobs=args.jobs,
     )
-    fixture = {FIXTURE_SUITE: fixture_curves(args.seed)} if FIXTURE_SUITE in args.suite else None
-    if fixture is not None and len(args.suite) > 1:
-        _stderr("curvecast bench anytime: error: run the fixture suite on its own")
-        return 2
-    result = run_anytime_bench(config, progress=_stderr, fixture=fixture)
-    if result.skipped:
-        _stderr("skipped methods: " + "; ".join(f"{k} ({v})" for k, v in result.skipped.items()))
-    tables, paths = write_anytime_report(
-        result, args.out, command_line=_command_line(args), plots=not args.no_plots
+    return _replay_bench(
+        args, "anytime", "methods", partial(run_anytime_bench, config), write_anytime_report
     )
-    print(tables)
-    _stderr(f"wrote {', '.join(str(p) for p in paths.values())}")
-    return 0
 
 
 def _pruners(text: str) -> tuple[str, ...]:
@@ -523,7 +513,6 @@ def _run_forecast(args: argparse.Namespace) -> int:
 def _run_prune(args: argparse.Namespace) -> int:
     from curvecast.bench.prune_report import write_prune_report
     from curvecast.bench.prune_run import PruneConfig, run_prune_bench
-    from curvecast.bench.runner import FIXTURE_SUITE, fixture_curves
 
     config = PruneConfig(
         suites=tuple(args.suite),
@@ -537,14 +526,31 @@ def _run_prune(args: argparse.Namespace) -> int:
         jobs=args.jobs,
         n_boot=args.n_boot,
     )
+    return _replay_bench(
+        args, "prune", "pruners", partial(run_prune_bench, config), write_prune_report
+    )
+
+
+def _replay_bench(
+    args: argparse.Namespace,
+    command: str,
+    what: str,
+    run: Callable[..., Any],
+    write: Callable[..., tuple[str, dict[str, Path]]],
+) -> int:
+    """What ``bench prune`` and ``bench anytime`` share once their config is built: the fixture
+    suite runs alone, ``run(progress=, fixture=)`` replays, the ``what`` it skipped are named,
+    ``write`` writes the report and its tables are printed."""
+    from curvecast.bench.runner import FIXTURE_SUITE, fixture_curves
+
     fixture = {FIXTURE_SUITE: fixture_curves(args.seed)} if FIXTURE_SUITE in args.suite else None
     if fixture is not None and len(args.suite) > 1:
-        _stderr("curvecast bench prune: error: run the fixture suite on its own")
+        _stderr(f"curvecast bench {command}: error: run the fixture suite on its own")
         return 2
-    result = run_prune_bench(config, progress=_stderr, fixture=fixture)
+    result = run(progress=_stderr, fixture=fixture)
     if result.skipped:
-        _stderr("skipped pruners: " + "; ".join(f"{k} ({v})" for k, v in result.skipped.items()))
-    tables, paths = write_prune_report(
+        _stderr(f"skipped {what}: " + "; ".join(f"{k} ({v})" for k, v in result.skipped.items()))
+    tables, paths = write(
         result, args.out, command_line=_command_line(args), plots=not args.no_plots
     )
     print(tables)
