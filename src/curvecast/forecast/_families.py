@@ -165,6 +165,8 @@ class Family:
         """Evaluate with non-finite results replaced: ``u`` (n,), ``theta`` (..., p) -> (..., n)."""
         with np.errstate(all="ignore"):
             out = self.f(np.asarray(u, dtype=np.float64), np.asarray(theta, dtype=np.float64))
+        if np.isfinite(out).all():  # the common case; nan_to_num's own checks cost more
+            return out
         return np.nan_to_num(out, nan=0.0, posinf=1e6, neginf=-1e6)
 
     def clip(self, theta: _F, cap: float) -> _F:
