@@ -110,6 +110,24 @@ def test_auto_uses_the_schedule_and_nothing_changes_without_one() -> None:
     np.testing.assert_array_equal(without.grid_values, today.grid_values)
 
 
+def test_with_three_trials_of_context_the_schedule_blind_part_is_calibrated_on_them() -> None:
+    context = [
+        Curve(X, _law(WSD, l0=2.0 + 0.05 * i, noise=0.003, seed=i), direction="minimize",
+              meta={"schedule": WSD})
+        for i in range(4)
+    ]  # fmt: skip
+    y = _law(WSD, noise=0.003, seed=9)
+    curve = Curve(X[:20], y[:20], direction="minimize", meta={"schedule": WSD})
+    methods = {}
+    for n in (0, 2, 3, 4):
+        f = curvecast.forecast_curve(curve, X[-1:], context=context[:n])
+        assert f.method == "schedule_ensemble"
+        methods[n] = f.info["members"][0]
+    # what "auto" means for the same curve without a schedule: the PFN recalibrated on the
+    # search once 3 trials are there, the PFN with the parametric families before
+    assert methods == {0: "ensemble", 2: "ensemble", 3: "calibrated", 4: "calibrated"}
+
+
 def test_a_curve_carrying_its_schedule_in_meta_is_forecast_with_it() -> None:
     y = _law(WSD)
     curve = Curve(X[:20], y[:20], direction="minimize", meta={"schedule": WSD})

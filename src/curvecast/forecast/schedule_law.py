@@ -336,8 +336,8 @@ def _peak_x(schedule: Schedule) -> float:
 
 
 class ScheduleEnsembleForecaster:
-    """``schedule_ensemble``: the default ``ensemble`` mixed with ``schedule_law`` by how much
-    of the schedule has been run.
+    """``schedule_ensemble``: the schedule-blind default (what "auto" means without a schedule)
+    mixed with ``schedule_law`` by how much of the schedule has been run.
 
     What ``method="auto"`` uses when the curve has a schedule. The law knows where the schedule
     bends the curve, but extrapolates badly from a short start; the default is calibrated on
@@ -351,7 +351,11 @@ class ScheduleEnsembleForecaster:
 
     Args:
         law: the schedule-aware method's registered name.
-        base: the schedule-blind method's registered name.
+        base: the schedule-blind method's registered name, or "auto" (default): what "auto"
+            means without a schedule, ``calibrated`` with 3 or more context curves (the PFN
+            recalibrated on the search) and ``ensemble`` with fewer. On the ``schedules``
+            suite's replayed searches the calibrated base let the pruner stop more (3.05x
+            against 2.17x sequential) at the same regret.
 
     Example:
         >>> import numpy as np
@@ -367,7 +371,7 @@ class ScheduleEnsembleForecaster:
 
     name = "schedule_ensemble"
 
-    def __init__(self, law: str = "schedule_law", base: str = "ensemble") -> None:
+    def __init__(self, law: str = "schedule_law", base: str = "auto") -> None:
         for field, value in (("law", law), ("base", base)):
             if not isinstance(value, str) or not value:
                 raise parameter_error(field, "ScheduleEnsembleForecaster", "a method name", value)
@@ -382,9 +386,10 @@ class ScheduleEnsembleForecaster:
         rng: np.random.Generator,
         context: Sequence[Curve] = (),
     ) -> Forecast:
-        from curvecast.forecast._base import get_forecaster
+        from curvecast.forecast._base import get_forecaster, resolve_auto
 
-        base = get_forecaster(self.base).forecast(curve, x_new, rng=rng, context=context)
+        base_name = resolve_auto(len(context)) if self.base == "auto" else self.base
+        base = get_forecaster(base_name).forecast(curve, x_new, rng=rng, context=context)
         law = get_forecaster(self.law)
         schedule = curve_schedule(curve)
         weight = 0.0
@@ -393,7 +398,7 @@ class ScheduleEnsembleForecaster:
             if prepare is None or prepare(curve, schedule) is not None:
                 s1, _ = law_features(schedule, curve.observed_x[-1:])
                 weight = float(np.clip(s1[0], 0.0, 1.0))
-        info: dict[str, Any] = {"members": [self.base, self.law], "law_weight": weight}
+        info: dict[str, Any] = {"members": [base_name, self.law], "law_weight": weight}
         if weight <= 0.0:
             return Forecast(
                 x_new, base.grid_values, direction=curve.direction, method=self.name, info=info
