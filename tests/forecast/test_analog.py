@@ -45,3 +45,27 @@ def test_context_that_never_reached_the_query_is_not_used() -> None:
 def test_bad_arguments(kwargs: dict[str, object], name: str) -> None:
     with pytest.raises(InvalidParameterError, match=f"'{name}'"):
         AnalogForecaster(**kwargs)  # type: ignore[arg-type]
+
+
+def _budget_run(level: float, budget: float) -> Curve:
+    """A loss that falls by 0.3 over each run's own budget, whatever the budget."""
+    x = budget * np.array([0.25, 0.5, 0.75, 1.0])
+    return Curve(x, level + 0.3 * (1 - x / budget), direction="minimize")
+
+
+def test_runs_of_different_budgets_are_read_at_the_same_stage_of_their_runs() -> None:
+    # a compute-optimal sweep: every run goes on by the same move from half-way to its end,
+    # but no other run has this one's budget, and at the same step they stand elsewhere
+    ctx = [_budget_run(2.0 + 0.02 * i, (100.0, 200.0, 400.0)[i % 3]) for i in range(12)]
+    run = _budget_run(2.1, 300.0)
+    f = AnalogForecaster().forecast(
+        run.truncate(2), np.array([300.0]), rng=np.random.default_rng(0), context=ctx
+    )
+    assert f.info["context_used"] == 12
+    assert f.median[0] == pytest.approx(float(run.y[-1]), abs=0.01)
+    # one budget for all: compared at the same step, as before
+    same = [_budget_run(2.0 + 0.02 * i, 300.0) for i in range(12)]
+    g = AnalogForecaster().forecast(
+        run.truncate(2), np.array([300.0]), rng=np.random.default_rng(0), context=same
+    )
+    assert g.median[0] == pytest.approx(float(run.y[-1]), abs=0.01)

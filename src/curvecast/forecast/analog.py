@@ -7,11 +7,16 @@ curve ``c`` that was observed both at this curve's last ``x`` and at ``q``::
     transition_c = c(q) - c(x_last)                 (in the metric's units)
     weight_c     = exp(-((c(x_last) - level) / bw)^2 / 2)
 
-where ``level`` is this curve's current level and ``bw`` a kernel bandwidth (a robust spread of the
-context levels, never below the curve's noise). The predictive distribution is the weighted
-mixture of ``level + transition_c``, smoothed by a Gaussian kernel. With few usable context curves
-the forecast is blended with ``parametric``: the analog weight is ``n_eff / (n_eff + k0)`` where
-``n_eff`` is the kernel's effective sample size. Without context it is ``parametric``.
+where ``level`` is this curve's current level and ``bw`` a kernel bandwidth (a robust spread of
+the context levels, never below the curve's noise). When the context runs end at different ``x``
+(a search that mixes budgets, such as a compute-optimal sweep), each is read at the same
+fractions of its own run as ``x_last`` and ``q`` are of this one, which ends at the furthest query
+(the convention of :mod:`curvecast.forecast.calibrated`); at the same step, a run of another
+budget stands at another stage of its schedule, and runs of no other budget reach ``q``. The
+predictive distribution is the weighted mixture of ``level + transition_c``, smoothed by a
+Gaussian kernel. With few usable context curves the forecast is blended with ``parametric``: the
+analog weight is ``n_eff / (n_eff + k0)`` where ``n_eff`` is the kernel's effective sample size.
+Without context it is ``parametric``.
 
 This is the non-learned counterpart of FT-PFN's use of a search's other curves (ifBO): cheap,
 calibrated by construction within a search, and blind to nothing the parametric ensemble sees.
@@ -37,6 +42,21 @@ _F = NDArray[np.float64]
 
 def _logx(x: _F | float) -> _F:
     return np.log1p(np.asarray(x, dtype=np.float64))
+
+
+def _run_stretch(context: Sequence[Curve], horizon: float) -> list[float]:
+    """Per context curve, the factor that maps its axis onto this run's: 1 when the context
+    runs all end at the same ``x`` (one budget: runs are compared at the same step); else
+    ``horizon / end``, so that each run is read at the same fraction of its own run as this
+    one (a search that mixes budgets, such as a compute-optimal sweep whose schedules end
+    with each run's budget). This run ends at ``horizon``, the furthest query."""
+    ends = [float(c.observed_x[-1]) for c in context if c.n_observed >= 1]
+    if not ends or max(ends) - min(ends) <= 1e-9 * max(abs(max(ends)), 1.0) or not horizon > 0:
+        return [1.0] * len(context)
+    return [
+        horizon / float(c.observed_x[-1]) if c.n_observed >= 1 and c.observed_x[-1] > 0 else 1.0
+        for c in context
+    ]
 
 
 def _level(x: _F, y: _F) -> float:
@@ -100,7 +120,11 @@ class AnalogForecaster:
         context: Sequence[Curve] = (),
     ) -> Forecast:
         x, y = curve.observed_x, curve.observed_y
-        usable = [c for c in context if c.n_observed >= 2 and c.observed_x[0] <= x[-1]]
+        stretch = _run_stretch(context, float(np.max(x_new)))
+        usable = [
+            (c, k) for c, k in zip(context, stretch, strict=True)
+            if c.n_observed >= 2 and c.observed_x[0] * k <= x[-1]
+        ]  # fmt: skip
         base, base_name = self._fallback_samples(curve, x_new, rng)
         if not usable:
             return Forecast.from_samples(
@@ -118,8 +142,8 @@ class AnalogForecaster:
         for j, q in enumerate(x_new):
             lq = float(_logx(q))
             anchors, moves = [], []
-            for c in usable:
-                cx, cy = _logx(c.observed_x), c.observed_y
+            for c, k in usable:
+                cx, cy = _logx(c.observed_x * k), c.observed_y
                 if cx[-1] < lq - 1e-12 or cx[-1] < lx_last - 1e-12:
                     continue  # this context curve never reached q
                 a = float(np.interp(lx_last, cx, cy))
