@@ -150,10 +150,12 @@ class FakeSession:
     """Stands in for the ONNX surrogate: accuracy (percent) rises with epoch, 6 outputs."""
 
     calls = 0
+    rows = 0
 
     def run(self, _names: object, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
         FakeSession.calls += 1
         x_cat, x_cont = feeds["x_cat"], feeds["x_cont"]
+        FakeSession.rows += x_cat.shape[0]
         assert x_cat.dtype == np.int32 and x_cat.shape == (x_cont.shape[0], 1)
         assert x_cont.dtype == np.float32 and x_cont.shape[1] == 8
         acc = 40.0 + 60.0 * (1 - np.exp(-x_cont[:, 0] / 10)) * x_cont[:, 7] + x_cat[:, 0]
@@ -260,6 +262,47 @@ def test_lcbench_samples_configs_and_batches_one_query(data_dir: Path) -> None:
     by_id = {(c.meta["task"], c.meta["config"]): c.meta["hyperparameters"] for c in full}
     for c in curves:
         assert by_id[(c.meta["task"], c.meta["config"])] == c.meta["hyperparameters"]
+
+
+def test_named_tasks_are_the_only_ones_read_and_the_surrogate_evaluates_only_them(
+    data_dir: Path,
+) -> None:
+    full = load_suite("lcbench-surrogate", data_dir=data_dir, limit=40, seed=3)
+    names = sorted({c.meta["task"] for c in full})[1:3]
+    FakeSession.rows = 0
+    some = load_suite("lcbench-surrogate", data_dir=data_dir, limit=40, seed=3, task_names=names)
+    assert {c.meta["task"] for c in some} == set(names)
+    assert FakeSession.rows == len(some) * 52  # 52 epochs per configuration, nothing else
+    same = [c for c in full if c.meta["task"] in names]  # the draws the whole suite makes
+    assert [c.meta["config"] for c in some] == [c.meta["config"] for c in same]
+    for a, b in zip(some, same, strict=True):
+        np.testing.assert_array_equal(a.y, b.y)
+    lcdb = load_suite("lcdb", data_dir=data_dir, task_names=["3"])
+    assert lcdb and {c.meta["task"] for c in lcdb} == {"3"}
+    for bad in ("3", [3]):
+        with pytest.raises(InvalidParameterError, match="'task_names'"):
+            load_suite("lcdb", data_dir=data_dir, task_names=bad)  # type: ignore[arg-type]
+
+
+def test_bench_prune_draws_the_same_lcbench_tasks_without_evaluating_the_others(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from curvecast.bench import prune_run
+
+    cfg = prune_run.PruneConfig(
+        suites=("lcbench-surrogate",), configs=(6,), tasks=2, data_dir=str(data_dir)
+    )
+    FakeSession.rows = 0
+    searches, _ = prune_run._searches("lcbench-surrogate", cfg, None)
+    evaluated = FakeSession.rows
+    monkeypatch.setattr(prune_run, "_surrogate_tasks", lambda cfg: None)  # the whole suite
+    FakeSession.rows = 0
+    whole, _ = prune_run._searches("lcbench-surrogate", cfg, None)
+    assert evaluated < FakeSession.rows
+    assert [[c.meta["config"] for c in s] for s in searches] == [
+        [c.meta["config"] for c in s] for s in whole
+    ]
+    assert [s[0].meta["task"] for s in searches] == [s[0].meta["task"] for s in whole]
 
 
 def test_log_scaled_hyperparameters_spread_over_decades() -> None:

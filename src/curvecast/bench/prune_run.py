@@ -72,7 +72,8 @@ class PruneResult:
 
     ``traces`` maps ``"suite|workers|size|pruner"`` to (compute fraction, relative regret of the
     best completed trial) after each trial ended. ``runs`` maps a suite to the configurations
-    per task over all its tasks (before ``tasks`` cuts them), ``sizes`` a suite to
+    per task over all its tasks (before ``tasks`` cuts them; lcbench-surrogate, which draws as
+    many for every task, evaluates and counts only the tasks kept), ``sizes`` a suite to
     ``{size: note}`` for every size asked (note "" where the size was run as asked).
     """
 
@@ -96,15 +97,17 @@ def _searches(
     else:
         from curvecast.bench.sources import load_suite
 
-        limit = None
+        limit, keep = None, None
         if suite == "lcbench-surrogate":  # a surrogate: draw as many as the largest size asks
             limit = 34 * max(cfg.configs)
+            keep = _surrogate_tasks(cfg)
         curves = load_suite(
             suite,
             data_dir=cfg.data_dir,
             limit=limit,
             seed=cfg.seed,
             min_points=_MIN_POINTS.get(suite, 3),
+            task_names=keep,
         )
     by_task: dict[str, list[Curve]] = {}
     for c in curves:
@@ -121,6 +124,22 @@ def _searches(
         )
         out.append([by_task[t][i] for i in perm])
     return out, runs
+
+
+def _surrogate_tasks(cfg: PruneConfig) -> list[str] | None:
+    """The lcbench-surrogate tasks that ``_searches`` keeps, drawn before the surrogate is
+    evaluated (one configuration per task names them all), so that only those are evaluated:
+    the same draw as from the whole suite. None: every task."""
+    if cfg.tasks is None or max(cfg.configs) < _MIN_SEARCH:
+        return None
+    from curvecast.bench.sources import load_suite
+
+    probe = load_suite("lcbench-surrogate", data_dir=cfg.data_dir, limit=34, seed=cfg.seed)
+    names = sorted({str(c.meta.get("task", "all")) for c in probe})
+    if len(names) <= cfg.tasks:
+        return None
+    rng = np.random.default_rng([cfg.seed, 7])
+    return sorted(rng.choice(names, size=cfg.tasks, replace=False).tolist())
 
 
 def _sizes(searches: list[list[Curve]], sizes: Sequence[int]) -> dict[int, str]:

@@ -71,7 +71,7 @@ import json
 import logging
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -165,6 +165,7 @@ def load_suite(
     cache_dir: str | os.PathLike[str] | None = None,
     min_points: int = MIN_POINTS,
     tasks: int | None = None,
+    task_names: Collection[str] | None = None,
 ) -> list[Curve]:
     """Load a benchmark suite as curves, grouped by task in a stable order.
 
@@ -186,6 +187,10 @@ def load_suite(
             datasets: ``limit=200`` alone gives one learner per dataset). For
             lcbench-surrogate, ``limit`` sets how many configurations are drawn over all 34
             tasks before this cut.
+        task_names: keep only the tasks of these names (as ``meta["task"]`` reads), before
+            ``tasks`` and ``limit`` apply; None keeps all. lcbench-surrogate then evaluates its
+            surrogate for those tasks only (``limit`` is still drawn over all 34, so each keeps
+            the configurations it has in the whole suite).
 
     Returns:
         A list of Curve; each has ``x, y`` of shape ``(n_i,)`` with ``n_i >= min_points`` and the
@@ -201,7 +206,18 @@ def load_suite(
         >>> sorted(curves[0].meta)[:3]  # doctest: +SKIP
         ['axis', 'config', 'learner']
     """
-    kept, short = _load_records(name, data_dir, cache_dir, limit, seed, min_points)
+    only = None
+    if task_names is not None:
+        try:
+            names = None if isinstance(task_names, str) else list(task_names)
+        except TypeError:
+            names = None
+        if names is None or not all(isinstance(t, str) for t in names):
+            raise parameter_error(
+                "task_names", "load_suite", "a collection of task names (strings)", task_names
+            )
+        only = frozenset(names)
+    kept, short = _load_records(name, data_dir, cache_dir, limit, seed, min_points, only)
     if tasks is not None:
         if not _is_int(tasks) or tasks < 1:
             raise parameter_error("tasks", "load_suite", "a positive integer or None", tasks)
@@ -258,8 +274,10 @@ def _load_records(
     limit: int | None,
     seed: int,
     min_points: int,
+    only: frozenset[str] | None = None,
 ) -> tuple[list[_Record], list[_Record]]:
-    """Validate the arguments, read the suite, split it into (kept, too short)."""
+    """Validate the arguments, read the suite (the tasks named in ``only``; None: all), split
+    it into (kept, too short)."""
     if not isinstance(name, str) or name not in _SPECS:
         raise parameter_error("name", "load_suite", f"one of {', '.join(SUITES)}", name)
     if limit is not None and (not _is_int(limit) or limit < 1):
@@ -270,7 +288,12 @@ def _load_records(
         raise parameter_error("min_points", "load_suite", "a positive integer", min_points)
     spec = _SPECS[name]
     root = _fetch.resolve_root(spec.files, data_dir=data_dir, cache_dir=cache_dir)
-    records = spec.read(root, limit, seed)
+    if only is not None and spec.read_some is not None:
+        records = spec.read_some(root, limit, seed, only)
+    else:
+        records = spec.read(root, limit, seed)
+    if only is not None:
+        records = [r for r in records if r.task in only]
     kept = [r for r in records if r.x.size >= min_points]
     short = [r for r in records if r.x.size < min_points]
     return kept, short
@@ -513,7 +536,11 @@ def _sample_hps(specs: dict[str, dict[str, Any]], u: NDArray[np.float64]) -> NDA
     return out
 
 
-def _read_lcbench(root: Path, limit: int | None, seed: int) -> list[_Record]:
+def _read_lcbench(
+    root: Path, limit: int | None, seed: int, only: frozenset[str] | None = None
+) -> list[_Record]:
+    """Sample configurations per task and evaluate the surrogate on them (for the tasks in
+    ``only``; None: all). A task's draws depend on the seed and its index only."""
     folder = root / "yahpo_lcbench"
     try:
         space = json.loads((folder / "config_space.json").read_text())
@@ -537,7 +564,7 @@ def _read_lcbench(root: Path, limit: int | None, seed: int) -> list[_Record]:
     cat_rows: list[NDArray[np.int64]] = []
     labels: list[tuple[str, int]] = []
     for i, (task, k) in enumerate(zip(tasks, counts, strict=True)):
-        if k == 0:
+        if k == 0 or (only is not None and task not in only):
             continue
         # one stream per (seed, task); rows are drawn in order, so draw k is the same for any limit
         u = np.random.default_rng([seed, 1, i]).random((k, len(_LCB_CONT) - 1))
@@ -618,6 +645,8 @@ class _Spec:
     axis: str
     metric: str
     source: str
+    #: reads only the named tasks, where that saves work (else ``read`` and a filter)
+    read_some: Callable[[Path, int | None, int, frozenset[str]], list[_Record]] | None = None
 
 
 _SPECS: dict[str, _Spec] = {
@@ -628,6 +657,7 @@ _SPECS: dict[str, _Spec] = {
     "lcbench-surrogate": _Spec(
         tuple(_fetch.YAHPO_FILES), _read_lcbench, *_ACCURACY, "epoch", "validation accuracy",
         "surrogate LCBench: YAHPO Gym ONNX model (slds-lmu/yahpo_data, lcbench/), Apache-2.0",
+        _read_lcbench,
     ),
     "scanbench-vlm": _Spec(
         ("scan_bench/vlm_data.csv",), _read_vlm, *_LOSS, "epoch", "validation loss",
