@@ -178,29 +178,30 @@ class ForecastPruner(BasePruner):
     """Prune a trial when what its forecast expects it to gain is not worth the compute it needs.
 
     At each reported step, the trial's intermediate values form a curve; curvecast forecasts its
-    value at the final step (the horizon), with the search's completed trials as context, and
-    prunes when the expected improvement over the incumbent, E[(final - incumbent)+], is at most
-    ``regret_rate`` x the search's spread (how far the best completed trial lies ahead of the
-    median one) x the share of the trial's compute still to come (``step_cost``). **What the
-    default guarantees:** with calibrated forecasts, each pruned trial gives up at most
-    ``regret_rate`` spreads of expected regret per full trial of compute it saves (see
-    :class:`~curvecast.pruning.ForecastRule`). A trial with a 20% chance or more of beating
-    the incumbent is never pruned; one seen for a single report is judged only once 5 trials have
-    completed (it is then forecast from how they went on from the same step). With an
-    explicit ``threshold``, it prunes when P(final beats the incumbent) < threshold instead
-    (Domhan et al., 2015). A NaN, infinite or exploding report prunes at once with
-    reason "diverged". The incumbent is the best *final reported value* among completed trials
-    (the same quantity that is forecast; a study whose objective returns something else, such as
-    a test score, is still pruned on its reported values) or, with ``incumbent="forecast"`` (the
-    default), a running trial's pessimistic forecast where that is better: the value its latest
-    recorded forecast says it reaches with probability 0.75 (the lower quartile of its final
-    value when maximising, the upper when minimising). So trials running side by side (several
-    workers, or ``n_jobs > 1``) compete with each other, as successive halving compares the
-    trials of a rung; each verdict records the value it was judged against. Before any trial
-    completed this needs a known horizon (a number or a function as ``max_resource``; "auto"
-    knows none yet). A trial left RUNNING by a worker that died keeps its last forecast in the
-    running set until Optuna marks it failed: give RDB storage a ``heartbeat_interval`` (which
-    a multi-worker study needs anyway), or use ``incumbent="completed"``.
+    value at the final step (the horizon), with the search's completed trials as context, and prunes
+    when the expected improvement over the incumbent, E[(final - incumbent)+], is at most
+    ``regret_rate`` x the search's spread (how far the best completed trial lies ahead of the median
+    one) x the share of the trial's compute still to come (``step_cost``). **What the default
+    guarantees:** with calibrated forecasts, each pruned trial gives up at most ``regret_rate``
+    spreads of expected regret per full trial of compute it saves (see
+    :class:`~curvecast.pruning.ForecastRule`). A trial with a 20% chance or more of beating the
+    incumbent is never pruned; one seen for a single report is judged only once 5 trials have
+    completed (it is then forecast from how they went on from the same step, or from the same stage
+    of their runs where the trials' budgets differ). With an explicit ``threshold``, it prunes when
+    P(final beats the incumbent) < threshold instead (Domhan et al., 2015). A NaN, infinite or
+    exploding report prunes at once with reason "diverged". The incumbent is the best *final
+    reported value* among completed trials (the same quantity that is forecast; a study whose
+    objective returns something else, such as a test score, is still pruned on its reported values)
+    or, with ``incumbent="forecast"`` (the default), a running trial's pessimistic forecast where
+    that is better: the value its latest recorded forecast says it reaches with probability 0.75
+    (the lower quartile of its final value when maximising, the upper when minimising). So trials
+    running side by side (several workers, or ``n_jobs > 1``) compete with each other, as successive
+    halving compares the trials of a rung; each verdict records the value it was judged against.
+    Before any trial completed this needs a known horizon (a number or a function as
+    ``max_resource``; "auto" knows none yet). A trial left RUNNING by a worker that died keeps its
+    last forecast in the running set until Optuna marks it failed: give RDB storage a
+    ``heartbeat_interval`` (which a multi-worker study needs anyway), or use
+    ``incumbent="completed"``.
 
     Args:
         threshold: None (default: the expected-gain rule above) or a float in (0, 1): prune
