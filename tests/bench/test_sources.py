@@ -279,7 +279,7 @@ def test_named_tasks_are_the_only_ones_read_and_the_surrogate_evaluates_only_the
         np.testing.assert_array_equal(a.y, b.y)
     lcdb = load_suite("lcdb", data_dir=data_dir, task_names=["3"])
     assert lcdb and {c.meta["task"] for c in lcdb} == {"3"}
-    for bad in ("3", [3]):
+    for bad in ("3", [3], [], ["3", "no-such-task"]):
         with pytest.raises(InvalidParameterError, match="'task_names'"):
             load_suite("lcdb", data_dir=data_dir, task_names=bad)  # type: ignore[arg-type]
 
@@ -289,20 +289,26 @@ def test_bench_prune_draws_the_same_lcbench_tasks_without_evaluating_the_others(
 ) -> None:
     from curvecast.bench import prune_run
 
-    cfg = prune_run.PruneConfig(
-        suites=("lcbench-surrogate",), configs=(6,), tasks=2, data_dir=str(data_dir)
-    )
-    FakeSession.rows = 0
-    searches, _ = prune_run._searches("lcbench-surrogate", cfg, None)
-    evaluated = FakeSession.rows
-    monkeypatch.setattr(prune_run, "_surrogate_tasks", lambda cfg: None)  # the whole suite
-    FakeSession.rows = 0
-    whole, _ = prune_run._searches("lcbench-surrogate", cfg, None)
-    assert evaluated < FakeSession.rows
-    assert [[c.meta["config"] for c in s] for s in searches] == [
-        [c.meta["config"] for c in s] for s in whole
-    ]
-    assert [s[0].meta["task"] for s in searches] == [s[0].meta["task"] for s in whole]
+    drawn = prune_run._surrogate_tasks
+    chosen = set()
+    for seed in range(6):
+        cfg = prune_run.PruneConfig(
+            suites=("lcbench-surrogate",), configs=(6,), tasks=2, data_dir=str(data_dir),
+            seed=seed,
+        )  # fmt: skip
+        monkeypatch.setattr(prune_run, "_surrogate_tasks", drawn)
+        FakeSession.rows = 0
+        searches, _ = prune_run._searches("lcbench-surrogate", cfg, None)
+        evaluated = FakeSession.rows
+        monkeypatch.setattr(prune_run, "_surrogate_tasks", lambda cfg: None)  # the whole suite
+        FakeSession.rows = 0
+        whole, _ = prune_run._searches("lcbench-surrogate", cfg, None)
+        assert evaluated < FakeSession.rows
+        assert [[(c.meta["task"], c.meta["config"]) for c in s] for s in searches] == [
+            [(c.meta["task"], c.meta["config"]) for c in s] for s in whole
+        ]
+        chosen.add(tuple(s[0].meta["task"] for s in searches))
+    assert len(chosen) > 1  # the seeds draw different tasks, and each draw matched
 
 
 def test_log_scaled_hyperparameters_spread_over_decades() -> None:

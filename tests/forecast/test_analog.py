@@ -69,3 +69,20 @@ def test_runs_of_different_budgets_are_read_at_the_same_stage_of_their_runs() ->
         run.truncate(2), np.array([300.0]), rng=np.random.default_rng(0), context=same
     )
     assert g.median[0] == pytest.approx(float(run.y[-1]), abs=0.01)
+
+
+def test_a_few_runs_that_stopped_early_do_not_make_one_budget_look_mixed() -> None:
+    # one budget; some runs diverged or were cut short (and a 1-point curve): the search is
+    # still compared at the same step, also for a query before the end
+    full = [_budget_run(2.0 + 0.02 * i, 300.0) for i in range(12)]
+    short = [_budget_run(2.05 + 0.02 * i, 300.0).truncate(2) for i in range(3)]
+    one = [Curve([75.0], [2.3], direction="minimize")]
+    run = _budget_run(2.1, 300.0)
+    for q in (300.0, 225.0):
+        alone, mixed = (
+            AnalogForecaster().forecast(
+                run.truncate(1), np.array([q]), rng=np.random.default_rng(0), context=ctx
+            )
+            for ctx in (full, full + short + one)
+        )
+        np.testing.assert_array_equal(alone.grid_values, mixed.grid_values)

@@ -11,7 +11,12 @@ import pytest
 
 import curvecast
 from curvecast import Curve, Schedule
-from curvecast.forecast.schedule_law import ScheduleLawForecaster, law_features
+from curvecast.forecast._api import as_seen
+from curvecast.forecast.schedule_law import (
+    ScheduleEnsembleForecaster,
+    ScheduleLawForecaster,
+    law_features,
+)
 from curvecast.jsonl import RequestError, parse_line
 
 WSD = {"name": "wsd", "peak_lr": 1e-3, "warmup": 20, "total": 1000, "decay": 250}
@@ -123,6 +128,12 @@ def test_with_three_trials_of_context_the_schedule_blind_part_is_calibrated_on_t
         f = curvecast.forecast_curve(curve, X[-1:], context=context[:n])
         assert f.method == "schedule_ensemble"
         methods[n] = f.info["members"][0]
+        fixed = ScheduleEnsembleForecaster(base=methods[n]).forecast(
+            as_seen(curve), X[-1:], rng=np.random.default_rng(0),
+            context=[as_seen(c) for c in context[:n]],
+        )  # fmt: skip
+        levels = [0.05, 0.25, 0.5, 0.75, 0.95]  # the front door's guard may clip the far tails
+        np.testing.assert_allclose(f.quantile(levels), fixed.quantile(levels), rtol=1e-9)
     # what "auto" means for the same curve without a schedule: the PFN recalibrated on the
     # search once 3 trials are there, the PFN with the parametric families before
     assert methods == {0: "ensemble", 2: "ensemble", 3: "calibrated", 4: "calibrated"}

@@ -188,9 +188,10 @@ def load_suite(
             lcbench-surrogate, ``limit`` sets how many configurations are drawn over all 34
             tasks before this cut.
         task_names: keep only the tasks of these names (as ``meta["task"]`` reads), before
-            ``tasks`` and ``limit`` apply; None keeps all. lcbench-surrogate then evaluates its
-            surrogate for those tasks only (``limit`` is still drawn over all 34, so each keeps
-            the configurations it has in the whole suite).
+            ``tasks`` applies; None keeps all. For most suites ``limit`` is then spread over the
+            named tasks; lcbench-surrogate draws ``limit`` over all 34 tasks first (so each
+            named task keeps the configurations it has in the whole suite) and evaluates its
+            surrogate for the named tasks only.
 
     Returns:
         A list of Curve; each has ``x, y`` of shape ``(n_i,)`` with ``n_i >= min_points`` and the
@@ -212,12 +213,22 @@ def load_suite(
             names = None if isinstance(task_names, str) else list(task_names)
         except TypeError:
             names = None
-        if names is None or not all(isinstance(t, str) for t in names):
+        if not names or not all(isinstance(t, str) for t in names):
             raise parameter_error(
-                "task_names", "load_suite", "a collection of task names (strings)", task_names
-            )
+                "task_names", "load_suite", "a non-empty collection of task names (strings)",
+                task_names,
+            )  # fmt: skip
         only = frozenset(names)
     kept, short = _load_records(name, data_dir, cache_dir, limit, seed, min_points, only)
+    if only is not None:
+        absent = sorted(only - {r.task for r in (*kept, *short)}, key=_natural_key)
+        if absent:
+            raise parameter_error(
+                "task_names", "load_suite",
+                f"names of {name} tasks that have curves here (none for {absent}: not a task "
+                "of the suite, or no configuration of it drawn under this limit)",
+                task_names,
+            )  # fmt: skip
     if tasks is not None:
         if not _is_int(tasks) or tasks < 1:
             raise parameter_error("tasks", "load_suite", "a positive integer or None", tasks)

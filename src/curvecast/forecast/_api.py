@@ -47,9 +47,10 @@ def forecast(
         quantiles: levels reported by ``Forecast.quantiles``, strictly increasing in (0, 1).
         rng: a numpy Generator or int seed; None means seed 0 (repeatable).
         context: other curves of the same search, used by methods that can: completed runs,
-            each observed to its own end (``calibrated`` reads each at the same fraction of its
-            own run as this curve is of the last ``x_new``, ``analog`` does so where their ends
-            differ). A context curve may carry its own schedule in ``meta["schedule"]`` (a dict
+            each observed to its own end (a diverged one is cut to its finite part).
+            ``calibrated`` reads each at the same fraction of its own run as this curve is of
+            the last ``x_new``; ``analog`` does so where the runs do not mostly share one end.
+            A context curve may carry its own schedule in ``meta["schedule"]`` (a dict
             as for ``schedule``).
         schedule: the run's learning rate along ``x`` from its start to at least the last
             ``x_new``: a :class:`~curvecast.Schedule` or its dict, e.g. ``{"name": "cosine",

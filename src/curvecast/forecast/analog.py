@@ -8,8 +8,8 @@ curve ``c`` that was observed both at this curve's last ``x`` and at ``q``::
     weight_c     = exp(-((c(x_last) - level) / bw)^2 / 2)
 
 where ``level`` is this curve's current level and ``bw`` a kernel bandwidth (a robust spread of
-the context levels, never below the curve's noise). When the context runs end at different ``x``
-(a search that mixes budgets, such as a compute-optimal sweep), each is read at the same
+the context levels, never below the curve's noise). When the context runs do not mostly end at
+one ``x`` (a search that mixes budgets, such as a compute-optimal sweep), each is read at the same
 fractions of its own run as ``x_last`` and ``q`` are of this one, which ends at the furthest query
 (the convention of :mod:`curvecast.forecast.calibrated`); at the same step, a run of another
 budget stands at another stage of its schedule, and runs of no other budget reach ``q``. The
@@ -45,16 +45,22 @@ def _logx(x: _F | float) -> _F:
 
 
 def _run_stretch(context: Sequence[Curve], horizon: float) -> list[float]:
-    """Per context curve, the factor that maps its axis onto this run's: 1 when the context
-    runs all end at the same ``x`` (one budget: runs are compared at the same step); else
-    ``horizon / end``, so that each run is read at the same fraction of its own run as this
-    one (a search that mixes budgets, such as a compute-optimal sweep whose schedules end
-    with each run's budget). This run ends at ``horizon``, the furthest query."""
-    ends = [float(c.observed_x[-1]) for c in context if c.n_observed >= 1]
-    if not ends or max(ends) - min(ends) <= 1e-9 * max(abs(max(ends)), 1.0) or not horizon > 0:
+    """Per context curve, the factor that maps its axis onto this run's. 1 for every curve
+    while most of the usable runs (2 points or more) end at the same ``x``: one budget, so runs
+    are compared at the same step, and a few runs that stopped early (diverged, cut short) do
+    not change that. Otherwise (a search that mixes budgets, such as a compute-optimal sweep
+    whose schedules end with each run's budget) ``horizon / end``, so that each run is read at
+    the same fraction of its own run as this one, which ends at ``horizon`` (the furthest
+    query)."""
+    ends = np.array([float(c.observed_x[-1]) for c in context if c.n_observed >= 2])
+    if ends.size == 0 or not horizon > 0:
+        return [1.0] * len(context)
+    tol = 1e-9 * max(float(np.max(np.abs(ends))), 1.0)
+    shared = max(int(np.sum(np.abs(ends - e) <= tol)) for e in ends)
+    if 2 * shared > ends.size:
         return [1.0] * len(context)
     return [
-        horizon / float(c.observed_x[-1]) if c.n_observed >= 1 and c.observed_x[-1] > 0 else 1.0
+        horizon / float(c.observed_x[-1]) if c.n_observed >= 2 and c.observed_x[-1] > 0 else 1.0
         for c in context
     ]
 
