@@ -35,7 +35,7 @@ COMMANDS = {
     "--out bench-out/speed-batch",
     "prune-cost": "python scripts/prune_cost.py --trials 1000 --repeats 30",
     "heldout": "python scripts/heldout_coverage.py --data-dir DIR --curves 60",
-    # 12 min on 2 cores (see docs/pruning-bench.md for the time of larger runs)
+    # 6 min on 2 cores (see docs/pruning-bench.md for the time of larger runs)
     "prune": "curvecast bench prune --suite lcdb,lcbench-surrogate,scanbench-vlm,scanbench-llm,"
     "schedules,sklearn-mlp --tasks 3 --orders 2 --configs 100,1000 --workers 1,4 --pruners none,"
     "median,successive_halving,hyperband,asha,curvecast,oracle --jobs 2 --out bench-out/prune",
