@@ -114,9 +114,7 @@ def _searches(
         by_task.setdefault(str(c.meta.get("task", "all")), []).append(c)
     names = sorted(t for t, cs in by_task.items() if len(cs) >= _MIN_SEARCH)
     runs = sorted(len(by_task[t]) for t in names)
-    rng = np.random.default_rng([cfg.seed, 7])
-    if cfg.tasks is not None and len(names) > cfg.tasks:
-        names = sorted(rng.choice(names, size=cfg.tasks, replace=False).tolist())
+    names = _draw_tasks(names, cfg)
     out = []
     for t in names:
         perm = np.random.default_rng([cfg.seed, 11, zlib.crc32(t.encode())]).permutation(
@@ -136,8 +134,14 @@ def _surrogate_tasks(cfg: PruneConfig) -> list[str] | None:
 
     probe = load_suite("lcbench-surrogate", data_dir=cfg.data_dir, limit=34, seed=cfg.seed)
     names = sorted({str(c.meta.get("task", "all")) for c in probe})
-    if len(names) <= cfg.tasks:
-        return None
+    return None if len(names) <= cfg.tasks else _draw_tasks(names, cfg)
+
+
+def _draw_tasks(names: list[str], cfg: PruneConfig) -> list[str]:
+    """The ``cfg.tasks`` of the sorted task ``names`` that a run replays (all when as many or
+    fewer), drawn from ``cfg.seed``."""
+    if cfg.tasks is None or len(names) <= cfg.tasks:
+        return names
     rng = np.random.default_rng([cfg.seed, 7])
     return sorted(rng.choice(names, size=cfg.tasks, replace=False).tolist())
 
