@@ -124,3 +124,52 @@ def test_a_bad_output_path_is_refused_before_training(
     assert cli_main(["train", "--out", str(tmp_path / out)]) == 2
     err = capsys.readouterr().err
     assert "--out" in err and says in err
+
+
+def test_init_continues_from_the_given_weights_and_borders(tmp_path: Path) -> None:
+    first = tmp_path / "first.safetensors"
+    assert cli_main(["train", "--steps", "2", "--seed", "1", "--out", str(first), *TINY_ARGS]) == 0
+    start = inference.load_model(first)
+    # --lr 1e-9: the fine-tuned weights stay where --init put them, so any difference from the
+    # first file would come from a fresh init or fresh borders
+    tuned = tmp_path / "tuned.safetensors"
+    args = ["--steps", "2", "--seed", "9", "--lr", "1e-9", "--init", str(first)]
+    assert cli_main(["train", *args, "--out", str(tuned), *TINY_ARGS]) == 0
+    after = inference.load_model(tuned)
+    np.testing.assert_array_equal(after.borders, start.borders)
+    x = np.arange(1.0, 6.0)
+    c = Curve(x, 1.0 / x, direction="minimize")
+    q0 = inference.PFNForecaster(weights=first).forecast(c, np.array([10.0]), rng=None).quantiles
+    q1 = inference.PFNForecaster(weights=tuned).forecast(c, np.array([10.0]), rng=None).quantiles
+    np.testing.assert_allclose(q1, q0, rtol=1e-4, atol=1e-6)
+    card = json.loads(tuned.with_suffix(".json").read_text())
+    assert card["init"] == "first.safetensors" and "--init" in card["command"]
+    # and without --init the same seed starts elsewhere
+    fresh = tmp_path / "fresh.safetensors"
+    assert cli_main(["train", *args[:6], "--out", str(fresh), *TINY_ARGS]) == 0
+    assert not np.array_equal(inference.load_model(fresh).borders, start.borders)
+
+
+@pytest.mark.parametrize(("content", "says"), [(None, "is not a file"), (b"junk", "cannot read")])
+def test_a_bad_init_file_is_refused_with_the_flag_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes | None, says: str
+) -> None:
+    init = tmp_path / "init.safetensors"
+    if content is not None:
+        init.write_bytes(content)
+    out = tmp_path / "w.safetensors"
+    assert cli_main(["train", "--steps", "1", "--init", str(init), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "--init" in err and says in err and "Traceback" not in err and not out.exists()
+
+
+def test_init_of_other_sizes_says_which_flags_to_match(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first = tmp_path / "first.safetensors"
+    assert cli_main(["train", "--steps", "1", "--out", str(first), *TINY_ARGS]) == 0
+    out = tmp_path / "w.safetensors"
+    wider = [a if a != "16" else "32" for a in TINY_ARGS[:2]] + TINY_ARGS[2:]
+    assert cli_main(["train", "--steps", "1", "--init", str(first), "--out", str(out), *wider]) == 2
+    err = capsys.readouterr().err
+    assert "--init" in err and "--d-model" in err and not out.exists()

@@ -265,8 +265,13 @@ def train(
     max_wall_s: float = math.inf,
     workers: int = 1,
     log: Any = print,
+    init: str | Path | None = None,
 ) -> tuple[torch.nn.Module, dict[str, Any]]:
     """Train the PFN on fresh prior tasks; returns the model and a summary of the run.
+
+    ``init``: a weights file of the same architecture (:func:`export`) to start from, its bar
+    borders included (fine-tuning on a changed prior); None starts from a random init with
+    borders drawn from the prior.
 
     The learning rate warms up linearly, then decays along a cosine to 0; progress is the larger
     of the fraction of ``steps`` done and of ``max_wall_s`` spent, so a run cut by its time limit
@@ -278,8 +283,11 @@ def train(
         raise ValueError(f"max_wall_s must be positive (or inf); got {max_wall_s}")
     torch.manual_seed(seed)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    borders = bar_borders(cfg.n_bars, np.random.default_rng([seed, 0]))
-    model = build_model(cfg, borders).to(device)
+    if init is None:
+        borders = bar_borders(cfg.n_bars, np.random.default_rng([seed, 0]))
+        model = build_model(cfg, borders).to(device)
+    else:
+        model = load_init(init, cfg).to(device)
     border_t = model.get_buffer("borders")
     val = _to_torch(collate(examples(np.random.default_rng([seed, 1]), 512)), device)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
@@ -323,7 +331,41 @@ def train(
         "final_val_nll": history[-1]["val_nll"],
         "history": history,
     }
+    if init is not None:
+        summary["init"] = Path(init).name
     return model, summary
+
+
+def load_init(path: str | Path, cfg: ModelConfig) -> torch.nn.Module:
+    """The model stored at ``path`` (weights and bar borders) as a trainable module.
+
+    Raises:
+        ValueError: the file is not curvecast PFN weights or its sizes differ from ``cfg``.
+    """
+    import torch
+    from safetensors import SafetensorError, safe_open
+    from safetensors.numpy import load_file
+
+    try:
+        with safe_open(str(path), framework="numpy") as f:
+            meta = f.metadata() or {}
+        tensors = load_file(str(path))
+    except (OSError, SafetensorError) as exc:
+        raise ValueError(f"cannot read {path} as a weights file ({exc})") from exc
+    if meta.get("format") != FORMAT:
+        raise ValueError(f"{path} holds {meta.get('format')!r} weights, not {FORMAT!r}")
+    stored = json.loads(meta.get("config", "{}"))
+    if stored != asdict(cfg):
+        raise ValueError(
+            f"{path} was trained with sizes {stored}; pass the same sizes (--d-model, "
+            f"--n-layers, --n-heads, --d-ff, --n-bars) to fine-tune it"
+        )
+    model = build_model(cfg, tensors.pop("borders"))
+    model.load_state_dict({k: torch.as_tensor(v) for k, v in tensors.items()}, strict=False)
+    missing = {n for n, _ in model.named_parameters()} - set(tensors)
+    if missing:
+        raise ValueError(f"{path} lacks the parameters {sorted(missing)[:3]}")
+    return model
 
 
 def export(
@@ -401,6 +443,14 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
         "%(default)s)",
     )
     ap.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (default: 1e-3)")
+    ap.add_argument(
+        "--init",
+        type=Path,
+        default=None,
+        metavar="WEIGHTS",
+        help="start from these weights (.safetensors of the same sizes) instead of a random "
+        "init: fine-tune a trained PFN on a changed prior",
+    )
     ap.add_argument("--workers", type=int, default=1, help="processes drawing prior batches")
     ap.add_argument(
         "--threads",
@@ -442,6 +492,8 @@ def _check_args(args: argparse.Namespace) -> str | None:
         return "--lr must be a positive number"
     if not args.max_minutes > 0:
         return "--max-minutes must be positive"
+    if args.init is not None and not args.init.is_file():
+        return f"--init: {args.init} is not a file; give a .safetensors file written by this command"
     if args.out.suffix == ".json":
         return "--out must not end in .json: the model card is written next to it with that suffix"
     if args.out.is_dir():
@@ -474,6 +526,12 @@ def run(args: argparse.Namespace, command: str) -> int:
     commit = _git_commit()  # the code that trains, before anyone commits more during the run
     torch.set_num_threads(args.threads)
     cfg = ModelConfig(args.d_model, args.n_layers, args.n_heads, args.d_ff, args.n_bars)
+    if args.init is not None:
+        try:
+            load_init(args.init, cfg)  # fail now, with the flag named, not after the workers start
+        except ValueError as exc:
+            print(f"curvecast train: error: --init: {exc}", file=sys.stderr)
+            return 2
     model, summary = train(
         cfg,
         steps=args.steps,
@@ -484,6 +542,7 @@ def run(args: argparse.Namespace, command: str) -> int:
         log_every=args.log_every,
         max_wall_s=args.max_minutes * 60.0,
         log=lambda s: print(s, flush=True),
+        init=args.init,
     )
     sha = export(model, cfg, args.out, {"curves_seen": str(summary["curves_seen"])})
     card = {
