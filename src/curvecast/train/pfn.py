@@ -493,7 +493,7 @@ def _check_args(args: argparse.Namespace) -> str | None:
     if not args.max_minutes > 0:
         return "--max-minutes must be positive"
     if args.init is not None and not args.init.is_file():
-        return f"--init: {args.init} is not a file; give a .safetensors file written by this command"
+        return f"--init: {args.init} is not a file; give weights written by this command"
     if args.out.suffix == ".json":
         return "--out must not end in .json: the model card is written next to it with that suffix"
     if args.out.is_dir():
