@@ -45,6 +45,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from curvecast.curves import Curve
+from curvecast.forecast._nn import read_checked
 from curvecast.forecast._pfn_input import N_TASK, N_VALUE, N_X, Encoded, context_ids, encode
 from curvecast.forecast.pfn import FORMAT, INPUT_VERSION
 from curvecast.prior import PriorConfig, sample_task
@@ -265,12 +266,12 @@ def train(
     max_wall_s: float = math.inf,
     workers: int = 1,
     log: Any = print,
-    init: str | Path | None = None,
+    init: torch.nn.Module | None = None,
 ) -> tuple[torch.nn.Module, dict[str, Any]]:
     """Train the PFN on fresh prior tasks; returns the model and a summary of the run.
 
-    ``init``: a weights file of the same architecture (:func:`export`) to start from, its bar
-    borders included (fine-tuning on a changed prior); None starts from a random init with
+    ``init``: a model of the same sizes to start from, its bar borders included (see
+    :func:`load_init`: fine-tuning on a changed prior); None starts from a random init with
     borders drawn from the prior.
 
     The learning rate warms up linearly, then decays along a cosine to 0; progress is the larger
@@ -287,7 +288,7 @@ def train(
         borders = bar_borders(cfg.n_bars, np.random.default_rng([seed, 0]))
         model = build_model(cfg, borders).to(device)
     else:
-        model = load_init(init, cfg).to(device)
+        model = init.to(device)
     border_t = model.get_buffer("borders")
     val = _to_torch(collate(examples(np.random.default_rng([seed, 1]), 512)), device)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
@@ -331,8 +332,6 @@ def train(
         "final_val_nll": history[-1]["val_nll"],
         "history": history,
     }
-    if init is not None:
-        summary["init"] = Path(init).name
     return model, summary
 
 
@@ -343,13 +342,10 @@ def load_init(path: str | Path, cfg: ModelConfig) -> torch.nn.Module:
         ValueError: the file is not curvecast PFN weights or its sizes differ from ``cfg``.
     """
     import torch
-    from safetensors import SafetensorError, safe_open
-    from safetensors.numpy import load_file
+    from safetensors import SafetensorError
 
     try:
-        with safe_open(str(path), framework="numpy") as f:
-            meta = f.metadata() or {}
-        tensors = load_file(str(path))
+        tensors, meta = read_checked(path, None, "The --init weights", "curvecast train")
     except (OSError, SafetensorError) as exc:
         raise ValueError(f"cannot read {path} as a weights file ({exc})") from exc
     if meta.get("format") != FORMAT:
@@ -360,8 +356,9 @@ def load_init(path: str | Path, cfg: ModelConfig) -> torch.nn.Module:
             f"{path} was trained with sizes {stored}; pass the same sizes (--d-model, "
             f"--n-layers, --n-heads, --d-ff, --n-bars) to fine-tune it"
         )
-    model = build_model(cfg, tensors.pop("borders"))
-    model.load_state_dict({k: torch.as_tensor(v) for k, v in tensors.items()}, strict=False)
+    model = build_model(cfg, tensors.pop("borders").copy())  # read_checked arrays are read-only
+    params = {k: torch.tensor(v, dtype=torch.float32) for k, v in tensors.items()}  # copies
+    model.load_state_dict(params, strict=False)
     missing = {n for n, _ in model.named_parameters()} - set(tensors)
     if missing:
         raise ValueError(f"{path} lacks the parameters {sorted(missing)[:3]}")
@@ -526,9 +523,10 @@ def run(args: argparse.Namespace, command: str) -> int:
     commit = _git_commit()  # the code that trains, before anyone commits more during the run
     torch.set_num_threads(args.threads)
     cfg = ModelConfig(args.d_model, args.n_layers, args.n_heads, args.d_ff, args.n_bars)
+    init = None
     if args.init is not None:
         try:
-            load_init(args.init, cfg)  # fail now, with the flag named, not after the workers start
+            init = load_init(args.init, cfg)  # fail now, with the flag named, before training
         except ValueError as exc:
             print(f"curvecast train: error: --init: {exc}", file=sys.stderr)
             return 2
@@ -542,7 +540,7 @@ def run(args: argparse.Namespace, command: str) -> int:
         log_every=args.log_every,
         max_wall_s=args.max_minutes * 60.0,
         log=lambda s: print(s, flush=True),
-        init=args.init,
+        init=init,
     )
     sha = export(model, cfg, args.out, {"curves_seen": str(summary["curves_seen"])})
     card = {
@@ -557,6 +555,8 @@ def run(args: argparse.Namespace, command: str) -> int:
         "prior": "curvecast.prior.PriorConfig() defaults",
         **summary,
     }
+    if args.init is not None:
+        card["init"] = args.init.name
     args.out.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
     print(json.dumps({"wrote": str(args.out), "sha256": sha, "steps": summary["steps"]}))
     return 0
