@@ -12,6 +12,9 @@ from curvecast.pruning import ForecastRule, Verdict
 from curvecast.pruning._rule import DEFAULT_REGRET_RATE
 
 RISING = Curve([1, 2, 3, 4, 5, 6], [0.30, 0.31, 0.31, 0.32, 0.32, 0.33], bounds=(0, 1))
+_EPOCHS = np.arange(1.0, 31.0)
+#: Five completed runs of the search, each well ahead of RISING at every step.
+AHEAD = [Curve(_EPOCHS, a - 0.2 / _EPOCHS, bounds=(0, 1)) for a in (0.6, 0.7, 0.75, 0.8, 0.9)]
 
 
 @pytest.mark.parametrize(
@@ -40,7 +43,9 @@ def test_unknown_method_fails_at_construction() -> None:
 
 
 def test_hopeless_run_is_stopped_with_evidence() -> None:
-    v = ForecastRule(method="last_value").decide(RISING, horizon=30, incumbent=0.9)
+    v = ForecastRule(method="last_value").decide(
+        RISING, horizon=30, incumbent=0.9, context=AHEAD
+    )
     assert v.decision == "stop" and v.reason == "hopeless"
     assert v.prob_better is not None and v.prob_better < 0.05
     assert set(v.final_quantiles) == {0.05, 0.25, 0.5, 0.75, 0.95}
@@ -125,7 +130,7 @@ def test_no_forecast_between_check_points() -> None:
     c = Curve(np.arange(1.0, 6.0), [0.3] * 5, bounds=(0, 1))  # 5 points: checks at 3, 6, 12, ...
     v = rule.decide(c, horizon=40, incumbent=0.9)
     assert (v.decision, v.reason) == ("continue", "between_checks")
-    assert rule.decide(c.truncate(3), horizon=20, incumbent=0.9).reason == "hopeless"
+    assert rule.decide(c.truncate(3), horizon=20, incumbent=0.9, context=AHEAD).reason == "hopeless"
     bad = Curve(np.arange(1.0, 6.0), [0.3, 0.3, 0.3, 0.3, float("nan")])
     assert rule.decide(bad, horizon=40, incumbent=0.9).reason == "diverged"
 
@@ -150,29 +155,62 @@ def test_a_single_point_is_judged_only_with_enough_context() -> None:
 
 
 def test_without_a_spread_the_default_rule_judges_by_chance_alone() -> None:
-    v = ForecastRule(method="last_value").decide(RISING, horizon=30, incumbent=0.9)
+    v = ForecastRule(method="last_value").decide(RISING, horizon=30, incumbent=0.9, context=AHEAD)
     assert v.decision == "stop" and v.allowance is None and v.prob_better < 0.1  # type: ignore[operator]
-    close = ForecastRule(method="last_value").decide(RISING, horizon=30, incumbent=0.34)
+    close = ForecastRule(method="last_value").decide(
+        RISING, horizon=30, incumbent=0.34, context=AHEAD
+    )
     assert close.decision == "continue"
 
 
 def test_the_default_rule_weighs_the_expected_gain_against_the_compute_left() -> None:
     rule = ForecastRule(method="last_value")
-    early = rule.decide(RISING, horizon=30, incumbent=0.9, spread=0.2)
+    early = rule.decide(RISING, horizon=30, incumbent=0.9, spread=0.2, context=AHEAD)
     assert early.decision == "stop" and early.expected_gain is not None
     assert early.allowance == pytest.approx(DEFAULT_REGRET_RATE * 0.2 * 24 / 30)
     assert early.expected_gain <= early.allowance
     # the same run near its end has little compute left to save: its allowance shrinks
-    late = rule.decide(RISING, horizon=6.5, incumbent=0.34, spread=0.2)
+    late = rule.decide(RISING, horizon=6.5, incumbent=0.34, spread=0.2, context=AHEAD)
     assert late.allowance is not None and late.allowance < early.allowance
     # a run with a 20% chance or more of beating the incumbent is never stopped, whatever the
     # rate: early forecasts are too sure to trust a small expected gain alone
     bold = ForecastRule(method="last_value", regret_rate=1e6)
     median = early.final_quantiles[0.5]
     for incumbent in np.linspace(median - 0.05, median + 0.05, 11):
-        v = bold.decide(RISING, horizon=30, incumbent=float(incumbent), spread=0.2)
+        v = bold.decide(RISING, horizon=30, incumbent=float(incumbent), spread=0.2, context=AHEAD)
         assert v.prob_better is not None
         assert v.should_stop == (v.prob_better < 0.2), (incumbent, v.prob_better)
+
+
+def test_a_stop_needs_the_run_behind_the_median_of_completed_runs_at_its_step() -> None:
+    """The same-step comparison: where the forecast alone says stop, the run still goes on
+    while fewer than 5 completed runs reach its step, or while it is not behind their median
+    there; a run behind it is stopped, and the verdict says against what."""
+    rule = ForecastRule(method="last_value")
+    judge = {"horizon": 30, "incumbent": 0.9, "spread": 0.2}
+    alone = ForecastRule(method="last_value", same_step=False).decide(RISING, **judge)
+    assert alone.decision == "stop"  # the forecast alone would stop it ...
+    few = rule.decide(RISING, context=AHEAD[:4], **judge)
+    assert few.decision == "continue" and few.same_step is None  # ... not on 4 runs
+    behind = [Curve(_EPOCHS, np.full(30, v), bounds=(0, 1)) for v in (0.1, 0.2, 0.25, 0.3, 0.5)]
+    ahead_of_median = rule.decide(RISING, context=behind, **judge)
+    assert ahead_of_median.decision == "continue"
+    assert ahead_of_median.same_step == pytest.approx(0.25)
+    assert "not behind the median of completed runs" in ahead_of_median.explain()
+    stopped = rule.decide(RISING, context=AHEAD, **judge)
+    assert stopped.decision == "stop" and stopped.same_step == pytest.approx(0.75 - 0.2 / 6)
+    assert "behind the median of completed runs at this step" in stopped.explain()
+    assert Verdict.from_dict(stopped.to_dict()) == stopped
+
+
+def test_runs_of_other_budgets_are_compared_at_the_same_stage() -> None:
+    """In a search that mixes budgets, a completed run of twice the budget is read at the same
+    fraction of its run (at epoch 12 of 60 for a run at epoch 6 of 30), not at the same step."""
+    long = [Curve(2 * _EPOCHS, c.y, bounds=(0, 1)) for c in AHEAD]  # 60 epochs each
+    v = ForecastRule(method="last_value").decide(
+        RISING, horizon=30, incumbent=0.9, spread=0.2, context=[*AHEAD, *long]
+    )
+    assert v.same_step == pytest.approx(0.75 - 0.2 / 6)
 
 
 def test_step_cost_makes_costly_late_reports_weigh_more() -> None:
@@ -235,7 +273,7 @@ def test_a_verdict_says_where_its_incumbent_came_from() -> None:
     plain = Verdict("stop", "hopeless", 3.0, 10.0, 0.72, 0.01, {0.5: 0.4}, "pfn")
     assert "P(final beats 0.72) = 0.010" in plain.explain()
     judged = ForecastRule(method="last_value").decide(
-        RISING, horizon=30, incumbent=0.9, incumbent_source="running trial 7"
+        RISING, horizon=30, incumbent=0.9, incumbent_source="running trial 7", context=AHEAD
     )
     assert judged.reason == "hopeless" and judged.incumbent_source == "running trial 7"
 

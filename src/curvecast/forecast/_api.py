@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -12,6 +13,7 @@ from curvecast.curves import Curve, check_axis, check_queries
 from curvecast.exceptions import CurvecastError, parameter_error
 from curvecast.forecast._base import Forecaster, get_forecaster, resolve_auto
 from curvecast.forecast._guard import guard, infer_bounds
+from curvecast.forecast._resolution import resolution_of, with_resolution
 from curvecast.forecast._result import DEFAULT_LEVELS, GRID, Forecast, as_rng, check_levels
 from curvecast.schedules import Schedule, attach_schedules
 
@@ -30,6 +32,7 @@ def forecast(
     rng: np.random.Generator | int | None = None,
     context: Sequence[Curve] = (),
     schedule: Schedule | Mapping[str, Any] | None = None,
+    resolution: float | None = None,
 ) -> Forecast:
     """Forecast a learning curve at new points.
 
@@ -57,6 +60,10 @@ def forecast(
             "peak_lr": 3e-4, "warmup": 200, "total": 5000}`` or ``{"x": [...], "lr": [...]}``
             (see docs/schedules.md). With it, "auto" uses a schedule-aware method; the
             schedule is stored in the curve's ``meta["schedule"]`` for the method to read.
+        resolution: the metric's step, e.g. ``1 / 540`` for an accuracy on 540 examples: no
+            90% interval is made narrower than it. None (the default) infers it for a score
+            in [0, 1] or [0, 100] whose observed values are all multiples of one ``1 / n``;
+            losses are taken as continuous. Stored in ``meta["resolution"]``.
 
     Returns:
         A :class:`Forecast`; ``.quantiles`` has shape ``(m, len(quantiles))``.
@@ -66,7 +73,8 @@ def forecast(
         InvalidParameterError: bad ``quantiles`` or ``rng``, or a ``context`` curve that is not
             a Curve or does not share the curve's direction.
         UnknownMethodError: unknown ``method``.
-        InvalidParameterError: a bad ``schedule``, or one that stops before the last ``x_new``.
+        InvalidParameterError: a bad ``schedule``, or one that stops before the last ``x_new``,
+            or a ``resolution`` that is not a positive finite number.
 
     Example:
         >>> import curvecast
@@ -74,7 +82,18 @@ def forecast(
         >>> f.quantiles.shape
         (1, 5)
     """
-    curve = Curve(x, y, direction=direction, bounds=bounds)
+    if resolution is not None:
+        if (
+            isinstance(resolution, bool)
+            or not isinstance(resolution, int | float)
+            or not math.isfinite(resolution)
+            or not resolution > 0
+        ):
+            raise parameter_error(
+                "resolution", "forecast", "None or a positive finite number", resolution
+            )
+    meta = {} if resolution is None else {"resolution": float(resolution)}
+    curve = Curve(x, y, direction=direction, bounds=bounds, meta=meta)
     return forecast_curve(
         curve, x_new, method=method, quantiles=quantiles, rng=rng, context=context,
         schedule=schedule,
@@ -207,6 +226,9 @@ def forecast_many(
         for i, c, result in zip(todo, seen, results, strict=True):
             fc = guard(result, c).with_levels(levels)  # the guard clips to the given bounds too
             inferred = infer_bounds(curves[i])
+            step = resolution_of(curves[i], inferred)
+            if step is not None:
+                fc = with_resolution(fc, step, inferred)
             if inferred is not None and inferred != curves[i].bounds:
                 fc.info["bounds_inferred"] = [b if np.isfinite(b) else None for b in inferred]
             out[i] = fc

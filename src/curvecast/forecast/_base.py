@@ -74,6 +74,7 @@ _BUILTIN: dict[str, str] = {
     "pfn": "curvecast.forecast.pfn:PFNForecaster",
     "ensemble": "curvecast.forecast.ensemble:EnsembleForecaster",
     "calibrated": "curvecast.forecast.calibrated:CalibratedForecaster",
+    "stacked": "curvecast.forecast.stacked:StackedForecaster",
     "schedule_law": "curvecast.forecast.schedule_law:ScheduleLawForecaster",
     "schedule_ensemble": "curvecast.forecast.schedule_law:ScheduleEnsembleForecaster",
 }

@@ -35,12 +35,14 @@ __all__ = [
     "DEFAULT_THRESHOLD",
     "DEFAULT_WARMUP_FRACTION",
     "MIN_CONTEXT_SINGLE_POINT",
+    "MIN_SAME_STEP",
     "PROVISIONAL_LEVEL",
     "ForecastRule",
     "check_horizon_setting",
     "context_due",
     "own_horizon",
     "provisional_incumbent",
+    "same_step_median",
     "search_spread",
 ]
 
@@ -56,6 +58,11 @@ DEFAULT_THRESHOLD: float | None = None
 #: The threshold of Domhan's rule where a probability is what the user sets: the training-loop
 #: callbacks (P(final beats a target)), `curvecast judge`, and the Ray scheduler until it moves.
 DEFAULT_PROBABILITY_THRESHOLD = 0.1
+#: The default rule stops a run only when it is also behind the median of the completed runs at
+#: the same step (MedianPruner's comparison), and only once this many completed runs reach that
+#: step (MedianPruner's ``n_startup_trials``): where the forecast cannot tell, what the search has
+#: seen at this step decides, never a confident forecast from two or three completed runs.
+MIN_SAME_STEP = 5
 #: A run is judged from its first report, but a single point says nothing of its trend: the
 #: forecast then rests on the search's other trials (the calibrated method compares it with
 #: them at the same stage of their runs), so it needs this many completed trials as context.
@@ -184,6 +191,27 @@ def search_spread(finals: Iterable[float], direction: str) -> float | None:
     return gap if gap > 0 else None
 
 
+def same_step_median(
+    curve: Curve, context: Sequence[Curve], horizon: float, min_runs: int = MIN_SAME_STEP
+) -> float | None:
+    """The median of the ``context`` runs' values at ``curve``'s last step, as MedianPruner
+    compares: each completed run read at the same step or, in a search that mixes budgets, at
+    the same fraction of its own run (the convention of :mod:`curvecast.forecast.analog`, with
+    this run ending at ``horizon``). None when fewer than ``min_runs`` runs reach that point."""
+    from curvecast.forecast.analog import _run_stretch
+
+    step = float(curve.observed_x[-1])
+    values = []
+    for c, f in zip(context, _run_stretch(context, horizon), strict=True):
+        at = step / f
+        cx = c.observed_x
+        if c.n_observed and cx[0] <= at * (1 + 1e-9) and at <= cx[-1] * (1 + 1e-9):
+            values.append(float(np.interp(at, cx, c.observed_y)))
+    if len(values) < min_runs:
+        return None
+    return float(np.median(values))
+
+
 class ForecastRule:
     """Decide whether a partly observed run should go on.
 
@@ -200,6 +228,14 @@ class ForecastRule:
     the pruner saved: the stopped runs' expected gains bound it. It scales with the search:
     as the incumbent improves, hopeless runs' expected gains shrink and they stop sooner,
     while a run close to the incumbent stops only late, when little compute is left to save.
+
+    **Where the forecast cannot tell, the same-step comparison decides** (``same_step=True``,
+    the default): a run is stopped only when it is also behind the median of the completed runs
+    at the same step (its best value so far against theirs at that step, as MedianPruner
+    compares), and only once :data:`MIN_SAME_STEP` completed runs reach that step. A stop thus
+    always needs both the forecast and the search's own evidence; the rule stops a subset of
+    the runs MedianPruner would stop at the same reports, those whose forecast says they are
+    not worth their compute, and so loses no run MedianPruner would have kept there.
 
     With an explicit ``threshold`` the rule is Domhan et al.'s (2015): stop when P(final beats
     the incumbent) < threshold.
@@ -227,6 +263,9 @@ class ForecastRule:
             With the default 1.2, a 50-epoch run is judged 16 times instead of 50: a forecast
             then costs less than the epochs it can save. Divergence is checked at every report.
         seed: seed of the forecasts' randomness, so that decisions are repeatable across workers.
+        same_step: the default rule also needs a run to be behind the median of the completed
+            runs at the same step before it stops it (see above); False lets the forecast
+            decide alone. Not used with an explicit ``threshold``.
         owner: the class named in error messages (an adapter passes its own name).
 
     Raises:
@@ -253,6 +292,7 @@ class ForecastRule:
         diverge_above: float | None = None,
         check_growth: float = DEFAULT_CHECK_GROWTH,
         seed: int = 0,
+        same_step: bool = True,
         owner: str = "ForecastRule",
     ) -> None:
         if threshold is not None and (
@@ -282,6 +322,8 @@ class ForecastRule:
             raise parameter_error("seed", owner, "an int >= 0", seed)
         if not isinstance(method, str):
             raise parameter_error("method", owner, "a method name (a string)", method)
+        if not isinstance(same_step, bool):
+            raise parameter_error("same_step", owner, "True or False", same_step)
         get_forecaster(method)  # fail now, not at the first decision, on an unknown name
         self.threshold = None if threshold is None else float(threshold)
         self.regret_rate = float(regret_rate)
@@ -291,6 +333,7 @@ class ForecastRule:
         self.diverge_above = diverge_above
         self.check_growth = float(check_growth)
         self.seed = int(seed)
+        self.same_step = same_step
 
     def is_check_point(self, n_points: int) -> bool:
         """Whether a forecast is due after ``n_points`` observed points (see ``check_growth``)."""
@@ -375,6 +418,15 @@ class ForecastRule:
             done, left = compute_split(curve.observed_x, float(horizon), self.step_cost)
             allowance = self.regret_rate * spread * as_compute_fraction(done, left)
             stop = p < _MAX_STOP_PROBABILITY and gain <= allowance
+        median = None
+        if self.threshold is None and self.same_step:
+            median = same_step_median(curve, context, float(horizon))
+            y = curve.observed_y
+            best = float(np.max(y) if curve.direction == "maximize" else np.min(y))
+            behind = median is not None and (
+                best < median if curve.direction == "maximize" else best > median
+            )
+            stop = stop and behind
         return Verdict(
             "stop" if stop else "continue",
             "hopeless" if stop else "promising",
@@ -387,4 +439,5 @@ class ForecastRule:
             incumbent_source,
             expected_gain=float(gain),
             allowance=allowance,
+            same_step=median,
         )

@@ -80,6 +80,10 @@ class Verdict:
         allowance: the expected gain below which the default rule stops: ``regret_rate`` x the
             search's spread x the share of the run's compute still to come (None under an
             explicit ``threshold``).
+        same_step: the median of the completed runs' values at this step (at the same stage of
+            their runs where budgets differ), which the default rule needs a run to be behind
+            before it stops it (the same-step comparison of MedianPruner); None when it was
+            not consulted.
     """
 
     decision: Decision
@@ -94,6 +98,7 @@ class Verdict:
     shadow: bool = False
     expected_gain: float | None = None
     allowance: float | None = None
+    same_step: float | None = None
 
     @property
     def should_stop(self) -> bool:
@@ -120,6 +125,7 @@ class Verdict:
             "shadow": self.shadow,
             "expected_gain": _num(self.expected_gain),
             "allowance": _num(self.allowance),
+            "same_step": _num(self.same_step),
         }
 
     @classmethod
@@ -164,6 +170,7 @@ class Verdict:
             shadow=d.get("shadow") is True,
             expected_gain=_field(d, "expected_gain"),
             allowance=_field(d, "allowance"),
+            same_step=_field(d, "same_step"),
         )
 
     def explain(self) -> str:
@@ -181,13 +188,27 @@ class Verdict:
             inc = "nan" if self.incumbent is None else f"{self.incumbent:.4g}"
             text = f"{head}: P(final beats {inc}{source}) = {self.prob_better:.3f}"
             if self.expected_gain is not None and self.allowance is not None:
-                cmp = "<=" if self.decision == "stop" else ">"
+                cmp = "<=" if self.expected_gain <= self.allowance else ">"
                 text += (
                     f", expected gain {self.expected_gain:.3g} {cmp} allowance {self.allowance:.3g}"
                 )
+            if self.same_step is not None:
+                text += self._same_step_text(self.same_step)
             return f"{text}; {forecast}" if forecast else text
         sentence = _SENTENCES.get(self.reason, self.reason.replace("_", " "))
         return f"{head}: {sentence}" + (f"; {forecast}" if forecast else "")
+
+    def _same_step_text(self, median: float) -> str:
+        """The same-step comparison's part of :meth:`explain` (``median``: :attr:`same_step`)."""
+        if self.decision == "stop":
+            return f", behind the median of completed runs at this step ({median:.4g})"
+        gain, allowance = self.expected_gain, self.allowance
+        if gain is not None and allowance is not None and gain > allowance:
+            return ""
+        return (
+            f", but it is not behind the median of completed runs at this step "
+            f"({median:.4g}), so it goes on"
+        )
 
     def _forecast_text(self) -> str:
         """The forecast behind the verdict, "forecast at step H: median M, 90% interval [a, b]"."""

@@ -1,0 +1,296 @@
+"""``stacked``: the search's other runs as evidence that can only help.
+
+A forecast made with the search's completed runs as context can be better than the curve's
+forecast alone (the runs show how curves of this search go on) or much worse: with two completed
+runs a learned forecaster reads them as the only way a run can end and collapses onto their
+finals; in a search whose runs cross (learning rates 100x apart, cosine against constant
+schedules, boosting runs that overfit) the runs say little about each other. Nothing in one
+forecast tells which. The search itself can: each completed run, cut at the same fraction of its
+run as this curve, is a backtest whose truth is known.
+
+For each of up to :data:`MAX_BACKTESTS` completed runs (those whose level at that fraction is
+nearest this curve's, as :mod:`curvecast.forecast.calibrated` picks them), both members forecast
+the run's prefix at the same fractions of its run as the queries:
+
+- ``alone``: the curve's own forecast, without context (default ``ensemble``, the default for a
+  curve alone);
+- ``with_context``: a forecast that reads the other runs (default ``pfn`` with the others as
+  its context, leave-one-out).
+
+Per query point, the weight ``w`` of the context member in the mixture
+``F = w F_context + (1 - w) F_alone`` is the one of :data:`WEIGHTS` whose mixture had the lowest
+mean CRPS on those backtests, shrunk towards the curve alone by ``n / (n + k0)``: with ``n``
+backtests the context can take at most that share, so two completed runs (``n = 2``, default
+``k0 = 4``) move a forecast a third of the way, never onto their finals. The mixture is then
+recalibrated on the same backtests as :mod:`~curvecast.forecast.calibrated` recalibrates the PFN
+(split-conformal shift and scale; with fewer than 9 backtests the band is only ever widened), and
+the recalibration is kept only where it lowered the backtests' mean CRPS. With no usable
+backtest the answer is the curve alone.
+
+The backtests depend on the search and the cutoff only: the curve-alone ones are cached per run
+and cutoff (a completed run does not change), the context ones per search and cutoff.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from curvecast.curves import Curve
+from curvecast.exceptions import parameter_error
+from curvecast.forecast._result import GRID, Forecast
+from curvecast.forecast.calibrated import MIN_SHRINK, _digest, _run_base
+from curvecast.forecast.ensemble import mix_quantiles
+
+__all__ = ["MAX_BACKTESTS", "WEIGHTS", "StackedForecaster"]
+
+_F = NDArray[np.float64]
+
+#: At most this many completed runs are backtested per cutoff.
+MAX_BACKTESTS = 16
+#: The context member's candidate weights.
+WEIGHTS: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
+_I05, _I50, _I95 = (int(np.argmin(np.abs(GRID - v))) for v in (0.05, 0.5, 0.95))
+_CACHE_SIZE = 8192
+
+
+class StackedForecaster:
+    """The curve's forecast alone and with the search as context, mixed by how each did on
+    backtests of the search's completed runs (see the module docstring).
+
+    Args:
+        alone: the registered method for the curve alone (it is given no context).
+        with_context: the registered method that reads the other runs.
+        k0: prior weight, in backtests, of "the context does not help" (> 0).
+
+    Raises:
+        InvalidParameterError: a parameter out of range.
+
+    Example:
+        >>> import numpy as np
+        >>> from curvecast import Curve
+        >>> x = np.arange(1.0, 31.0)
+        >>> runs = [Curve(x, a - 0.4 * x**-0.5, bounds=(0, 1)) for a in (0.8, 0.85, 0.9)]
+        >>> f = StackedForecaster().forecast(runs[0].truncate(8), np.array([30.0]),
+        ...                                  rng=np.random.default_rng(0), context=runs[1:])
+        >>> f.info["stacking"]["backtests"]
+        2
+    """
+
+    name = "stacked"
+
+    def __init__(self, alone: str = "ensemble", with_context: str = "pfn", k0: float = 4.0) -> None:
+        owner = "StackedForecaster"
+        for field, m in (("alone", alone), ("with_context", with_context)):
+            if not isinstance(m, str) or m in ("auto", self.name):
+                raise parameter_error(field, owner, "a registered method name", m)
+        if isinstance(k0, bool) or not isinstance(k0, int | float) or not k0 > 0:
+            raise parameter_error("k0", owner, "a positive number", k0)
+        self.alone = alone
+        self.with_context = with_context
+        self.k0 = float(k0)
+        self._cache: OrderedDict[tuple[Any, ...], _F] = OrderedDict()
+
+    def forecast(
+        self,
+        curve: Curve,
+        x_new: _F,
+        *,
+        rng: np.random.Generator,
+        context: Sequence[Curve] = (),
+    ) -> Forecast:
+        return self.forecast_batch([curve], [x_new], rngs=[rng], context=context)[0]
+
+    def forecast_batch(
+        self,
+        curves: Sequence[Curve],
+        x_news: Sequence[_F],
+        *,
+        rngs: Sequence[np.random.Generator] | None = None,
+        context: Sequence[Curve] = (),
+    ) -> list[Forecast]:
+        gens = list(rngs) if rngs is not None else [np.random.default_rng(0)] * len(curves)
+        alone = _run_base(self.alone, curves, x_news, gens, ())
+        if not context:
+            return [self._tag(fc, None) for fc in alone]
+        joint = _run_base(self.with_context, curves, x_news, gens, context)
+        digest = _digest(context)
+        out = []
+        for curve, xq, a, c in zip(curves, x_news, alone, joint, strict=True):
+            bt = self._backtests(curve, xq, context, digest)
+            out.append(self._tag(a, None) if bt is None else self._stack(a, c, *bt))
+        return out
+
+    def _tag(self, fc: Forecast, stacking: dict[str, Any] | None) -> Forecast:
+        info = dict(fc.info)
+        info["stacking"] = stacking or {"backtests": 0, "weight": [0.0] * fc.x_new.size}
+        return Forecast(fc.x_new, fc.grid_values, direction=fc.direction, method=self.name,
+                        info=info)  # fmt: skip
+
+    # -- backtests ------------------------------------------------------------------------
+    def _backtests(
+        self, curve: Curve, xq: _F, context: Sequence[Curve], digest: str
+    ) -> tuple[_F, _F, _F] | None:
+        """Backtests on the completed runs at this cutoff: the alone and the context member's
+        quantiles, each shape ``(n, m, len(GRID))``, and the truths, shape ``(n, m)``; None
+        when no run reaches past the cutoff."""
+        x_last = float(curve.observed_x[-1])
+        horizon = float(np.max(xq))
+        if not horizon > x_last or not x_last > 0:
+            return None
+        frac = x_last / horizon
+        rel = xq / horizon
+        usable = [
+            i
+            for i, c in enumerate(context)
+            if c.n_observed >= 2 and c.observed_x[-1] > 0
+            and c.observed_x[0] <= frac * c.observed_x[-1] * (1 + 1e-9)
+        ]  # fmt: skip
+        if not usable:
+            return None
+        if len(usable) > MAX_BACKTESTS:
+            level = float(curve.observed_y[-1])
+
+            def distance(i: int) -> float:
+                c = context[i]
+                at = float(np.interp(frac * c.observed_x[-1], c.observed_x, c.observed_y))
+                return abs(at - level)
+
+            usable = sorted(sorted(usable, key=distance)[:MAX_BACKTESTS])
+        key = (round(frac, 12), rel.tobytes())
+        prefixes, queries, truths = [], [], []
+        for i in usable:
+            c = context[i]
+            end = float(c.observed_x[-1])
+            k = int(np.searchsorted(c.observed_x, frac * end * (1 + 1e-9), side="right"))
+            prefixes.append(c.truncate(max(1, min(k, c.n_observed - 1))))
+            queries.append(rel * end)
+            truths.append(np.interp(rel * end, c.observed_x, c.observed_y))
+        own = [("alone", self.alone, _curve_digest(context[i]), *key) for i in usable]
+        joint = [("joint", self.with_context, digest, i, *key) for i in usable]
+        self._fill(own, prefixes, queries, [()] * len(usable))
+        self._fill(
+            joint, prefixes, queries,
+            [[o for j, o in enumerate(context) if j != i] for i in usable],
+        )  # fmt: skip
+        a = np.stack([self._cache[k] for k in own])
+        c = np.stack([self._cache[k] for k in joint])
+        return a, c, np.stack(truths)
+
+    def _fill(
+        self,
+        keys: Sequence[tuple[Any, ...]],
+        prefixes: Sequence[Curve],
+        queries: Sequence[_F],
+        contexts: Sequence[Sequence[Curve]],
+    ) -> None:
+        todo = [j for j, k in enumerate(keys) if k not in self._cache]
+        if todo:
+            method = keys[todo[0]][1]
+            any_context = any(contexts[j] for j in todo)
+            fcs = _run_base(
+                method,
+                [prefixes[j] for j in todo],
+                [queries[j] for j in todo],
+                [np.random.default_rng(0)] * len(todo),
+                [contexts[j] for j in todo] if any_context else (),
+            )
+            for j, fc in zip(todo, fcs, strict=True):
+                self._cache[keys[j]] = fc.grid_values
+        for k in keys:
+            self._cache.move_to_end(k)
+        while len(self._cache) > _CACHE_SIZE:
+            self._cache.popitem(last=False)
+
+    # -- the mixture ----------------------------------------------------------------------
+    def _stack(self, alone: Forecast, joint: Forecast, a: _F, c: _F, truth: _F) -> Forecast:
+        from curvecast.bench.metrics import crps_quantiles
+
+        m = alone.x_new.size
+        values = np.empty_like(alone.grid_values)
+        weights, scales, shifts, counts = [], [], [], []
+        for j in range(m):
+            ok = np.isfinite(truth[:, j])
+            n = int(np.sum(ok))
+            ga, gc = alone.grid_values[j : j + 1], joint.grid_values[j : j + 1]
+            if n == 0:
+                values[j] = ga[0]
+                weights.append(0.0)
+                shifts.append(0.0)
+                scales.append(1.0)
+                counts.append(0)
+                continue
+            aj, cj, tj = a[ok, j], c[ok, j], truth[ok, j]
+            scores = []
+            for w in WEIGHTS:
+                mixed = _mix(aj, cj, w)
+                scores.append(float(np.mean(crps_quantiles(mixed, tj))))
+            best = WEIGHTS[int(np.argmin(scores))]
+            w = best * n / (n + self.k0)
+            mixed_bt = _mix(aj, cj, w)
+            shift, scale = self._conformal(mixed_bt, tj)
+            recal = _recalibrate(mixed_bt, shift, scale)
+            if np.mean(crps_quantiles(recal, tj)) >= np.mean(crps_quantiles(mixed_bt, tj)):
+                shift, scale = 0.0, 1.0
+            row = _mix(ga, gc, w)
+            values[j] = _recalibrate(row, shift, scale)[0]
+            weights.append(round(w, 3))
+            shifts.append(shift)
+            scales.append(round(scale, 3))
+            counts.append(n)
+        info = dict(alone.info)
+        info["stacking"] = {
+            "backtests": int(max(counts)),
+            "weight": weights,
+            "scale": scales,
+            "members": [self.alone, self.with_context],
+        }
+        return Forecast(alone.x_new, values, direction=alone.direction, method=self.name,
+                        info=info)  # fmt: skip
+
+    def _conformal(self, g: _F, truth: _F) -> tuple[float, float]:
+        """Split-conformal shift and scale of forecasts ``g`` (shape ``(n, len(GRID))``) from
+        their truths, as :class:`~curvecast.forecast.calibrated.CalibratedForecaster` does."""
+        n = truth.size
+        if n < 3:
+            return 0.0, 1.0
+        med = g[:, _I50]
+        err = truth - med
+        b = n / (n + self.k0) * float(np.median(err))
+        resid = err - b
+        half = np.where(resid >= 0, g[:, _I95] - med, med - g[:, _I05])
+        tiny = 1e-9 * max(float(np.max(np.abs(g[:, [_I05, _I95]] - med[:, None]))), 1e-12)
+        need = np.abs(resid) / np.maximum(half, tiny)
+        if n >= MIN_SHRINK:
+            s = float(np.quantile(need, 0.9 * (1 + 1 / n), method="higher"))
+        else:
+            s = max(float(np.max(need)), 1.0)
+        return b, min(max(s, 0.5), 30.0)
+
+
+def _mix(a: _F, c: _F, w: float) -> _F:
+    """Row-wise mixture quantiles of ``(1 - w) a + w c`` (each shape ``(n, len(GRID))``)."""
+    if w <= 0.0:
+        return a
+    if w >= 1.0:
+        return c
+    return np.stack([mix_quantiles([a[i : i + 1], c[i : i + 1]], np.array([1 - w, w]))[0]
+                     for i in range(a.shape[0])])  # fmt: skip
+
+
+def _recalibrate(g: _F, shift: float, scale: float) -> _F:
+    med = g[:, _I50 : _I50 + 1]
+    return med + shift + scale * (g - med)
+
+
+def _curve_digest(c: Curve) -> str:
+    h = hashlib.blake2b(digest_size=16)
+    h.update(c.observed_x.tobytes())
+    h.update(c.observed_y.tobytes())
+    h.update(repr(c.bounds).encode())
+    return h.hexdigest()
