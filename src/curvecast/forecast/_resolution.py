@@ -26,6 +26,8 @@ MAX_DENOMINATOR = 100_000
 #: Distinct observed values needed before a step is inferred: two values are multiples of
 #: many small steps by chance.
 MIN_DISTINCT = 3
+#: How far a value may lie from ``k / n``: float32 rounding of a score in [0, 1] (2^-24 = 6e-8).
+_TOL = 1.2e-7
 _I05, _I50, _I95 = (int(np.argmin(np.abs(GRID - v))) for v in (0.05, 0.5, 0.95))
 
 
@@ -40,14 +42,36 @@ def infer_resolution(y: NDArray[np.float64], top: float = 1.0) -> float | None:
     v = np.unique(np.asarray(y, dtype=np.float64) / top)
     if v.size < MIN_DISTINCT or not np.all(np.isfinite(v)) or v.min() < 0 or v.max() > 1:
         return None
-    # the values' differences bound n from below: n * min gap >= 1
-    gaps = np.diff(v)
-    lo = max(1, math.ceil(1.0 / float(gaps.max()) - 1e-9))
-    for n in range(lo, MAX_DENOMINATOR + 1):
-        k = v * n
-        # float32 scores (k / n rounded to 24 bits) are off by up to n * 6e-8
-        if np.all(np.abs(k - np.rint(k)) <= max(1e-6, n * 2e-7)):
-            return top / n
+    # each value's smallest denominator (a convergent of its continued fraction); the step's
+    # denominator is their least common multiple
+    n = 1
+    for value in v:
+        q = _denominator(float(value))
+        if q is None:
+            return None
+        n = math.lcm(n, q)
+        if n > MAX_DENOMINATOR:
+            return None
+    return top / n
+
+
+def _denominator(value: float) -> int | None:
+    """The smallest ``q <= MAX_DENOMINATOR`` with ``value`` within float32 rounding of some
+    ``p / q``, from the convergents of ``value``'s continued fraction; None if there is none."""
+    h0, h1, k0, k1 = 0, 1, 1, 0  # convergents h/k
+    rest = value
+    for _ in range(40):
+        a = math.floor(rest)
+        h0, h1 = h1, a * h1 + h0
+        k0, k1 = k1, a * k1 + k0
+        if k1 > MAX_DENOMINATOR:
+            return None
+        if abs(value - h1 / k1) <= _TOL:
+            return k1
+        frac = rest - a
+        if frac <= 0:
+            return k1
+        rest = 1.0 / frac
     return None
 
 
