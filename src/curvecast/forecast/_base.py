@@ -78,12 +78,13 @@ _BUILTIN: dict[str, str] = {
     "schedule_law": "curvecast.forecast.schedule_law:ScheduleLawForecaster",
     "schedule_ensemble": "curvecast.forecast.schedule_law:ScheduleEnsembleForecaster",
 }
-# "auto" is "calibrated" (the PFN recalibrated on the search's other trials: calibrated inside a
-# search and a few milliseconds) when other curves of the search are given, "ensemble" (the PFN
-# mixed with the parametric families: the lower CRPS on a curve alone, some 30 ms) otherwise;
-# the measurements behind the choice are in docs/benchmarks.md.
+# "auto" is "ensemble" (the PFN mixed with the parametric families: the lower CRPS on a curve
+# alone, some 30 ms) for a curve alone, and "stacked" (that forecast mixed with the PFN that reads
+# the search, by how each did on backtests of the search's completed runs, and recalibrated on
+# them) when other curves of the search are given: context then helps where the search shows it
+# does and stays out where it does not; the measurements are in docs/benchmarks.md.
 _AUTO_PREFERENCE: tuple[str, ...] = ("ensemble", "analog", "parametric", "last_value")
-_AUTO_WITH_CONTEXT = "calibrated"
+_AUTO_WITH_CONTEXT = "stacked"
 
 
 # What "auto" means when the curve has a learning-rate schedule (docs/schedules.md, "Measured").
@@ -92,11 +93,11 @@ _AUTO_WITH_SCHEDULE = "schedule_ensemble"
 
 def resolve_auto(n_context: int, has_schedule: bool = False) -> str:
     """The method "auto" stands for: the schedule-aware one when the curve's learning-rate
-    schedule is known, else "calibrated" when ``n_context`` >= 3 other curves of the search are
-    given, else "ensemble"."""
+    schedule is known, else "stacked" when other curves of the search are given
+    (``n_context >= 1``), else "ensemble"."""
     if has_schedule:
         return _AUTO_WITH_SCHEDULE
-    return _AUTO_WITH_CONTEXT if n_context >= 3 else _AUTO_PREFERENCE[0]
+    return _AUTO_WITH_CONTEXT if n_context >= 1 else _AUTO_PREFERENCE[0]
 
 
 _REGISTRY: dict[str, Callable[[], Forecaster]] = {}

@@ -24,7 +24,8 @@ backtests the context can take at most that share, so two completed runs (``n = 
 ``k0 = 4``) move a forecast a third of the way, never onto their finals. The mixture is then
 recalibrated on the same backtests as :mod:`~curvecast.forecast.calibrated` recalibrates the PFN
 (split-conformal shift and scale; with fewer than 9 backtests the band is only ever widened), and
-the recalibration is kept only where it lowered the backtests' mean CRPS. With no usable
+the recalibration is kept only where it lowered the backtests' mean CRPS (so one or two
+backtests can widen a band that missed them, never narrow it). With no usable
 backtest the answer is the curve alone.
 
 The backtests depend on the search and the cutoff only: the curve-alone ones are cached per run
@@ -257,7 +258,7 @@ class StackedForecaster:
         """Split-conformal shift and scale of forecasts ``g`` (shape ``(n, len(GRID))``) from
         their truths, as :class:`~curvecast.forecast.calibrated.CalibratedForecaster` does."""
         n = truth.size
-        if n < 3:
+        if n == 0:
             return 0.0, 1.0
         med = g[:, _I50]
         err = truth - med
