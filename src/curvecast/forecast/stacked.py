@@ -96,6 +96,7 @@ class StackedForecaster:
         self.with_context = with_context
         self.k0 = float(k0)
         self._cache: OrderedDict[tuple[Any, ...], _F] = OrderedDict()
+        self._always_recalibrate_from = 10**9
 
     def forecast(
         self,
@@ -236,7 +237,9 @@ class StackedForecaster:
             mixed_bt = _mix(aj, cj, w)
             shift, scale = self._conformal(mixed_bt, tj)
             recal = _recalibrate(mixed_bt, shift, scale)
-            if np.mean(crps_quantiles(recal, tj)) >= np.mean(crps_quantiles(mixed_bt, tj)):
+            if (n < self._always_recalibrate_from) and np.mean(crps_quantiles(recal, tj)) >= np.mean(
+                crps_quantiles(mixed_bt, tj)
+            ):
                 shift, scale = 0.0, 1.0
             row = _mix(ga, gc, w)
             values[j] = _recalibrate(row, shift, scale)[0]

@@ -252,6 +252,10 @@ class ForecastPruner(BasePruner):
             exceeds ``max_overhead`` x the time the trials spent between their reports (in
             this process). For epochs that cost milliseconds. None (default): every check is
             made, so decisions depend on the reports only, not on timing.
+        same_step: the default rule stops a trial only when it is also behind the median of
+            the completed trials at the same step, once 5 of them reach it (MedianPruner's
+            comparison: see :class:`~curvecast.pruning.ForecastRule`). False lets the forecast
+            decide alone (it saves more and risks more). Not used with a ``threshold``.
 
     Raises:
         InvalidParameterError: an argument is out of range (at construction).
@@ -278,6 +282,7 @@ class ForecastPruner(BasePruner):
         shadow: bool = False,
         schedule: ScheduleSetting = None,
         max_overhead: float | None = None,
+        same_step: bool = True,
     ) -> None:
         owner = "ForecastPruner"
         if not isinstance(shadow, bool):
@@ -299,6 +304,7 @@ class ForecastPruner(BasePruner):
             diverge_above=diverge_above,
             check_growth=check_growth,
             seed=seed,
+            same_step=same_step,
             owner=owner,
         )
         check_horizon_setting(max_resource, name="max_resource", owner=owner)

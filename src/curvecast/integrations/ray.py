@@ -170,6 +170,9 @@ class ForecastScheduler(FIFOScheduler):
             or None.
         max_context: how many completed trials are passed as context to the forecaster (0: none).
         seed: seed of the forecasts, so that decisions are repeatable.
+        same_step: the default rule stops (or pauses) a trial only when it is also behind the
+            median of the completed trials at the same step, once 5 of them reach it (see
+            :class:`~curvecast.pruning.ForecastRule`); False lets the forecast decide alone.
         check_growth: forecast at geometrically spaced reports (see
             :class:`~curvecast.pruning.ForecastRule`; 1.0: at every report).
         freeze_thaw: pause hopeless trials instead of stopping them, and resume the most
@@ -212,6 +215,7 @@ class ForecastScheduler(FIFOScheduler):
         max_context: int = 32,
         check_growth: float = DEFAULT_CHECK_GROWTH,
         seed: int = 0,
+        same_step: bool = True,
         freeze_thaw: bool = False,
         incumbent: Literal["forecast", "completed"] = "forecast",
         schedule: Any = None,
@@ -235,6 +239,7 @@ class ForecastScheduler(FIFOScheduler):
             diverge_above=diverge_above,
             check_growth=check_growth,
             seed=seed,
+            same_step=same_step,
             owner=owner,
         )
         if metric is not None and (not isinstance(metric, str) or not metric):
