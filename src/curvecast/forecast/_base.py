@@ -75,6 +75,7 @@ _BUILTIN: dict[str, str] = {
     "ensemble": "curvecast.forecast.ensemble:EnsembleForecaster",
     "calibrated": "curvecast.forecast.calibrated:CalibratedForecaster",
     "stacked": "curvecast.forecast.stacked:StackedForecaster",
+    "stacked_pfn": "curvecast.forecast.stacked:stacked_pfn",
     "schedule_law": "curvecast.forecast.schedule_law:ScheduleLawForecaster",
     "schedule_ensemble": "curvecast.forecast.schedule_law:ScheduleEnsembleForecaster",
 }
