@@ -713,8 +713,8 @@ class ForecastPruner(BasePruner):
 
     @staticmethod
     def _check_heartbeat(storage: Any) -> None:
-        """Warn (once per study) when a storage that several processes can share has no
-        heartbeat: a killed worker's trial then stays RUNNING."""
+        """Warn (once per storage and process) when a storage that several processes can share
+        has no heartbeat: a killed worker's trial then stays RUNNING."""
         from optuna.storages import InMemoryStorage
 
         if isinstance(storage, InMemoryStorage):
@@ -726,6 +726,12 @@ class ForecastPruner(BasePruner):
                 return
         except ImportError:  # pragma: no cover - a future Optuna without the helper
             return
+        backend = getattr(storage, "_backend", storage)  # _CachedStorage wraps an RDBStorage
+        where = str(getattr(backend, "url", "")) or f"{type(storage).__name__} {id(storage)}"
+        with _HEARTBEAT_LOCK:
+            if where in _HEARTBEAT_WARNED:
+                return  # pickled copies of a pruner (ask-and-tell workers) warn once, too
+            _HEARTBEAT_WARNED.add(where)
         logger.warning(
             "curvecast: the study's storage (%s) has no heartbeat, so a trial whose worker was "
             "killed stays RUNNING; ForecastPruner counts a running trial's forecast only while "
@@ -738,6 +744,11 @@ class ForecastPruner(BasePruner):
     def _record(study: Study, trial: FrozenTrial, step: int, verdict: Verdict) -> None:
         storage: Any = study._storage  # Optuna offers no public way to annotate from a pruner
         storage.set_trial_system_attr(trial._trial_id, _key(step), verdict.to_dict())
+
+
+#: The storages (URL, or type and id) warned about in this process: see _check_heartbeat.
+_HEARTBEAT_WARNED: set[str] = set()
+_HEARTBEAT_LOCK = threading.Lock()
 
 
 def _cost_setting(step_cost: StepCost) -> Any:
