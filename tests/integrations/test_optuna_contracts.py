@@ -243,6 +243,7 @@ def test_ask_and_tell_from_another_process(tmp_path: Path) -> None:
     study = optuna.create_study(
         storage=f"sqlite:///{tmp_path / 'study.db'}", direction="maximize", pruner=_pruner()
     )
+
     def curve(ceiling: float) -> list[float]:
         return [ceiling * (1 - math.exp(-0.6 * s)) for s in range(1, STEPS + 1)]
 
@@ -359,19 +360,18 @@ def test_a_pruned_study_can_be_drawn(backend: str) -> None:
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        from optuna.visualization import matplotlib as mvis
 
-        from optuna.visualization import matplotlib as vis
-
-        ax = vis.plot_intermediate_values(study)
+        ax = mvis.plot_intermediate_values(study)
         assert len(ax.get_lines()) == len(study.trials)
-        vis.plot_optimization_history(study)
+        mvis.plot_optimization_history(study)
         plt.close("all")
     else:
-        from optuna import visualization as vis
+        from optuna import visualization as pvis
 
-        fig = vis.plot_intermediate_values(study)
+        fig = pvis.plot_intermediate_values(study)
         assert len(fig.data) == len(study.trials)
-        vis.plot_optimization_history(study)
+        pvis.plot_optimization_history(study)
 
 
 # -- issue 26: the defects the ecosystems' suites found ------------------------------------------
