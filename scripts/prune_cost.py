@@ -39,7 +39,9 @@ def _values(rng: np.random.Generator) -> np.ndarray:
 
 
 def _completed(n: int, rng: np.random.Generator) -> list[optuna.trial.FrozenTrial]:
-    dist = {"x": optuna.distributions.FloatDistribution(0, 1)}
+    dist: dict[str, optuna.distributions.BaseDistribution] = {
+        "x": optuna.distributions.FloatDistribution(0, 1)
+    }
     out = []
     for _ in range(n):
         values = _values(rng)
