@@ -207,6 +207,37 @@ def test_pruner_pickles_and_the_copy_prunes_as_the_original() -> None:
     assert runs[0] == runs[1]
 
 
+def _epochs(trial: optuna.trial.FrozenTrial) -> int:
+    return STEPS
+
+
+def _cost(step: float) -> float:
+    return float(step)
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"schedule": {"name": "cosine", "peak_lr": 0.1, "total": STEPS}},
+        {"max_resource": _epochs, "step_cost": _cost, "max_overhead": 0.5},
+        {"threshold": 0.05, "shadow": True, "incumbent": "completed", "step_cost": "step"},
+    ],
+)
+def test_every_kind_of_setting_pickles(settings: dict[str, Any]) -> None:
+    pruner = _pruner(**settings)
+    study = optuna.create_study(direction="maximize", pruner=pruner)
+    study.optimize(_objective, n_trials=3)  # its caches filled, its lock held at times
+    copy = pickle.loads(pickle.dumps(pruner))
+    assert copy.settings() == pruner.settings()
+    study.pruner = copy
+    study.optimize(_objective, n_trials=2)
+    assert len(study.trials) == 5
+    for t in study.trials:  # shadow and max_overhead change what is recorded, not its order
+        vs = verdicts(t)
+        assert [v.step for v in vs] == sorted(v.step for v in vs)
+        assert all(v.shadow == pruner.shadow for v in vs)
+
+
 def test_study_with_the_pruner_pickles_and_goes_on_pruning() -> None:
     # Optuna's test_study_pickle, with ForecastPruner in place of the default pruner
     study = optuna.create_study(
