@@ -488,8 +488,10 @@ class ForecastPruner(BasePruner):
         value = self._schedule(trial) if callable(self._schedule) else self._schedule
         return as_schedule(value, field="schedule")
 
-    def _summarise(self, study: Study, direction: str, state: _StudyState) -> _Summary:
-        completed = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    def _summarise(
+        self, completed: Sequence[FrozenTrial], direction: str, state: _StudyState
+    ) -> _Summary:
+        """The summary of the ``completed`` trials (in number order), cached per study."""
         # Optuna returns trials in creation order: the last completed has the largest number
         key = (len(completed), completed[-1].number if completed else -1)
         with self._lock:
@@ -647,12 +649,17 @@ class ForecastPruner(BasePruner):
             with self._lock:
                 self._skipped += 1
             return False  # the pruner already costs max_overhead of the training: skip this check
-        summary = self._summarise(study, direction, state)
+        # one read of the storage for both (on RDB storage each read is a query)
+        states = (TrialState.COMPLETE, TrialState.RUNNING)
+        trials = study.get_trials(deepcopy=False, states=states)
+        completed = [t for t in trials if t.state == TrialState.COMPLETE]
+        summary = self._summarise(completed, direction, state)
         incumbent, source = summary.incumbent, None
         if self._provisional is not None:
+            running = [t for t in trials if t.state == TrialState.RUNNING]
             incumbent, source = provisional_incumbent(
                 incumbent,
-                self._running_verdicts(study, trial, state),
+                self._running_verdicts(running, trial, state),
                 direction,
                 self._provisional,
             )
@@ -672,11 +679,10 @@ class ForecastPruner(BasePruner):
         return verdict.should_stop and not self._shadow
 
     def _running_verdicts(
-        self, study: Study, trial: FrozenTrial, state: _StudyState
+        self, running: Sequence[FrozenTrial], trial: FrozenTrial, state: _StudyState
     ) -> list[tuple[str, Verdict]]:
-        """("running trial N", latest recorded verdict) of every other running trial that still
-        reports (see :data:`STALE_REPORTS`)."""
-        running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+        """("running trial N", latest recorded verdict) of every other trial in ``running``
+        that still reports (see :data:`STALE_REPORTS`)."""
         with self._lock:
             stale = self._stale(running, state)
         out = []
