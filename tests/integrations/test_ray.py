@@ -493,6 +493,12 @@ def test_freeze_thaw_resumes_paused_trials_from_their_checkpoints(
             )
             resumed += 1
     assert resumed >= 1 and sched.n_resumed >= resumed
+    # every pause was followed by a resume, counted once; no trial that ended reads as frozen
+    pauses = sum(v.decision == "pause" for vs in sched.verdicts.values() for v in vs)
+    assert sched.n_resumed == pauses
+    assert sched.frozen == []
+    for vs in sched.verdicts.values():
+        assert vs[-1].decision != "pause"
 
 
 # -- benchmark judges -----------------------------------------------------------------------------

@@ -7,7 +7,8 @@
 Where the decisions live
 ------------------------
 Each decision is stored on the trial as a system attribute (``trial.system_attrs``), under
-``"curvecast:step:<step>"`` (zero-padded so that keys sort by step), holding
+``"curvecast:step:<step>"`` (the step zero-padded to 10 digits; read the keys in step order with
+:func:`record_keys`, since steps of 1e10 and more have more digits and do not sort as text), holding
 :meth:`curvecast.pruning.Verdict.to_dict`: the decision, the reason, the forecast quantiles of the
 final value, the probability of beating the incumbent, the incumbent and the horizon. Optuna has no
 field for a pruned trial's forecast final value; read it with :func:`final_forecast` (the verdict
@@ -27,8 +28,20 @@ verdict that would have stopped the trial.
 Records written by others
 -------------------------
 A ``curvecast:step:*`` record that is not a verdict (written by hand, by another tool, or
-corrupted) is skipped and logged on the ``curvecast.integrations.optuna`` logger; it never
-stops the pruning of other trials.
+corrupted) is skipped and logged on the ``curvecast.integrations.optuna`` logger (once per
+record by a pruner; by :func:`verdicts` at each call); it never stops the pruning of other trials.
+
+Pickling, several studies, several processes
+--------------------------------------------
+A ``ForecastPruner`` pickles (and so does a study that uses it, for ask-and-tell from another
+process), provided the functions it was given (``max_resource``, ``schedule``, ``step_cost``) are
+module-level functions rather than lambdas. What it caches is kept per study (the storage object
+and the study id), so one pruner may serve several studies; a pickled copy starts with empty
+caches. A running trial's forecast counts as the incumbent of others only while that trial
+reports: once the running trials have made ``STALE_REPORTS`` reports each on average since its
+last one, it is left out (a worker that was killed leaves its trial RUNNING). Give a storage shared
+by several processes a heartbeat (``RDBStorage(url, heartbeat_interval=60)``) so that Optuna marks
+such a trial failed; the pruner warns once per study when the storage has none.
 
 Steps
 -----
@@ -46,6 +59,7 @@ import logging
 import math
 import threading
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
@@ -91,10 +105,12 @@ if TYPE_CHECKING:
 __all__ = [
     "ATTR_PREFIX",
     "SCHEDULE_ATTR",
+    "STALE_REPORTS",
     "STUDY_ATTR",
     "ForecastPruner",
     "MaxResource",
     "final_forecast",
+    "record_keys",
     "verdicts",
 ]
 
@@ -108,6 +124,10 @@ ATTR_PREFIX = "curvecast:step:"
 STUDY_ATTR = "curvecast:pruner"
 #: The trial system attribute that holds the trial's learning-rate schedule (JSON spec).
 SCHEDULE_ATTR = "curvecast:schedule"
+#: A running trial's forecast stops counting as the incumbent once the running trials have made
+#: this many reports each, on average, since its own last report (it stopped reporting: its
+#: worker may have died without a heartbeat to mark it failed).
+STALE_REPORTS = 20
 
 
 #: What ``max_resource`` takes: the final step of every trial, "auto", or a function of the trial
@@ -122,12 +142,32 @@ def _key(step: int) -> str:
     return f"{ATTR_PREFIX}{step:010d}"
 
 
+def _step_of(key: str) -> int | None:
+    """The step a record key names, or None for a key that names none."""
+    try:
+        return int(key[len(ATTR_PREFIX) :])
+    except ValueError:
+        return None
+
+
+def record_keys(trial: FrozenTrial) -> list[str]:
+    """The keys of ``trial``'s curvecast records, in step order (numeric: ``step:20000000000``
+    comes after ``step:9000000000``, which text order would put first). A key that names no
+    step (``"curvecast:step:x"``) comes last, in text order."""
+    keys = [k for k in trial.system_attrs if isinstance(k, str) and k.startswith(ATTR_PREFIX)]
+    return sorted(keys, key=_key_order)
+
+
+def _key_order(key: str) -> tuple[int, int, str]:
+    step = _step_of(key)
+    return (1, 0, key) if step is None else (0, step, key)
+
+
 def verdicts(trial: FrozenTrial) -> list[Verdict]:
     """Every decision recorded on ``trial``, in step order (shadow ones included: see
     ``Verdict.shadow``). A record that is not a verdict is skipped and logged."""
-    keys = sorted(k for k in trial.system_attrs if k.startswith(ATTR_PREFIX))
     out = []
-    for k in keys:
+    for k in record_keys(trial):
         v = _read_verdict(trial, k)
         if v is not None:
             out.append(v)
@@ -144,10 +184,18 @@ def final_forecast(trial: FrozenTrial) -> Verdict | None:
     return None
 
 
-def _read_verdict(trial: FrozenTrial, key: str) -> Verdict | None:
+def _read_verdict(
+    trial: FrozenTrial, key: str, logged: set[tuple[int, str]] | None = None
+) -> Verdict | None:
+    """The verdict under ``key``, or None (logged) when the record is not one. With ``logged``,
+    a record already logged (its ``(trial id, key)`` is in the set) is skipped quietly."""
     try:
         return Verdict.from_dict(trial.system_attrs[key])
     except (ValueError, TypeError, KeyError, OverflowError) as exc:
+        if logged is not None:
+            if (trial._trial_id, key) in logged:
+                return None
+            logged.add((trial._trial_id, key))
         logger.warning(
             "curvecast: skipped the record %r of trial %d: not a curvecast verdict (%s)",
             key,
@@ -174,6 +222,21 @@ class _Summary:
         self.spread, self.n_context = spread, n_context
 
 
+class _StudyState:
+    """What a pruner keeps about one study: the cached summary, whether the settings were
+    stored and the heartbeat checked, what was logged, and how the running trials report."""
+
+    def __init__(self) -> None:
+        self.summary: _Summary | None = None
+        self.announced = False
+        self.warned: set[int] = set()  # trial numbers warned about
+        self.logged: set[tuple[int, str]] = set()  # (trial id, key) of bad records logged
+        self.last_end: dict[int, float] = {}  # trial number -> when its last call ended
+        # running trial number -> (reports seen, ``reports`` when it last reported)
+        self.seen: dict[int, tuple[int, int]] = {}
+        self.reports = 0  # reports of running trials seen by this pruner, all trials together
+
+
 class ForecastPruner(BasePruner):
     """Prune a trial when what its forecast expects it to gain is not worth the compute it needs.
 
@@ -198,10 +261,15 @@ class ForecastPruner(BasePruner):
     running side by side (several workers, or ``n_jobs > 1``) compete with each other, as successive
     halving compares the trials of a rung; each verdict records the value it was judged against.
     Before any trial completed this needs a known horizon (a number or a function as
-    ``max_resource``; "auto" knows none yet). A trial left RUNNING by a worker that died keeps its
-    last forecast in the running set until Optuna marks it failed: give RDB storage a
-    ``heartbeat_interval`` (which a multi-worker study needs anyway), or use
-    ``incumbent="completed"``.
+    ``max_resource``; "auto" knows none yet). A running trial's forecast counts only while the
+    trial reports: one that has not reported while the running trials made
+    :data:`STALE_REPORTS` reports each since (its worker may have died, leaving it RUNNING) is
+    left out until it reports again. Give a storage shared by several processes a
+    ``heartbeat_interval`` so that Optuna marks such a trial failed (the pruner warns once per
+    study when it has none), or use ``incumbent="completed"``.
+
+    The pruner pickles (with module-level functions as its settings) and may serve several
+    studies: what it caches is kept per study.
 
     Args:
         threshold: None (default: the expected-gain rule above) or a float in (0, 1): prune
@@ -322,10 +390,10 @@ class ForecastPruner(BasePruner):
         self._max_context = max_context
         self._provisional: float | None = PROVISIONAL_LEVEL if incumbent == "forecast" else None
         self._lock = threading.Lock()
-        self._summary: _Summary | None = None
-        self._announced: set[int] = set()
+        self._states: weakref.WeakKeyDictionary[Any, dict[int, _StudyState]] = (
+            weakref.WeakKeyDictionary()
+        )
         self._shadow = shadow
-        self._warned: set[int] = set()
         if max_overhead is not None and not (
             isinstance(max_overhead, int | float)
             and not isinstance(max_overhead, bool)
@@ -335,7 +403,31 @@ class ForecastPruner(BasePruner):
         self._max_overhead = None if max_overhead is None else float(max_overhead)
         self._pruner_seconds = self._training_seconds = 0.0
         self._skipped = 0
-        self._last_end: dict[int, float] = {}  # trial number -> when its last call ended
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle the settings and counters; the lock and the per-study caches (per process,
+        keyed by storage objects) are made anew on unpickling."""
+        state = self.__dict__.copy()
+        del state["_lock"], state["_states"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+        self._states = weakref.WeakKeyDictionary()
+
+    def _state(self, study: Study) -> _StudyState:
+        """This pruner's state for ``study``: keyed by the storage object and the study id, since
+        two in-memory studies both have study id 0."""
+        storage = study._storage
+        with self._lock:
+            per_study = self._states.get(storage)
+            if per_study is None:
+                per_study = self._states[storage] = {}
+            state = per_study.get(study._study_id)
+            if state is None:
+                state = per_study[study._study_id] = _StudyState()
+            return state
 
     @property
     def rule(self) -> ForecastRule:
@@ -356,7 +448,9 @@ class ForecastPruner(BasePruner):
         """Whether the pruner only records what it would have done (see "Shadow mode")."""
         return self._shadow
 
-    def _curve(self, trial: FrozenTrial, direction: str) -> Curve | None:
+    def _curve(
+        self, trial: FrozenTrial, direction: str, state: _StudyState | None = None
+    ) -> Curve | None:
         """The trial's reports as a Curve; None when there is none to judge. Raises
         InvalidCurveError for reports outside the pruner's bounds."""
         values = trial.intermediate_values
@@ -366,7 +460,7 @@ class ForecastPruner(BasePruner):
         ys: list[float] = []
         for step in sorted(values):
             if abs(step) > _FLOAT_MAX:
-                self._warn_once(trial, f"step {step:.3g} is beyond the float range")
+                self._warn_once(state, trial, f"step {step:.3g} is beyond the float range")
                 return None
             x = float(step)
             if xs and x <= xs[-1]:  # distinct ints, one float64: keep the latest step's value
@@ -380,10 +474,13 @@ class ForecastPruner(BasePruner):
             meta["schedule"] = schedule.to_dict()
         return Curve(xs, ys, direction, self._bounds, meta=meta)
 
-    def _warn_once(self, trial: FrozenTrial, what: str) -> None:
-        if trial.number not in self._warned:
-            self._warned.add(trial.number)
-            logger.warning("curvecast: trial %d is not judged: %s.", trial.number, what)
+    def _warn_once(self, state: _StudyState | None, trial: FrozenTrial, what: str) -> None:
+        if state is not None:
+            with self._lock:
+                if trial.number in state.warned:
+                    return
+                state.warned.add(trial.number)
+        logger.warning("curvecast: trial %d is not judged: %s.", trial.number, what)
 
     def _trial_schedule(self, trial: FrozenTrial) -> Any:
         """The trial's Schedule: the one stored on it, else from ``schedule``; None without."""
@@ -397,13 +494,15 @@ class ForecastPruner(BasePruner):
         value = self._schedule(trial) if callable(self._schedule) else self._schedule
         return as_schedule(value, field="schedule")
 
-    def _summarise(self, study: Study, direction: str) -> _Summary:
-        completed = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    def _summarise(
+        self, completed: Sequence[FrozenTrial], direction: str, state: _StudyState
+    ) -> _Summary:
+        """The summary of the ``completed`` trials (in number order), cached per study."""
         # Optuna returns trials in creation order: the last completed has the largest number
         key = (len(completed), completed[-1].number if completed else -1)
         with self._lock:
-            if self._summary is not None and self._summary.key == key:
-                return self._summary
+            if state.summary is not None and state.summary.key == key:
+                return state.summary
         finals: list[float] = []
         last_steps: list[int] = []
         for t in completed:
@@ -422,7 +521,7 @@ class ForecastPruner(BasePruner):
         else:
             horizon = float(self._max_resource)
         spread = search_spread(finite, direction)
-        previous = self._summary
+        previous = state.summary
         if previous is not None and not context_due(previous.n_context, len(completed)):
             # the context is redrawn as the search grows by a quarter, not at every completion:
             # the calibrated forecaster's leave-one-out errors are cached per context, so a
@@ -431,23 +530,23 @@ class ForecastPruner(BasePruner):
                 key, horizon, incumbent, previous.context, spread, previous.n_context
             )
             with self._lock:
-                self._summary = summary
+                state.summary = summary
             return summary
         context = []
         if self._max_context:
             for t in sorted(completed, key=lambda t: t.number)[-self._max_context :]:
                 try:
-                    c = self._curve(t, direction)
+                    c = self._curve(t, direction, state)
                 except InvalidCurveError:  # reports outside the bounds: no context
                     continue
                 except CurvecastError as exc:  # a malformed stored schedule: skip, say so once
-                    self._warn_once(t, f"its stored record cannot be read ({exc})")
+                    self._warn_once(state, t, f"its stored record cannot be read ({exc})")
                     continue
                 if c is not None and not c.diverged:
                     context.append(as_seen(c))  # as the forecaster sees it, once per draw
         summary = _Summary(key, horizon, incumbent, context, spread, len(completed))
         with self._lock:
-            self._summary = summary
+            state.summary = summary
         return summary
 
     def settings(self) -> dict[str, Any]:
@@ -490,20 +589,21 @@ class ForecastPruner(BasePruner):
     def prune(self, study: Study, trial: FrozenTrial) -> bool:
         """Decide for ``trial`` at its latest step; records the decision on the trial."""
         started = time.perf_counter()
+        state = self._state(study)
         if self._max_overhead is not None:
-            self._count_training(trial, started)
+            self._count_training(state, trial, started)
         try:
-            return self._prune(study, trial)
+            return self._prune(study, trial, state)
         finally:
             ended = time.perf_counter()
             with self._lock:
                 self._pruner_seconds += ended - started
-                self._last_end[trial.number] = ended
+                state.last_end[trial.number] = ended
 
-    def _count_training(self, trial: FrozenTrial, now: float) -> None:
+    def _count_training(self, state: _StudyState, trial: FrozenTrial, now: float) -> None:
         """Add the time ``trial`` trained since its last ``should_prune`` (since it started, at
         its first) to the training time the pruner's own time is held to."""
-        last = self._last_end.get(trial.number)
+        last = state.last_end.get(trial.number)
         if last is not None:
             spent = now - last
         elif trial.datetime_start is not None:
@@ -527,19 +627,20 @@ class ForecastPruner(BasePruner):
         ``max_overhead``), and the forecasts skipped to keep within ``max_overhead``."""
         return self._pruner_seconds, self._training_seconds, self._skipped
 
-    def _prune(self, study: Study, trial: FrozenTrial) -> bool:
+    def _prune(self, study: Study, trial: FrozenTrial, state: _StudyState) -> bool:
         direction = self._direction(study)
         storage: Any = study._storage
-        if study._study_id not in self._announced:
+        if not state.announced:
             storage.set_study_system_attr(study._study_id, STUDY_ATTR, self.settings())
-            self._announced.add(study._study_id)
+            state.announced = True
+            self._check_heartbeat(storage)
         step = trial.last_step
         if step is None:
             return False
         try:
-            curve = self._curve(trial, direction)
+            curve = self._curve(trial, direction, state)
         except InvalidCurveError as exc:  # reports outside the bounds: say so, never judge
-            self._warn_once(trial, str(exc))
+            self._warn_once(state, trial, str(exc))
             if self._rule.is_check_point(len(trial.intermediate_values)):
                 self._record(study, trial, step, Verdict("continue", "out_of_bounds", float(step)))
             return False
@@ -554,11 +655,19 @@ class ForecastPruner(BasePruner):
             with self._lock:
                 self._skipped += 1
             return False  # the pruner already costs max_overhead of the training: skip this check
-        summary = self._summarise(study, direction)
+        # one read of the storage for both (on RDB storage each read is a query)
+        states = (TrialState.COMPLETE, TrialState.RUNNING)
+        trials = study.get_trials(deepcopy=False, states=states)
+        completed = [t for t in trials if t.state == TrialState.COMPLETE]
+        summary = self._summarise(completed, direction, state)
         incumbent, source = summary.incumbent, None
         if self._provisional is not None:
+            running = [t for t in trials if t.state == TrialState.RUNNING]
             incumbent, source = provisional_incumbent(
-                incumbent, self._running_verdicts(study, trial), direction, self._provisional
+                incumbent,
+                self._running_verdicts(running, trial, state),
+                direction,
+                self._provisional,
             )
         verdict = self._rule.decide(
             curve,
@@ -575,24 +684,83 @@ class ForecastPruner(BasePruner):
             self._record(study, trial, step, verdict)
         return verdict.should_stop and not self._shadow
 
-    @staticmethod
-    def _running_verdicts(study: Study, trial: FrozenTrial) -> list[tuple[str, Verdict]]:
-        """("running trial N", latest recorded verdict) of every other running trial."""
+    def _running_verdicts(
+        self, running: Sequence[FrozenTrial], trial: FrozenTrial, state: _StudyState
+    ) -> list[tuple[str, Verdict]]:
+        """("running trial N", latest recorded verdict) of every other trial in ``running``
+        that still reports (see :data:`STALE_REPORTS`)."""
+        with self._lock:
+            stale = self._stale(running, state)
         out = []
-        for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-            if t.number == trial.number:
+        for t in running:
+            if t.number == trial.number or t.number in stale:
                 continue
-            keys = [k for k in t.system_attrs if k.startswith(ATTR_PREFIX)]
-            if keys:
-                v = _read_verdict(t, max(keys))  # a bad record is skipped, never spread
+            keys = record_keys(t)
+            if keys:  # the latest step's record; a bad one is skipped (logged once), never spread
+                v = _read_verdict(t, keys[-1], state.logged)
                 if v is not None:
                     out.append((f"running trial {t.number}", v))
         return out
 
     @staticmethod
+    def _stale(running: Sequence[FrozenTrial], state: _StudyState) -> set[int]:
+        """The numbers of the running trials that stopped reporting: the running trials made
+        :data:`STALE_REPORTS` reports each, on average, since their last report. Counts the
+        reports seen at each call (the caller holds the lock)."""
+        seen = state.seen
+        live = set()
+        for t in running:
+            live.add(t.number)
+            n = len(t.intermediate_values)
+            before = seen.get(t.number)
+            if before is None:
+                seen[t.number] = (n, state.reports)
+            elif n > before[0]:
+                state.reports += n - before[0]
+                seen[t.number] = (n, state.reports)
+        for number in [k for k in seen if k not in live]:  # ended: forget it
+            del seen[number]
+        limit = STALE_REPORTS * max(len(running), 1)
+        return {k for k, (_, at) in seen.items() if state.reports - at > limit}
+
+    @staticmethod
+    def _check_heartbeat(storage: Any) -> None:
+        """Warn (once per storage and process) when a storage that several processes can share
+        has no heartbeat: a killed worker's trial then stays RUNNING."""
+        from optuna.storages import InMemoryStorage
+
+        if isinstance(storage, InMemoryStorage):
+            return
+        try:
+            from optuna.storages._heartbeat import is_heartbeat_enabled
+
+            if is_heartbeat_enabled(storage):
+                return
+        except ImportError:  # pragma: no cover - a future Optuna without the helper
+            return
+        backend = getattr(storage, "_backend", storage)  # _CachedStorage wraps an RDBStorage
+        where = str(getattr(backend, "url", "")) or f"{type(storage).__name__} {id(storage)}"
+        with _HEARTBEAT_LOCK:
+            if where in _HEARTBEAT_WARNED:
+                return  # pickled copies of a pruner (ask-and-tell workers) warn once, too
+            _HEARTBEAT_WARNED.add(where)
+        logger.warning(
+            "curvecast: the study's storage (%s) has no heartbeat, so a trial whose worker was "
+            "killed stays RUNNING; ForecastPruner counts a running trial's forecast only while "
+            "it reports. With several processes, give the storage a heartbeat, e.g. "
+            "optuna.storages.RDBStorage(url, heartbeat_interval=60).",
+            type(storage).__name__,
+        )
+
+    @staticmethod
     def _record(study: Study, trial: FrozenTrial, step: int, verdict: Verdict) -> None:
         storage: Any = study._storage  # Optuna offers no public way to annotate from a pruner
         storage.set_trial_system_attr(trial._trial_id, _key(step), verdict.to_dict())
+
+
+#: The storages (URL, or type and id) warned about in this process: see _check_heartbeat.
+_HEARTBEAT_WARNED: set[str] = set()
+_HEARTBEAT_LOCK = threading.Lock()
 
 
 def _cost_setting(step_cost: StepCost) -> Any:

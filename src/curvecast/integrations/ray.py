@@ -44,9 +44,17 @@ a hopeless trial may be *paused* instead of stopped ("diverged" trials are alway
 Tune ends a search only when no trial is paused, so without a budget every paused trial is resumed
 once the others are done: freeze-thaw then puts the promising trials first rather than saving
 compute. With a budget (``tune.TuneConfig(time_budget_s=...)`` or a stopper that ends the whole
-experiment) Tune terminates the trials still paused at the end; their last verdict stays "pause",
-so :attr:`ForecastScheduler.verdicts` tells which trials were left frozen, and their last
-checkpoints stay on storage.
+experiment) Tune terminates the trials still paused at the end; :attr:`ForecastScheduler.frozen`
+names them (their last verdict stays "pause"), and their last checkpoints stay on storage. A
+resumed trial's first result after the pause records a verdict ``decision="continue",
+reason="resumed"``, so a trial's last verdict is "pause" only while it is paused.
+
+Saving the scheduler
+--------------------
+:meth:`ForecastScheduler.save` and :meth:`~ForecastScheduler.restore` write and read its whole state
+(every verdict, the curves, the paused trials) with cloudpickle, as Ray's ASHA does with pickle,
+so that a restored scheduler decides as the saved one would have; functions given as settings
+(``max_t``, ``schedule``, ``step_cost``) are saved by value.
 A trainable must report checkpoints (``tune.report(metrics, checkpoint=...)`` and
 ``tune.get_checkpoint()``) for a resumed trial to continue where it stopped; one that does not
 starts over, and the scheduler drops the points it reports again.
@@ -268,6 +276,7 @@ class ForecastScheduler(FIFOScheduler):
         self._completed: dict[str, Curve] = {}  # in completion order
         self._pruned: set[str] = set()  # stopped by this scheduler: never the incumbent
         self._since_resume: dict[str, int] = {}  # reports since the last resume
+        self._paused: set[str] = set()  # paused and not resumed since
         self._priority_cache: dict[str, tuple[tuple[int, int, float | None], float]] = {}
         self._horizons: dict[str, float] = {}  # a trial's own horizon (callable max_t)
         self._summary: _Summary | None = None
@@ -306,6 +315,12 @@ class ForecastScheduler(FIFOScheduler):
         return None
 
     @property
+    def frozen(self) -> list[str]:
+        """The ids of the trials paused (freeze-thaw) and not resumed since, in the order they
+        first reported: at the end of a search with a budget, the trials left frozen."""
+        return [tid for tid in self._verdicts if tid in self._paused]
+
+    @property
     def n_resumed(self) -> int:
         """How many times a paused trial was resumed (freeze-thaw)."""
         return self._n_resumed
@@ -342,10 +357,8 @@ class ForecastScheduler(FIFOScheduler):
             return TrialScheduler.CONTINUE
         tid = str(trial.trial_id)
         self._note_schedule(tid, trial)
-        resumed = self._add_point(tid, *point)
-        if resumed:
-            self._n_resumed += 1
-            self._since_resume[tid] = 0
+        if self._add_point(tid, *point):
+            self._note_resume(tid, point[0])
         if tid in self._since_resume:
             self._since_resume[tid] += 1
         if result.get("done"):  # the trial is ending anyway; on_trial_complete follows
@@ -383,6 +396,7 @@ class ForecastScheduler(FIFOScheduler):
                     verdict = replace(verdict, decision="pause")
                     action = TrialScheduler.PAUSE
                     self._n_paused += 1
+                    self._paused.add(tid)
                 else:
                     verdict = replace(verdict, decision="continue")
             else:
@@ -401,8 +415,8 @@ class ForecastScheduler(FIFOScheduler):
         tid = str(trial.trial_id)
         self._ended.add(tid)
         point = self._point(result or {})
-        if point is not None:
-            self._add_point(tid, *point)
+        if point is not None and self._add_point(tid, *point):
+            self._note_resume(tid, point[0])  # it reported after its pause: it was resumed
         if tid in self._pruned or tid not in self._points:
             return
         try:
@@ -437,6 +451,23 @@ class ForecastScheduler(FIFOScheduler):
                 best, best_p = trial, p
         return best
 
+    def save(self, checkpoint_path: str) -> None:
+        """Write the scheduler's whole state to ``checkpoint_path`` (cloudpickle), as Ray's
+        schedulers do; :meth:`restore` reads it back."""
+        from ray import cloudpickle
+
+        with open(checkpoint_path, "wb") as fh:
+            cloudpickle.dump(self.__dict__, fh)
+
+    def restore(self, checkpoint_path: str) -> None:
+        """Read back the state :meth:`save` wrote: the verdicts, the curves, the paused trials and
+        the settings, so that decisions go on as if the scheduler had never stopped."""
+        from ray import cloudpickle
+
+        with open(checkpoint_path, "rb") as fh:
+            state = cloudpickle.load(fh)
+        self.__dict__.update(state)
+
     def debug_string(self) -> str:
         return (
             f"Using ForecastScheduler (threshold={self._rule.threshold}, "
@@ -457,7 +488,8 @@ class ForecastScheduler(FIFOScheduler):
             return None  # e.g. a metric reported as None: nothing to judge, as in ASHA
 
     def _add_point(self, tid: str, x: float, y: float) -> bool:
-        """Append a point; True when it shows the trial resumed after a pause."""
+        """Append a point; True when it shows the trial resumed after a pause (the first new
+        result of a paused trial)."""
         xs, ys = self._points.setdefault(tid, ([], []))
         if xs and x <= xs[-1]:
             if x == xs[-1] and (y == ys[-1] or (math.isnan(y) and math.isnan(ys[-1]))):
@@ -467,8 +499,26 @@ class ForecastScheduler(FIFOScheduler):
             del xs[keep:], ys[keep:]
         xs.append(x)
         ys.append(y)
+        return tid in self._paused
+
+    def _note_resume(self, tid: str, x: float) -> None:
+        """``tid`` reports again after a pause: count the resume once, and record it, so that
+        its last verdict no longer reads "pause" (nor does it count as frozen)."""
+        self._paused.discard(tid)
+        self._n_resumed += 1
+        self._since_resume[tid] = 0
         past = self._verdicts.get(tid, [])
-        return bool(past) and past[-1].decision == "pause"
+        last = past[-1] if past else None
+        self._verdicts.setdefault(tid, []).append(
+            Verdict(
+                "continue",
+                "resumed",
+                float(x),
+                None if last is None else last.horizon,
+                None if last is None else last.incumbent,
+            )
+        )
+        logger.info("trial %s resumed at %s %g", tid, self._time_attr, x)
 
     def _curve(self, tid: str) -> Curve:
         xs, ys = self._points[tid]

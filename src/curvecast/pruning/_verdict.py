@@ -16,7 +16,8 @@ Decision = Literal["continue", "stop", "pause"]
 #: the opposite; "warmup": too little of the curve is seen to judge; "no_incumbent": nothing to beat
 #: yet; "no_horizon": the final step is unknown; "finished": the run reached the horizon;
 #: "between_checks": no forecast is due at this report (see ``ForecastRule.check_growth``);
-#: "out_of_bounds": a report lies outside the bounds the pruner was given, so the run is not judged.
+#: "out_of_bounds": a report lies outside the bounds the pruner was given, so the run is not judged;
+#: "resumed": a paused run was resumed (freeze-thaw) and reports again.
 Reason = Literal[
     "diverged",
     "hopeless",
@@ -27,6 +28,7 @@ Reason = Literal[
     "finished",
     "between_checks",
     "out_of_bounds",
+    "resumed",
 ]
 
 _DECISIONS = ("continue", "stop", "pause")
@@ -40,6 +42,7 @@ _REASONS = (
     "finished",
     "between_checks",
     "out_of_bounds",
+    "resumed",
 )
 
 #: What each reason that is not a forecast means, as the end of a sentence a user can read.
@@ -54,6 +57,8 @@ _SENTENCES = {
     "check_growth)",
     "out_of_bounds": "a reported value lies outside the bounds the pruner was given, so the run "
     "is not judged; fix the bounds (e.g. (0, 100) for a percentage)",
+    "resumed": "the run was paused and is resumed (freeze-thaw): it was the most promising one "
+    "waiting for a slot",
 }
 
 
