@@ -286,13 +286,42 @@ def stacked_pfn() -> StackedForecaster:
 
 
 def _mix(a: _F, c: _F, w: float) -> _F:
-    """Row-wise mixture quantiles of ``(1 - w) a + w c`` (each shape ``(n, len(GRID))``)."""
+    """Row-wise quantiles at GRID of the mixture ``(1 - w) a + w c`` (each shape
+    ``(n, len(GRID))``, non-decreasing along the grid): what :func:`mix_quantiles` gives for
+    each row, for all rows at once."""
     if w <= 0.0:
         return a
     if w >= 1.0:
         return c
-    return np.stack([mix_quantiles([a[i : i + 1], c[i : i + 1]], np.array([1 - w, w]))[0]
-                     for i in range(a.shape[0])])  # fmt: skip
+    ramp = np.arange(GRID.size)[None, :]
+    span = np.maximum(np.ptp(a, axis=1), np.ptp(c, axis=1))
+    tie = 1e-12 * np.maximum(np.maximum(span, np.abs(a[:, -1])), 1e-300)[:, None]
+    ra, rc = a + tie * ramp, c + tie * ramp  # strictly increasing rows
+    values = np.sort(np.concatenate([ra, rc], axis=1), axis=1)
+    cdf = (1 - w) * _interp_rows(values, ra, GRID, 0.0, 1.0) + w * _interp_rows(
+        values, rc, GRID, 0.0, 1.0
+    )
+    return _interp_rows(
+        np.broadcast_to(GRID, a.shape), np.maximum.accumulate(cdf, axis=1), values
+    )
+
+
+def _interp_rows(
+    x: _F, xp: _F, fp: _F, left: float | None = None, right: float | None = None
+) -> _F:
+    """``np.interp(x[i], xp[i], fp[i], left, right)`` for every row ``i`` (``fp`` may be one
+    row for all; ``left``/``right`` None: ``fp``'s first and last values): rows are shifted
+    apart so that one flat interpolation serves them all."""
+    n = xp.shape[0]
+    fp = np.broadcast_to(fp, xp.shape)
+    lo, hi = xp[:, :1], xp[:, -1:]
+    shift = (np.arange(n) * (2.0 * float(np.max(hi) - np.min(lo)) + 1.0))[:, None]
+    inside = np.interp(
+        (np.clip(x, lo, hi) + shift).ravel(), (xp + shift).ravel(), fp.ravel()
+    ).reshape(x.shape)
+    below = fp[:, :1] if left is None else left
+    above = fp[:, -1:] if right is None else right
+    return np.where(x < lo, below, np.where(x > hi, above, inside))
 
 
 def _recalibrate(g: _F, shift: float, scale: float) -> _F:
