@@ -1,4 +1,22 @@
-"""Test-time compute: forecast pass@k from the first samples per problem."""
+"""Test-time compute: forecast pass@k (coverage) at large k from the first samples per problem.
+
+Fit a :class:`PassAtKModel` to per-problem counts (:class:`SampleCounts`, or a 0/1 outcome
+matrix); it infers the distribution of per-problem success rates (:class:`RateDistribution`: a
+point mass at 0 plus a power-law density on a log-p grid, fitted by marginal likelihood) and
+forecasts pass@k at any k with intervals (:class:`PassAtKForecast`), and the samples needed for
+a target coverage (:class:`SamplesNeeded`). :func:`allocate` says where to spend more samples;
+:func:`choose_model` picks the cheapest model for a target coverage. See docs/sampling.md.
+
+>>> import numpy as np
+>>> from curvecast.sampling import PassAtKModel
+>>> rng = np.random.default_rng(1)
+>>> p = np.where(rng.random(300) < 0.6, 0.0, 10 ** rng.uniform(-4, 0, 300))
+>>> outcomes = rng.random((300, 100)) < p[:, None]
+>>> model = PassAtKModel(n_bootstrap=100).fit(outcomes, rng=0)
+>>> fc = model.forecast([10, 100, 10_000])
+>>> fc.median.shape, fc.to_json()["level"]
+((3,), 0.9)
+"""
 
 from __future__ import annotations
 
@@ -9,12 +27,21 @@ from curvecast.sampling._model import (
     RateDistribution,
     SamplesNeeded,
 )
+from curvecast.sampling._observed import observed_pass_at_k, unbiased_pass_at_k
+from curvecast.sampling.allocation import allocate, simulate_allocation
+from curvecast.sampling.choice import ModelChoice, choose_model
 
 __all__ = [
+    "ModelChoice",
     "PassAtKForecast",
     "PassAtKModel",
     "RateDistribution",
     "SampleCounts",
     "SamplesNeeded",
+    "allocate",
+    "choose_model",
+    "observed_pass_at_k",
     "read_samples",
+    "simulate_allocation",
+    "unbiased_pass_at_k",
 ]

@@ -395,7 +395,9 @@ class PassAtKModel:
             raise parameter_error("level", "PassAtKModel.samples_needed", "in (0, 1)", level)
         draws = _crossing(self._curves(_NEEDED_K), float(target))
         point = float(_crossing(self._point(_NEEDED_K)[None, :], float(target))[0])
-        lo, med, hi = np.quantile(draws, [(1 - level) / 2, 0.5, (1 + level) / 2])
+        # order statistics (no interpolation) so that "never" (inf) stays inf, not NaN
+        qs = [(1 - level) / 2, 0.5, (1 + level) / 2]
+        lo, med, hi = np.quantile(draws, qs, method="inverted_cdf")
         if draws.size == 1:
             med = point
         return SamplesNeeded(float(target), float(med), float(lo), float(hi), level, draws)
