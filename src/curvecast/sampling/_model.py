@@ -75,7 +75,8 @@ class RateDistribution:
     def pass_at_k(self, k: ArrayLike) -> NDArray[np.float64]:
         """pass@k of a new problem drawn from this distribution, shape (``K``,)."""
         ks = _ks(k, "RateDistribution.pass_at_k")
-        return np.asarray(1.0 - self.weights @ np.exp(np.outer(np.log1p(-self.p), ks)))
+        fail = self.zero_mass + self.weights @ np.exp(np.outer(np.log1p(-self.p), ks))
+        return np.asarray(1.0 - fail, dtype=np.float64)
 
 
 @dataclass(frozen=True)

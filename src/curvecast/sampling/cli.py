@@ -191,7 +191,7 @@ def run_sampling(args: argparse.Namespace) -> int:
         )
     choice = choose_model(models, args.cost, args.target)
     if args.json:
-        row: dict[str, Any] = {
+        summary: dict[str, Any] = {
             "model": choice.model,
             "samples": choice.samples,
             "cost": choice.cost,
@@ -202,7 +202,7 @@ def run_sampling(args: argparse.Namespace) -> int:
                 for m, nd in choice.needed.items()
             },
         }
-        print(json.dumps(row).replace("Infinity", "null"), file=out)
+        print(json.dumps(summary).replace("Infinity", "null"), file=out)
         return 0
     print(f"{'model':<24} {'samples':>12} {'cost':>12}", file=out)
     for m, nd in choice.needed.items():

@@ -5,12 +5,12 @@ matplotlib is imported when a plot is drawn (the ``plot`` extra).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 from curvecast.exceptions import MissingDependencyError, install_hint
 from curvecast.sampling._model import PassAtKModel
@@ -36,7 +36,7 @@ def plot_forecasts(
     *,
     k_max: float = 10_000,
     level: float = 0.9,
-    truth: Mapping[str, tuple[Sequence[float], Sequence[float]]] | None = None,
+    truth: Mapping[str, tuple[ArrayLike, ArrayLike]] | None = None,
 ) -> Path:
     """Draw each model's forecast band (``level``) and median of pass@k against k (log axis),
     the observed pass@k (solid, up to the samples drawn) and, if given, the true curve
