@@ -6,9 +6,11 @@ are binomial. The rates are drawn from a population distribution ``g``: a point 
 ``grid_floor`` to 1 whose shape is ``p^a (1 - p)^(b - 1)`` in ``log10 p`` (a power law in ``p``
 for small ``p``, as Schaeffer et al. 2025 found; a beta-like bend near 1). The three
 hyperparameters ``(pi0, a, b)`` are fitted by maximising the marginal likelihood of the counts
-with weak priors (``logit pi0 ~ N(0, 3^2)``, ``a ~ N(0, slope_scale^2)``, ``log b ~ N(0, 2^2)``);
-the prior on ``a`` says "as many problems per decade of ``p`` below the data as within it", which
-is what the data favoured (``curvecast bench sampling``; docs/sampling.md).
+with priors (``logit pi0 ~ N(0, 3^2)``, ``a ~ N(0, slope_scale^2)`` with ``slope_scale = 0.06``,
+``log b ~ N(0, 2^2)``). The tight prior on ``a`` says "about as many problems per decade of
+``p`` below the data as within it"; it was chosen on three of the five Large Language Monkeys
+models (slope_scale 0.01 to 1 and grid_floor 1e-5 to 1e-8 tried; docs/sampling.md) and checked
+on the other two (``curvecast bench sampling``).
 
 pass@k is the mean over problems of ``1 - E[(1 - p_i)^k | n_i, c_i]``. Its interval combines the
 sampling of problems (a bootstrap over problems, refitting ``g`` each time) with the sampling of
@@ -196,7 +198,7 @@ class PassAtKModel:
         *,
         n_bootstrap: int = 200,
         grid_floor: float = 1e-7,
-        slope_scale: float = 0.3,
+        slope_scale: float = 0.06,
         population: bool = False,
     ) -> None:
         if isinstance(n_bootstrap, bool) or not isinstance(n_bootstrap, int | np.integer):
