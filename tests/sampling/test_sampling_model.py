@@ -138,7 +138,13 @@ def test_choose_model_prefers_the_cheaper() -> None:
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"n_bootstrap": -1}, {"n_bootstrap": 1.5}, {"grid_floor": 0.5}, {"slope_scale": 0}],
+    [
+        {"n_bootstrap": -1},
+        {"n_bootstrap": 1.5},
+        {"grid_floor": 0.5},
+        {"slope_scale": 0},
+        {"slope_center": float("nan")},
+    ],
 )
 def test_bad_parameters(kwargs: dict[str, float]) -> None:
     with pytest.raises(InvalidParameterError, match=next(iter(kwargs))):

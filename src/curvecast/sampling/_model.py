@@ -174,7 +174,9 @@ class PassAtKModel:
         grid_floor: the smallest nonzero rate on the grid; rates below it act as 0 for any
             ``k`` well under ``1 / grid_floor``.
         slope_scale: prior standard deviation of the power-law slope ``a`` (smaller: closer to
-            "as many problems per decade of p as observed").
+            ``slope_center``).
+        slope_center: prior mean of ``a`` (0: as many problems per decade of p below the
+            data as within it; negative: more).
         population: the interval's scope. False (default): pass@k of *these* problems; the
             bootstrap over problems refits the rate distribution (the sampling of problems)
             and each problem's rate is drawn from its posterior (the sampling of attempts).
@@ -199,6 +201,7 @@ class PassAtKModel:
         n_bootstrap: int = 200,
         grid_floor: float = 1e-7,
         slope_scale: float = 0.06,
+        slope_center: float = 0.0,
         population: bool = False,
     ) -> None:
         if isinstance(n_bootstrap, bool) or not isinstance(n_bootstrap, int | np.integer):
@@ -212,6 +215,9 @@ class PassAtKModel:
         self.n_bootstrap = int(n_bootstrap)
         self.grid_floor = float(grid_floor)
         self.slope_scale = float(slope_scale)
+        if not (isinstance(slope_center, int | float) and math.isfinite(slope_center)):
+            raise parameter_error("slope_center", "PassAtKModel", "a finite float", slope_center)
+        self.slope_center = float(slope_center)
         self.population = bool(population)
         u = np.arange(math.log10(self.grid_floor), _STEP / 2, _STEP)
         u[-1] = 0.0
@@ -236,9 +242,10 @@ class PassAtKModel:
     ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Scaled likelihoods: ``E`` (rows x G) on the grid and ``z`` (rows,) at p = 0."""
         L = c[:, None] * self._lp[None, :] + (n - c)[:, None] * self._l1p[None, :]
-        lmax = np.maximum(L.max(axis=1), np.where(c == 0, 0.0, -np.inf))
+        # L <= 0, and a problem with c = 0 has likelihood 1 at p = 0: scale its row by 1
+        lmax = np.where(c == 0, 0.0, L.max(axis=1))
         E = np.exp(L - lmax[:, None])
-        z = np.where(c == 0, np.exp(-lmax), 0.0)
+        z = (c == 0).astype(np.float64)
         return E, z
 
     def _fit_t(
@@ -249,7 +256,7 @@ class PassAtKModel:
         start: NDArray[np.float64],
         maxiter: int,
     ) -> NDArray[np.float64]:
-        sa = self.slope_scale
+        sa, a0 = self.slope_scale, self.slope_center
         lp, l1p = self._lp, self._l1p
 
         def nll(t: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
@@ -269,8 +276,8 @@ class PassAtKModel:
                 ]
             )
             val = -float(wts @ np.log(lik))
-            val += 0.5 * ((t[0] / 3.0) ** 2 + (t[1] / sa) ** 2 + (t[2] / 2.0) ** 2)
-            grad += np.array([t[0] / 9.0, t[1] / sa**2, t[2] / 4.0])
+            val += 0.5 * ((t[0] / 3.0) ** 2 + ((t[1] - a0) / sa) ** 2 + (t[2] / 2.0) ** 2)
+            grad += np.array([t[0] / 9.0, (t[1] - a0) / sa**2, t[2] / 4.0])
             return val, grad
 
         res = minimize(
