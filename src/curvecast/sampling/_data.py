@@ -161,8 +161,19 @@ class SampleCounts:
         return uniq[:, 0].copy(), uniq[:, 1].copy(), w.astype(np.int64)
 
 
-def _read_table(path: Path) -> dict[str, list[Any]]:
-    """Columns of a CSV or Parquet file, names lower-cased and stripped."""
+@dataclass(frozen=True)
+class _Coded:
+    """A string column as integer codes into ``names`` (-1: missing)."""
+
+    codes: NDArray[np.int64]
+    names: list[str]
+
+    def __len__(self) -> int:
+        return int(self.codes.size)
+
+
+def _read_table(path: Path) -> dict[str, Any]:
+    """Columns of a CSV or Parquet file as arrays, names lower-cased and stripped."""
     if not path.is_file():
         raise InvalidParameterError(
             f"The 'FILE' argument must be a CSV or Parquet file. Got {str(path)!r}, which does "
@@ -175,31 +186,78 @@ def _read_table(path: Path) -> dict[str, list[Any]]:
             raise MissingDependencyError(
                 f"Reading Parquet needs pyarrow: {install_hint('parquet')}, or save as CSV."
             ) from None
+        import pyarrow as pa
+
         table = pq.read_table(path)
-        return {str(k).strip().lower(): v for k, v in table.to_pydict().items()}
+        out: dict[str, Any] = {}
+        for i, name in enumerate(table.column_names):
+            col = table.column(i)
+            if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+                # integer codes + the distinct strings: no Python object per row
+                enc = col.combine_chunks().dictionary_encode()
+                codes = enc.indices.to_numpy(zero_copy_only=False)
+                if enc.null_count:
+                    codes = np.where(enc.is_null().to_numpy(zero_copy_only=False), -1, codes)
+                out[str(name).strip().lower()] = _Coded(
+                    np.asarray(codes, dtype=np.int64), [str(v) for v in enc.dictionary.to_pylist()]
+                )
+            else:
+                out[str(name).strip().lower()] = np.asarray(col.to_numpy(zero_copy_only=False))
+        return out
     with path.open(newline="", encoding="utf-8-sig") as fh:
-        reader = csv.DictReader(fh)
-        names = reader.fieldnames or []
-        cols: dict[str, list[Any]] = {str(k).strip().lower(): [] for k in names}
-        for row in reader:
-            for k in names:
-                cols[str(k).strip().lower()].append(row.get(k))
-    return cols
+        reader = csv.reader(fh)
+        header = next(reader, [])
+        rows = [r for r in reader if r]
+    names = [str(k).strip().lower() for k in header]
+    width = len(names)
+    table_rows = [r[:width] + [""] * (width - len(r)) for r in rows]
+    cols = np.array(table_rows, dtype=object).reshape(len(table_rows), width)
+    return {name: cols[:, j] for j, name in enumerate(names)}
 
 
-def _correct_values(values: list[Any]) -> NDArray[np.float64]:
-    out = np.empty(len(values))
-    for i, v in enumerate(values):
-        s = str(v).strip().lower() if not isinstance(v, bool | int | float) else v
-        if s in (1, 1.0, True, "1", "1.0", "true"):
-            out[i] = 1.0
-        elif s in (0, 0.0, False, "0", "0.0", "false"):
-            out[i] = 0.0
-        else:
-            raise InvalidParameterError(
-                "The 'correct' column must be 0 or 1 (or true/false) in every row. "
-                f"Got {v!r} in row {i + 1} instead; mark each sample correct (1) or not (0)."
-            )
+def _as_text(value: Any) -> str:
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def _in_order(values: Any) -> tuple[list[str], NDArray[np.intp]]:
+    """Distinct labels in order of first appearance, and each row's index into them."""
+    if isinstance(values, _Coded):
+        raw = values.codes
+        text = [*values.names, ""]  # code -1 (missing) -> ""
+    else:
+        arr = np.asarray(values)
+        raw = arr if arr.dtype.kind in "biuf" else np.char.strip(arr.astype(str))
+        text = None
+    uniq, first, inv = np.unique(raw, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size)
+    labels = [text[int(u)] if text is not None else _as_text(u) for u in uniq[order]]
+    return labels, rank[inv.reshape(-1)]
+
+
+def _correct_values(values: Any) -> NDArray[np.float64]:
+    """0/1 from numbers, booleans or the strings 0, 1, true, false (any case)."""
+    if isinstance(values, _Coded):
+        values = np.array([*values.names, ""], dtype=object)[values.codes]
+    arr = np.asarray(values)
+    if arr.dtype.kind in "biuf":
+        out = arr.astype(np.float64)
+        bad = ~((out == 0) | (out == 1))
+    else:
+        text = np.char.lower(np.char.strip(arr.astype(str)))
+        one = np.isin(text, ("1", "1.0", "true"))
+        zero = np.isin(text, ("0", "0.0", "false"))
+        out = one.astype(np.float64)
+        bad = ~(one | zero)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise InvalidParameterError(
+            "The 'correct' column must be 0 or 1 (or true/false) in every row. "
+            f"Got {arr[i]!r} in row {i + 1} instead; mark each sample correct (1) or not (0)."
+        )
     return out
 
 
@@ -208,7 +266,8 @@ def read_samples(path: str | Path) -> dict[str, SampleCounts]:
 
     The file has either per-sample columns ``problem, attempt, correct`` (``correct`` 0/1) or
     per-problem counts ``problem, n, c``; a ``model`` column is optional (without it the one
-    model is named ``""``). Column names are matched case-insensitively.
+    model is named ``""``). Column names are matched case-insensitively. Models and problems
+    keep the order of their first row.
 
     Raises:
         InvalidParameterError: an empty file, missing columns, ``correct`` not 0/1, negative
@@ -234,40 +293,47 @@ def read_samples(path: str | Path) -> dict[str, SampleCounts]:
             f"sample) or 'problem, n, c' (one row per problem), 'model' optional. Got "
             f"{sorted(cols)}, missing {missing}; rename the columns."
         )
-    models = [str(m) for m in cols["model"]] if "model" in cols else [""] * rows
-    problems = [str(p).strip() for p in cols["problem"]]
-    if any(p in ("", "None", "nan") for p in problems):
-        i = next(j for j, p in enumerate(problems) if p in ("", "None", "nan"))
+    model_names, model_of = (
+        _in_order(cols["model"]) if "model" in cols else ([""], np.zeros(rows, dtype=np.intp))
+    )
+    problem_names, problem_of = _in_order(cols["problem"])
+    blank = [i for i, p in enumerate(problem_names) if p in ("", "None", "nan")]
+    if blank:
+        row = int(np.flatnonzero(problem_of == blank[0])[0])
         raise InvalidParameterError(
             f"The 'problem' column must name a problem in every row. Got an empty value in row "
-            f"{i + 1}; fill it in or drop the row."
+            f"{row + 1}; fill it in or drop the row."
         )
     out: dict[str, SampleCounts] = {}
-    order = list(dict.fromkeys(models))
     if per_count and not per_sample:
         n = _counts(cols["n"], "n", f"file {str(path)!r}")
         c = _counts(cols["c"], "c", f"file {str(path)!r}")
-        for mdl in order:
-            idx = [i for i, m in enumerate(models) if m == mdl]
-            labels = [problems[i] for i in idx]
-            if len(set(labels)) != len(labels):
-                dup = next(p for p in labels if labels.count(p) > 1)
+        for j, mdl in enumerate(model_names):
+            idx = np.flatnonzero(model_of == j)
+            which = problem_of[idx]
+            seen = np.bincount(which, minlength=len(problem_names))
+            if (seen > 1).any():
                 raise InvalidParameterError(
                     f"The 'problem' column must list each problem once per model with counts "
-                    f"n, c. Got {dup!r} twice for model {mdl!r}; add its rows up."
+                    f"n, c. Got {problem_names[int(np.argmax(seen > 1))]!r} twice for model "
+                    f"{mdl!r}; add its rows up."
                 )
+            labels = [problem_names[int(k)] for k in which]
             out[mdl] = SampleCounts(n[idx], c[idx], problems=labels, model=mdl)
         return out
     correct = _correct_values(cols["correct"])
-    for mdl in order:
-        sums: dict[str, list[float]] = {}
-        for i, m in enumerate(models):
-            if m == mdl:
-                acc = sums.setdefault(problems[i], [0.0, 0.0])
-                acc[0] += 1.0
-                acc[1] += correct[i]
-        labels = list(sums)
-        out[mdl] = SampleCounts(
-            [sums[p][0] for p in labels], [sums[p][1] for p in labels], labels, model=mdl
-        )
+    for j, mdl in enumerate(model_names):
+        idx = np.flatnonzero(model_of == j)
+        present, local = np.unique(problem_of[idx], return_inverse=True)
+        # keep the order of first appearance within this model
+        first = np.full(present.size, idx.size)
+        np.minimum.at(first, local.reshape(-1), np.arange(idx.size))
+        order = np.argsort(first, kind="stable")
+        rank = np.empty_like(order)
+        rank[order] = np.arange(order.size)
+        slot = rank[local.reshape(-1)]
+        n = np.bincount(slot, minlength=present.size)
+        c = np.bincount(slot, weights=correct[idx], minlength=present.size)
+        labels = [problem_names[int(k)] for k in present[order]]
+        out[mdl] = SampleCounts(n, c, problems=labels, model=mdl)
     return out
