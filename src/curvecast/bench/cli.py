@@ -337,7 +337,7 @@ def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
     from curvecast.bench.scaling_cli import add_scaling_bench_parser
 
     add_scaling_bench_parser(sub)
-    from curvecast.bench.sampling import add_sampling_bench_parser
+    from curvecast.bench.sampling_cli import add_sampling_bench_parser
 
     add_sampling_bench_parser(sub)
     _add_anytime_parser(sub)
@@ -471,7 +471,7 @@ def run_bench(args: argparse.Namespace) -> int:
 
             return run_scaling_bench_cli(args)
         if command == "sampling":
-            from curvecast.bench.sampling import run_sampling_bench_cli
+            from curvecast.bench.sampling_cli import run_sampling_bench_cli
 
             return run_sampling_bench_cli(args)
         if command == "forecast":

@@ -20,16 +20,20 @@ a target coverage (:class:`SamplesNeeded`). :func:`allocate` says where to spend
 
 from __future__ import annotations
 
-from curvecast.sampling._data import SampleCounts, read_samples
-from curvecast.sampling._model import (
-    PassAtKForecast,
-    PassAtKModel,
-    RateDistribution,
-    SamplesNeeded,
-)
-from curvecast.sampling._observed import observed_pass_at_k, unbiased_pass_at_k
-from curvecast.sampling.allocation import allocate, simulate_allocation
-from curvecast.sampling.choice import ModelChoice, choose_model
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from curvecast.sampling._data import SampleCounts, read_samples
+    from curvecast.sampling._model import (
+        PassAtKForecast,
+        PassAtKModel,
+        RateDistribution,
+        SamplesNeeded,
+    )
+    from curvecast.sampling._observed import observed_pass_at_k, unbiased_pass_at_k
+    from curvecast.sampling.allocation import allocate, simulate_allocation
+    from curvecast.sampling.choice import ModelChoice, choose_model
 
 __all__ = [
     "ModelChoice",
@@ -45,3 +49,32 @@ __all__ = [
     "simulate_allocation",
     "unbiased_pass_at_k",
 ]
+
+# names -> defining module; imported on first use so that building the CLI parser (which
+# imports curvecast.sampling.cli) does not pull in scipy.optimize
+_WHERE = {
+    "ModelChoice": "choice",
+    "PassAtKForecast": "_model",
+    "PassAtKModel": "_model",
+    "RateDistribution": "_model",
+    "SampleCounts": "_data",
+    "SamplesNeeded": "_model",
+    "allocate": "allocation",
+    "choose_model": "choice",
+    "observed_pass_at_k": "_observed",
+    "read_samples": "_data",
+    "simulate_allocation": "allocation",
+    "unbiased_pass_at_k": "_observed",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        value = getattr(importlib.import_module(f"curvecast.sampling.{_WHERE[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'curvecast.sampling' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])
