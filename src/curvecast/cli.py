@@ -185,6 +185,9 @@ def build_parser() -> argparse.ArgumentParser:
     from curvecast.scaling.cli import add_scaling_parser
 
     add_scaling_parser(sub)
+    from curvecast.sampling.cli import add_sampling_parser
+
+    add_sampling_parser(sub)
     from curvecast.dashboard import add_dashboard_parser
     from curvecast.train.pfn import add_arguments as add_train_arguments
 
@@ -446,6 +449,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from curvecast.scaling.cli import run_scaling
 
             return run_scaling(args)
+        if args.command == "sampling":
+            from curvecast.sampling.cli import run_sampling
+
+            return run_sampling(args)
         if args.command == "train":
             from curvecast.train.pfn import run as run_train
 
