@@ -22,8 +22,8 @@ LightGBM's from ``record_evaluation``. Values are rounded to 6 significant digit
 
 This suite is **held out**: it is for judging curvecast, never for tuning it (docs/benchmarks.md).
 
-Usage (about 2 minutes of CPU time on one core; the data ships with curvecast, so this only reproduces
-it)::
+Usage (about 2 minutes of CPU time on one core; the data ships with curvecast, so this
+only reproduces it)::
 
     OMP_NUM_THREADS=1 nice python scripts/make_gbm_suite.py \
         --out src/curvecast/data/gbm_suite.json.gz

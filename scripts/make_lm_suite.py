@@ -23,8 +23,8 @@ reproducible for a given torch build and Python (the texts are the Python versio
 
 This suite is **held out**: it is for judging curvecast, never for tuning it (docs/benchmarks.md).
 
-Usage (about 20 minutes on one CPU core; the data ships with curvecast, so this only reproduces
-it)::
+Usage (about 6 minutes of CPU time on one core; the data ships with curvecast, so this
+only reproduces it)::
 
     nice python scripts/make_lm_suite.py --out src/curvecast/data/lm_suite.json.gz
 """
