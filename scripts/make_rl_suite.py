@@ -9,7 +9,8 @@ general). A task is one search: the same algorithm and environment, its runs dif
 hyperparameters drawn at random, each configuration trained with two seeds (so a search holds
 seed noise as real ones do):
 
-* ``cartpole-ppo``: PPO on ``CartPole-v1`` (evaluation return 8 to 200), 4 environments, 10,000 steps;
+* ``cartpole-ppo``: PPO on ``CartPole-v1`` (evaluation return 8 to 200), 4 environments,
+  10,000 steps;
 * ``cartpole-a2c``: A2C on ``CartPole-v1``, 4 environments, 10,000 steps (slower, noisier
   learners: another algorithm's curves on the same task).
 
@@ -22,8 +23,8 @@ epochs (2 to 8), GAE lambda (0.8 to 0.98) and clip range (0.1 to 0.3); A2C its r
 This suite is **held out**: it is for judging curvecast, never for tuning it (docs/benchmarks.md).
 
 Needs ``pip install stable-baselines3 gymnasium`` (for this script only: curvecast does not
-depend on them). Usage (about 15 minutes on one CPU core; the data ships with curvecast, so this
-only reproduces it)::
+depend on them). Usage (about 6 minutes of CPU time on one core; the data ships with curvecast,
+so this only reproduces it)::
 
     nice python scripts/make_rl_suite.py --out src/curvecast/data/rl_suite.json.gz
 """
