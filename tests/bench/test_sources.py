@@ -199,6 +199,8 @@ def test_every_curve_has_meta_direction_and_bounds(suite: str, data_dir: Path) -
         if c.meta["metric"].endswith("accuracy"):
             assert c.direction == "maximize" and c.bounds == (0.0, 1.0)
             assert np.all((c.y >= 0) & (c.y <= 1))
+        elif c.meta["metric"].endswith("return"):  # RL returns: no bounds
+            assert c.direction == "maximize" and c.bounds == (-math.inf, math.inf)
         else:
             assert c.direction == "minimize" and c.bounds == (0.0, math.inf)
     configs = [(c.meta["task"], c.meta["config"]) for c in curves]

@@ -36,6 +36,9 @@ _SOURCE_SUITES: tuple[str, ...] = (
     "scanbench-llm",
     "schedules",
     "sklearn-mlp",
+    "heldout-lm",
+    "heldout-gbm",
+    "heldout-rl",
 )
 _DEFAULT_METHODS = "last_value,pow4,mmf4,parametric,domhan_mcmc,lcpfn,pfn"
 _DEFAULT_CUTOFFS = "0.1,0.2,0.4,0.6,0.8"

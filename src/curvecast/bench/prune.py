@@ -70,6 +70,10 @@ SUITE_COST: dict[str, CostKind] = {
     "schedules": "step",
     # our own scikit-learn runs: one epoch per report, all epochs alike
     "sklearn-mlp": "step",
+    # the held-out suites: x counts optimiser steps, boosting rounds, environment steps
+    "heldout-lm": "step",
+    "heldout-gbm": "step",
+    "heldout-rl": "step",
 }
 
 

@@ -1,4 +1,4 @@
-"""Real learning curves for the benchmark: six suites, loaded as :class:`~curvecast.Curve` lists.
+"""Real learning curves for the benchmark: nine suites, loaded as :class:`~curvecast.Curve` lists.
 
 =====================  ==========================  ================  =====================  =====
 suite                  task (one search)           config            axis, metric           dir.
@@ -12,11 +12,17 @@ suite                  task (one search)           config            axis, metri
 ``schedules``          model and optimiser         run               step, val. loss        min
 ``sklearn-mlp``        model, optimiser, dataset   config            epoch 1..30,           max
                                                                      val. accuracy
+``heldout-lm``         text and model size         run               step, val. loss        min
+``heldout-gbm``        learner and dataset         config            boosting round,        min
+                                                                     val. log-loss or l2
+``heldout-rl``         algorithm and environment   config and seed   env. step,             max
+                                                                     eval. return
 =====================  ==========================  ================  =====================  =====
 
 Curves of one task are the configurations of one search, compared by rank. Every curve's ``meta``
 holds "suite", "task", "config", "axis", "metric" and "source", plus the suite's extras below.
-Accuracies are fractions in [0, 1] (``bounds=(0, 1)``); losses have ``bounds=(0, inf)``.
+Accuracies are fractions in [0, 1] (``bounds=(0, 1)``); losses have ``bounds=(0, inf)``; RL
+returns have no bounds (``bounds=(-inf, inf)``).
 
 * **lcdb** (LCDB 1.0, Mohr et al. 2022, MIT): one curve per (dataset, learner). The runs of all
   (outer, inner) seeds, usually 5 x 5, are averaged at each training-set size; a size measured by
@@ -57,6 +63,25 @@ Accuracies are fractions in [0, 1] (``bounds=(0, 1)``); losses have ``bounds=(0,
   weights blew up is NaN from there on (``Curve.diverged``). Extras: "seed" (the model's
   ``random_state``), "hyperparameters".
 
+**Held-out suites.** The three ``heldout-*`` suites (:data:`HELDOUT_SUITES`; curvecast's own,
+MIT, shipped gzipped in the package like ``sklearn-mlp``) are real CPU runs made for judging
+curvecast and never for tuning it: report them apart from the suites above (docs/benchmarks.md).
+
+* **heldout-lm** (``scripts/make_lm_suite.py``, ``curvecast/data/lm_suite.json.gz``): tiny
+  byte-level transformer LMs on texts that ship with Python (the ``asyncio`` sources; the
+  ``pydoc`` topics), validation loss every 10 steps, constant, cosine and WSD schedules, peak
+  rates over two decades, budgets of 200 and 400 steps mixed in each search. Extras:
+  "schedule" (the :class:`curvecast.Schedule` spec the run followed), "seed", "hyperparameters".
+* **heldout-gbm** (``scripts/make_gbm_suite.py``, ``curvecast/data/gbm_suite.json.gz``):
+  scikit-learn HistGradientBoosting and LightGBM on bundled datasets (digits, breast cancer,
+  wine; diabetes for regression), validation log-loss or unscaled l2 every 10 rounds, learning
+  rates over two decades, so many runs overfit (U-shaped curves). Extras: "loss" ("log-loss" or
+  "l2"), "seed", "hyperparameters".
+* **heldout-rl** (``scripts/make_rl_suite.py``, ``curvecast/data/rl_suite.json.gz``):
+  stable-baselines3 PPO and A2C on gymnasium's CartPole-v1, evaluation return (4 deterministic
+  episodes) every 500 environment steps, random hyperparameters, two seeds per configuration
+  (config ids ``c{k}-s{seed}``). Extras: "seed", "hyperparameters".
+
 Curves with fewer than ``min_points`` points (3 by default; a diverged point counts) are dropped:
 :func:`describe_suite` reports how many, and how many of them diverged, and :func:`load_suite` logs
 the same line at INFO level on the ``curvecast.bench`` logger.
@@ -84,6 +109,7 @@ from curvecast.curves import Curve
 from curvecast.exceptions import DataSourceError, parameter_error
 
 __all__ = [
+    "HELDOUT_SUITES",
     "LCBENCH_CONFIGS_PER_TASK",
     "MIN_POINTS",
     "SUITES",
@@ -99,7 +125,12 @@ SUITES: tuple[str, ...] = (
     "scanbench-llm",
     "schedules",
     "sklearn-mlp",
+    "heldout-lm",
+    "heldout-gbm",
+    "heldout-rl",
 )
+#: The suites made for judging curvecast and never for tuning it: report them apart.
+HELDOUT_SUITES: tuple[str, ...] = ("heldout-lm", "heldout-gbm", "heldout-rl")
 #: Curves with fewer points than this are dropped (and counted) unless ``min_points`` says else.
 MIN_POINTS = 3
 #: Configurations per task that ``lcbench-surrogate`` draws when no ``limit`` is given.
@@ -109,6 +140,7 @@ _log = logging.getLogger("curvecast.bench")
 
 _ACCURACY = ("maximize", (0.0, 1.0))
 _LOSS = ("minimize", (0.0, None))
+_RETURN = ("maximize", (None, None))
 
 
 @dataclass(frozen=True)
@@ -647,6 +679,42 @@ def _read_mlp_suite(root: Path, limit: int | None, seed: int) -> list[_Record]:
     return out
 
 
+LM_SUITE_FILE = "data/lm_suite.json.gz"
+GBM_SUITE_FILE = "data/gbm_suite.json.gz"
+RL_SUITE_FILE = "data/rl_suite.json.gz"
+#: The extras each held-out suite's runs carry into ``meta`` (besides seed and hyperparameters).
+_HELDOUT_EXTRAS = {"heldout-lm": ("schedule",), "heldout-gbm": ("loss",), "heldout-rl": ()}
+
+
+def _read_heldout(suite: str, file: str, script: str) -> list[_Record]:
+    """A shipped held-out suite's runs (a run's None values are NaN: the run diverged there)."""
+    doc = _read_shipped(suite, file, script)
+    out = []
+    for run in sorted(doc["runs"], key=lambda r: (_natural_key(r["task"]), r["config"])):
+        y = np.array([np.nan if v is None else v for v in run["y"]], dtype=np.float64)
+        extra = {k: run[k] for k in _HELDOUT_EXTRAS[suite]}
+        extra["seed"] = run["seed"]
+        extra["hyperparameters"] = run["hyperparameters"]
+        x = np.asarray(run["x"], dtype=np.float64)
+        out.append(_Record(run["task"], run["config"], x, y, extra))
+    return out
+
+
+def _read_lm_suite(root: Path, limit: int | None, seed: int) -> list[_Record]:
+    """The shipped ``heldout-lm`` suite (``root`` is unused: the data is in the package)."""
+    return _read_heldout("heldout-lm", LM_SUITE_FILE, "scripts/make_lm_suite.py")
+
+
+def _read_gbm_suite(root: Path, limit: int | None, seed: int) -> list[_Record]:
+    """The shipped ``heldout-gbm`` suite (``root`` is unused: the data is in the package)."""
+    return _read_heldout("heldout-gbm", GBM_SUITE_FILE, "scripts/make_gbm_suite.py")
+
+
+def _read_rl_suite(root: Path, limit: int | None, seed: int) -> list[_Record]:
+    """The shipped ``heldout-rl`` suite (``root`` is unused: the data is in the package)."""
+    return _read_heldout("heldout-rl", RL_SUITE_FILE, "scripts/make_rl_suite.py")
+
+
 @dataclass(frozen=True)
 class _Spec:
     files: tuple[str, ...]
@@ -685,5 +753,17 @@ _SPECS: dict[str, _Spec] = {
     "sklearn-mlp": _Spec(
         (), _read_mlp_suite, *_ACCURACY, "epoch", "validation accuracy",
         "curvecast sklearn-mlp suite (scripts/make_mlp_suite.py), MIT",
+    ),
+    "heldout-lm": _Spec(
+        (), _read_lm_suite, *_LOSS, "step", "validation loss",
+        "curvecast heldout-lm suite (scripts/make_lm_suite.py), MIT; held out",
+    ),
+    "heldout-gbm": _Spec(
+        (), _read_gbm_suite, *_LOSS, "boosting round", "validation loss",
+        "curvecast heldout-gbm suite (scripts/make_gbm_suite.py), MIT; held out",
+    ),
+    "heldout-rl": _Spec(
+        (), _read_rl_suite, *_RETURN, "environment step", "evaluation return",
+        "curvecast heldout-rl suite (scripts/make_rl_suite.py), MIT; held out",
     ),
 }  # fmt: skip
