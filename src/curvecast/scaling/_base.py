@@ -47,11 +47,44 @@ _MAX_NOISE = 64
 def _positive_array(value: ArrayLike, name: str, owner: str) -> NDArray[np.float64]:
     try:
         arr = np.asarray(value, dtype=np.float64).reshape(-1)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an int beyond a float
         raise parameter_error(name, owner, "a positive number or array of them", value) from None
     if arr.size == 0 or not np.all(np.isfinite(arr)) or np.any(arr <= 0):
         raise parameter_error(name, owner, "finite and > 0", value)
     return arr
+
+
+#: the largest loss a law accepts: a training loss in nats or bits is a few units; a loss this
+#: large is a diverged run or a unit error, and fitted on log scale it swamps every other run
+MAX_LOSS = 1e6
+
+
+def check_loss_range(sweep: Sweep, owner: str) -> None:
+    """Refuse a sweep whose loss exceeds :data:`MAX_LOSS` (the message names the run).
+
+    Raises:
+        InvalidParameterError: some run's loss is above :data:`MAX_LOSS`.
+    """
+    big = np.flatnonzero(sweep.loss > MAX_LOSS)
+    if big.size:
+        i = int(big[0])
+        raise InvalidParameterError(
+            f"The 'loss' column of the sweep must be at most {MAX_LOSS:g} to fit {owner}. Got "
+            f"{sweep.loss[i]:g} at run {i} ({sweep.name[i]!r}; {big.size} such runs). A loss "
+            "that large is a diverged run or another unit: drop those runs (sweep.select) or "
+            "rescale the column."
+        )
+
+
+def log_quantiles(log_samples: NDArray[np.float64], levels: NDArray[np.float64]) -> NDArray:
+    """``exp`` of the quantiles of log samples (shape ``(S, m)`` -> ``(L, m)``).
+
+    Taken on log scale, where the samples are finite, then exponentiated: quantiles of the
+    exponentiated samples would interpolate between two infinities (NaN) once a query is far
+    enough out for ``exp`` to overflow. Non-decreasing in the level.
+    """
+    with np.errstate(over="ignore"):
+        return np.exp(np.quantile(log_samples, levels, axis=0))
 
 
 class ScalingLaw(abc.ABC):
@@ -175,6 +208,7 @@ class TermLaw(ScalingLaw):
         if not isinstance(sweep, Sweep):
             raise parameter_error("sweep", f"{type(self).__name__}.fit", "a Sweep", sweep)
         self._check_sweep(sweep)
+        check_loss_range(sweep, type(self).__name__)
         with single_thread():
             return self._fit(sweep, as_rng(rng))
 
@@ -281,13 +315,15 @@ class TermLaw(ScalingLaw):
         self._require_fit()
         lv = check_levels(levels, owner=f"{type(self).__name__}.predict")
         X, echoed = self._query(inputs)
-        samples = np.exp(self.log_samples(X))
-        point = np.exp(self._log_pred(self.theta_[None, :], X)[0])
+        log_s = self.log_samples(X)
+        with np.errstate(over="ignore"):
+            samples = np.exp(log_s)
+            point = np.exp(self._log_pred(self.theta_[None, :], X)[0])
         return ScalingForecast(
             inputs=echoed,
             point=point,
             levels=lv,
-            quantiles=np.quantile(samples, lv, axis=0),
+            quantiles=log_quantiles(log_s, lv),
             law=self.name,
             _samples=samples,
         )
