@@ -12,6 +12,7 @@ from curvecast.exceptions import DataSourceError, InvalidParameterError
 
 __all__ = [
     "KINDS",
+    "DataLossWarning",
     "SourceError",
     "build_curves",
     "check_metric",
@@ -31,6 +32,11 @@ KINDS: dict[str, str] = {
 
 class SourceError(DataSourceError):
     """Runs cannot be read from a source; the message names the source and the fix."""
+
+
+class DataLossWarning(UserWarning):
+    """Part of a source was damaged and read around; the message names the file and what was
+    lost (``curvecast forecast --from`` prints it as a warning line)."""
 
 
 def parse_source(source: str) -> tuple[str, str]:
