@@ -105,7 +105,7 @@ class Sweep:
                 )
                 raise InvalidParameterError(
                     f"The {col!r} column of the sweep must be finite and > 0 for every run. "
-                    f"Got {arr[i]!r} at run {i} ({bad.size} such runs).{hint}"
+                    f"Got {float(arr[i])!r} at run {i} ({bad.size} such runs).{hint}"
                 )
         names = (
             tuple(str(v) for v in self.name)
