@@ -92,7 +92,8 @@ class Sweep:
             )
         d_arr = _vector(self.D, "D", n)
         loss = _vector(self.loss, "loss", n)
-        c_arr = 6.0 * n_arr * d_arr if self.C is None else _vector(self.C, "C", n)
+        with np.errstate(over="ignore"):  # an overflow to inf is refused just below
+            c_arr = 6.0 * n_arr * d_arr if self.C is None else _vector(self.C, "C", n)
         for col, arr in (("N", n_arr), ("D", d_arr), ("C", c_arr), ("loss", loss)):
             bad = np.flatnonzero(~(np.isfinite(arr) & (arr > 0)))
             if bad.size:
