@@ -39,3 +39,15 @@ def test_read_sweep_names_the_way_to_read_other_formats(tmp_path: Path, name: st
     (tmp_path / name).write_bytes(b"PAR1\x00\xff")
     with pytest.raises(InvalidParameterError, match=r"read_sweep\(pandas\..*curvecast\[scaling\]"):
         read_sweep(tmp_path / name)
+
+
+def test_the_interval_of_nstar_covers_the_truth_over_repeats() -> None:
+    """Before, the 90% interval of N* held the truth in about 2 of 3 sweeps (0.66 over 30
+    sweeps of 120 runs, ``docs/hardening.md``; 26 of these 36 intervals): bootstrap replicates
+    polished from the full-data optimum stayed near it. Now 30 of 36. The bound is tolerant
+    (28 of 36), and still short of the nominal 0.9, which the method does not reach yet."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from nstar_coverage import coverage
+
+    hits, _ = coverage(reps=12, runs=120, sigma=0.02, bootstrap=60, n_starts=500)
+    assert hits.mean() >= 0.78, hits.mean(axis=0)

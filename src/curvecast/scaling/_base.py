@@ -29,6 +29,7 @@ from curvecast.forecast._result import DEFAULT_LEVELS, as_rng, check_levels
 from curvecast.scaling._fit import (
     TermModel,
     _logsumexp_rows,
+    _objective,
     bootstrap_indices,
     fit_terms,
     refit,
@@ -236,11 +237,42 @@ class TermLaw(ScalingLaw):
         thetas = np.empty((self.n_bootstrap, theta.size))
         for b in range(self.n_bootstrap):
             w = bootstrap_indices(y.size, clusters, gen)
-            thetas[b] = refit(theta, model, X, y, w, delta=self.huber_delta)
+            thetas[b] = self._refit(theta, model, X, y, w, gen)
         self.thetas_ = thetas
         self.n_runs_ = len(sweep)
         self._fitted = True
         return self
+
+    def _refit(
+        self,
+        theta: NDArray[np.float64],
+        model: TermModel,
+        X: NDArray[np.float64],
+        y: NDArray[np.float64],
+        w: NDArray[np.float64],
+        gen: np.random.Generator,
+    ) -> NDArray[np.float64]:
+        """One bootstrap replicate's parameters: the better of a polish from the full-data
+        optimum and one from a start jittered around it (by 3% of each parameter's start box).
+
+        The nearly-L1 objective (Huber with a small ``delta``) stops L-BFGS-B close to where it
+        starts, so replicates polished from the optimum alone stay near it and the bootstrap is
+        too narrow: on 30 synthetic Chinchilla sweeps of 120 runs the 90% interval of N* held
+        the truth in 0.66 of cases, 0.84 with the second start (``docs/hardening.md`` quotes the
+        command). It doubles the bootstrap's cost.
+        """
+        a = refit(theta, model, X, y, w, delta=self.huber_delta)
+        box = np.array([hi - lo for lo, hi in model.start_box])
+        lo = np.array([b[0] for b in model.bounds])
+        hi = np.array([b[1] for b in model.bounds])
+        start = np.clip(theta + gen.normal(0.0, 0.03, theta.size) * box, lo, hi)
+        b = refit(start, model, X, y, w, delta=self.huber_delta)
+        return (
+            a
+            if _objective(a, model, X, y, w, self.huber_delta)[0]
+            <= _objective(b, model, X, y, w, self.huber_delta)[0]
+            else b
+        )
 
     def _log_pred(self, thetas: NDArray[np.float64], X: NDArray[np.float64]) -> NDArray:
         """Log predictions, shape ``(S, m)`` for ``thetas`` ``(S, P)`` and ``X`` ``(m, F)``."""
