@@ -26,7 +26,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from curvecast.exceptions import InvalidCurveError
+from curvecast.exceptions import InvalidCurveError, _shown
 
 __all__ = [
     "DIVERGENCE_MAGNITUDE",
@@ -275,7 +275,7 @@ class Curve:
         object.__setattr__(self, "y", ya)
         object.__setattr__(self, "direction", check_direction(direction))
         object.__setattr__(self, "bounds", check_bounds(bounds))
-        object.__setattr__(self, "meta", dict(meta or {}))
+        object.__setattr__(self, "meta", _check_meta(meta))
         self._check_within_bounds()
 
     def _check_within_bounds(self) -> None:
@@ -323,9 +323,22 @@ class Curve:
         return lo if self.direction == "maximize" else hi
 
     def truncate(self, n: int) -> Curve:
-        """The first ``n`` points as a new Curve (the same direction, bounds and meta)."""
+        """The first ``n`` points as a new Curve (the same direction, bounds and meta).
+
+        Raises:
+            InvalidCurveError: ``n`` is not an int in ``[1, len(x)]``.
+        """
+        if isinstance(n, bool) or not isinstance(n, int | np.integer):
+            raise InvalidCurveError(
+                f"The 'n' parameter of Curve.truncate must be an int in [1, {self.x.size}]. "
+                f"Got {_shown(n)} instead."
+            )
         if n < 1 or n > self.x.size:
-            raise InvalidCurveError(f"Cannot keep {n} points of a curve with {self.x.size}.")
+            raise InvalidCurveError(
+                f"The 'n' parameter of Curve.truncate must be an int in [1, {self.x.size}]. "
+                f"Got {n} instead."
+            )
+        n = int(n)
         return Curve(self.x[:n], self.y[:n], self.direction, self.bounds, self.meta)
 
     def to_dict(self) -> dict[str, Any]:
@@ -345,6 +358,18 @@ class Curve:
             f"Curve(n={self.x.size}, x=[{self.x[0]:g}..{self.x[-1]:g}], "
             f"direction={self.direction!r}, bounds={self.bounds}, diverged={self.diverged})"
         )
+
+
+def _check_meta(meta: object) -> dict[str, Any]:
+    """``meta`` as a new dict; None is an empty one."""
+    if meta is None:
+        return {}
+    if not isinstance(meta, Mapping):
+        raise InvalidCurveError(
+            "The 'meta' field must be a mapping of annotations such as {'run': 'trial-3'}. "
+            f"Got {_shown(meta)} instead."
+        )
+    return dict(meta)
 
 
 def _finite_ok(y: NDArray[np.float64]) -> NDArray[np.bool_]:

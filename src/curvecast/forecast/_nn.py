@@ -24,6 +24,7 @@ __all__ = [
     "HALFNORMAL_MEDIAN",
     "LAYER_NORM_EPS",
     "WeightsChecksumError",
+    "WeightsFileError",
     "bar_quantiles",
     "read_checked",
 ]
@@ -35,6 +36,10 @@ LAYER_NORM_EPS = 1e-5
 
 class WeightsChecksumError(CurvecastError, ValueError):
     """A weights file does not have the sha256 it must have (corrupt, truncated or replaced)."""
+
+
+class WeightsFileError(CurvecastError, ValueError):
+    """A weights file cannot be read: missing, not safetensors, corrupt, or of another model."""
 
 
 def linear(h: NDArray[Any], p: Mapping[str, NDArray[Any]], name: str) -> NDArray[Any]:
@@ -144,7 +149,7 @@ def read_checked(
 
     Raises:
         MissingDependencyError: ``safetensors`` is not installed.
-        FileNotFoundError: no file at ``path``.
+        WeightsFileError: no readable file at ``path``, or not a safetensors file.
         WeightsChecksumError: the digest differs.
     """
     try:
@@ -154,7 +159,13 @@ def read_checked(
             f"{what} are read with safetensors. Install it: pip install safetensors "
             "(a core dependency of curvecast)"
         ) from exc
-    data = Path(path).read_bytes()
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise WeightsFileError(
+            f"{what} cannot be read from {str(path)!r} ({exc.strerror or exc}); give the path "
+            f"of a safetensors file written by `{retrain}`."
+        ) from None
     digest = hashlib.sha256(data).hexdigest()
     if sha256 is not None and digest != sha256.lower():
         raise WeightsChecksumError(
@@ -162,7 +173,16 @@ def read_checked(
             f"was replaced: reinstall curvecast, or retrain with `{retrain}` and pass "
             "sha256=None for your own file."
         )
-    arrays = {k: np.asarray(v, dtype=np.float64) for k, v in st_load(data).items()}
+    try:  # safetensors raises its own SafetensorError; the header is JSON
+        arrays = {k: np.asarray(v, dtype=np.float64) for k, v in st_load(data).items()}
+        meta = header_metadata(data)
+    except Exception as exc:
+        first = (str(exc).strip().splitlines() or [""])[0][:200]
+        raise WeightsFileError(
+            f"{what} at {path} are not a readable safetensors file ({type(exc).__name__}: "
+            f"{first}). The file is corrupt, truncated or of another format: reinstall "
+            f"curvecast, or write it again with `{retrain}`."
+        ) from None
     for a in arrays.values():
         a.setflags(write=False)
-    return arrays, header_metadata(data)
+    return arrays, meta

@@ -37,6 +37,7 @@ from curvecast.curves import Curve
 from curvecast.forecast._guard import observed_band
 from curvecast.forecast._nn import (
     WeightsChecksumError,
+    WeightsFileError,
     bar_quantiles,
     gelu,
     layer_norm,
@@ -213,14 +214,22 @@ def load_model(path: str | Path | None = None, sha256: str | None = None) -> PFN
 
     Raises:
         MissingDependencyError: ``safetensors`` is not installed.
-        FileNotFoundError: no file at ``path``.
+        WeightsFileError: no readable file at ``path``, not a safetensors file, or not
+            curvecast PFN weights of this version (a ValueError too).
         WeightsChecksumError: the file's sha256 differs from ``sha256``.
-        ValueError: the file is not curvecast PFN weights of this version.
     """
     if path is None:
         path, sha256 = _bundled_path(), sha256 or WEIGHTS_SHA256
     path = Path(path)
-    return _load_cached(str(path), path.stat().st_mtime_ns, sha256)
+    try:
+        mtime = path.stat().st_mtime_ns
+    except OSError as exc:
+        raise WeightsFileError(
+            f"The PFN weights cannot be read from {str(path)!r} ({exc.strerror or exc}); give "
+            "the path of a safetensors file written by `curvecast train`, or None for the "
+            "bundled weights."
+        ) from None
+    return _load_cached(str(path), mtime, sha256)
 
 
 @lru_cache(maxsize=4)
@@ -228,14 +237,14 @@ def _load_cached(path: str, mtime_ns: int, sha256: str | None) -> PFNModel:
     """Cached per file version (``mtime_ns``), so a retrained file is read again."""
     arrays, meta = read_checked(path, sha256, "The PFN weights", "curvecast train")
     if meta.get("format") != FORMAT or meta.get("input_version") != INPUT_VERSION:
-        raise ValueError(
+        raise WeightsFileError(
             f"{path} is not curvecast PFN weights for this version (format "
             f"{meta.get('format')!r}, input {meta.get('input_version')!r}; expected {FORMAT!r}, "
             f"{INPUT_VERSION!r}). Retrain with `curvecast train`."
         )
     missing = [k for k in ("borders", "query", "decoder.out.weight") if k not in arrays]
     if missing or "n_heads" not in meta:
-        raise ValueError(
+        raise WeightsFileError(
             f"{path} lacks {missing or ['n_heads metadata']}: it is not a complete curvecast PFN "
             "weights file. Retrain with `curvecast train`."
         )
@@ -260,6 +269,7 @@ class PFNForecaster:
     Raises (on the first forecast):
         MissingDependencyError: ``safetensors`` is missing.
         WeightsChecksumError: the weights file is not the one expected.
+        WeightsFileError: the weights file is missing, corrupt or of another model.
 
     Example:
         >>> import numpy as np

@@ -28,13 +28,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from curvecast.curves import Curve, Direction
-from curvecast.io._common import KINDS, SourceError, parse_source
+from curvecast.io._common import KINDS, DataLossWarning, SourceError, parse_source
 from curvecast.io._judge import RunForecast, judge_runs
 from curvecast.io._mlflow import read_mlflow
 from curvecast.io._table import read_table, read_wandb
 from curvecast.io._tensorboard import read_tensorboard
 
 __all__ = [
+    "DataLossWarning",
     "KINDS",
     "RunForecast",
     "SourceError",

@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 import time
+import warnings
 from typing import IO, TYPE_CHECKING
 
 from curvecast.exceptions import InvalidParameterError
 
 if TYPE_CHECKING:
+    from curvecast.curves import Curve
     from curvecast.io._judge import RunForecast
 
 __all__ = ["add_from_arguments", "run_from"]
@@ -151,7 +154,7 @@ def _table(rows: list[RunForecast], threshold: float) -> list[str]:
 
 def run_from(args: argparse.Namespace, out: IO[str]) -> int:
     """Run ``curvecast forecast --from``; returns the exit code (0)."""
-    from curvecast.io import infer_direction, judge_runs, parse_source, read_curves
+    from curvecast.io import infer_direction, judge_runs, parse_source
 
     parse_source(args.source)  # a bad KIND says so before anything else
     if args.file != "-":
@@ -174,7 +177,7 @@ def run_from(args: argparse.Namespace, out: IO[str]) -> int:
         )
     study = args.study or f"{args.metric} from {args.source}"
     while True:
-        curves = read_curves(args.source, args.metric, direction=direction, bounds=args.bounds)
+        curves = _read_saying_losses(args, direction)
         rows = judge_runs(
             curves,
             horizon=args.horizon,
@@ -202,6 +205,21 @@ def run_from(args: argparse.Namespace, out: IO[str]) -> int:
             time.sleep(args.watch)
         except KeyboardInterrupt:
             return 0
+
+
+def _read_saying_losses(args: argparse.Namespace, direction: str) -> dict[str, Curve]:
+    """``read_curves``, with each :class:`DataLossWarning` printed as one line on stderr."""
+    from curvecast.io import DataLossWarning, read_curves
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DataLossWarning)
+        curves = read_curves(args.source, args.metric, direction=direction, bounds=args.bounds)
+    for w in caught:
+        if issubclass(w.category, DataLossWarning):
+            print(f"curvecast forecast: warning: {w.message}", file=sys.stderr)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return curves
 
 
 def _print(args: argparse.Namespace, direction: str, rows: list[RunForecast], out: IO[str]) -> None:

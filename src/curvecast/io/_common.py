@@ -11,6 +11,7 @@ from curvecast.curves import Curve, check_bounds, check_direction
 from curvecast.exceptions import DataSourceError, InvalidParameterError
 
 __all__ = [
+    "DataLossWarning",
     "KINDS",
     "SourceError",
     "build_curves",
@@ -31,6 +32,11 @@ KINDS: dict[str, str] = {
 
 class SourceError(DataSourceError):
     """Runs cannot be read from a source; the message names the source and the fix."""
+
+
+class DataLossWarning(UserWarning):
+    """Part of a source was damaged and read around; the message names the file and what was
+    lost (``curvecast forecast --from`` prints it as a warning line)."""
 
 
 def parse_source(source: str) -> tuple[str, str]:

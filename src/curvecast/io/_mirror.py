@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from curvecast.curves import Curve
@@ -22,6 +23,24 @@ from curvecast.io._common import SourceError
 from curvecast.io._judge import RunForecast
 
 __all__ = ["mirror_runs"]
+
+
+def _check_storage_url(storage: str) -> None:
+    """A storage URL Optuna can open: ``dialect://...``, and for SQLite a folder that exists."""
+    if not isinstance(storage, str) or "://" not in storage:
+        raise SourceError(
+            f"--to-storage {storage!r} is not a storage URL; give e.g. sqlite:///runs.db or "
+            "postgresql://user:password@host/database"
+        )
+    if storage.startswith("sqlite:///"):
+        local = storage.removeprefix("sqlite:///").split("?", 1)[0]
+        folder = Path(local).parent if local else Path(".")
+        if local and not folder.is_dir():
+            raise SourceError(
+                f"--to-storage {storage}: the folder {str(folder)!r} does not exist; create it "
+                "first (sqlite:///runs.db is relative to the current folder, "
+                "sqlite:////abs/path/runs.db is absolute)"
+            )
 
 
 def mirror_runs(
@@ -47,8 +66,9 @@ def mirror_runs(
         trials completed by this call.
 
     Raises:
-        SourceError: a step that is not a whole number (Optuna's steps are integers), or a
-            study of that name with the other direction.
+        SourceError: ``storage`` is not a URL or cannot be opened (a SQLite file in a folder
+            that does not exist), a step that is not a whole number (Optuna's steps are
+            integers), or a study of that name with the other direction.
         MissingDependencyError: Optuna is not installed.
     """
     try:
@@ -63,10 +83,18 @@ def mirror_runs(
     direction = next(iter(curves.values())).direction if curves else "maximize"
     quiet = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(max(quiet, optuna.logging.WARNING))
+    _check_storage_url(storage)
     try:
         study = optuna.create_study(
             storage=storage, study_name=study_name, direction=direction, load_if_exists=True
         )
+    except Exception as exc:  # Optuna, SQLAlchemy and the drivers raise their own types
+        why = (str(exc).strip().splitlines() or [""])[0][:300]
+        raise SourceError(
+            f"--to-storage {storage}: cannot open or create the Optuna storage "
+            f"({type(exc).__name__}: {why}); give a URL such as sqlite:///runs.db in a "
+            "folder that exists"
+        ) from None
     finally:
         optuna.logging.set_verbosity(quiet)
     if study.direction.name.lower() != direction:

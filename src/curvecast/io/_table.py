@@ -51,14 +51,30 @@ def _missing(path: Path, source: str, what: str) -> SourceError:
     return SourceError(f"{source}: no such file {str(path.resolve())!r}; give {what}")
 
 
+#: the longest CSV cell read (csv's own default, 131,072 characters, refuses longer ones)
+_FIELD_LIMIT = 1 << 20
+
+
 def _read_csv(path: Path, source: str) -> tuple[list[str], list[dict[str, str]]]:
+    old = csv.field_size_limit()
+    csv.field_size_limit(_FIELD_LIMIT)
     try:
         with path.open(newline="", encoding="utf-8-sig") as fh:
             reader = csv.DictReader(fh)
-            rows = list(reader)
+            rows = []
+            for line, row in enumerate(reader, start=2):
+                if None in row:  # DictReader's key for the cells past the header's
+                    raise SourceError(
+                        f"{source}: line {line} of {str(path)!r} has more cells than the "
+                        f"{len(reader.fieldnames or [])} columns of its header; quote cells "
+                        "that hold commas, or fix the row"
+                    )
+                rows.append(row)
             header = list(reader.fieldnames or [])
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise SourceError(f"{source}: cannot read {str(path)!r} as CSV ({exc})") from None
+    finally:
+        csv.field_size_limit(old)
     return header, rows
 
 
@@ -173,8 +189,10 @@ def _history_rows(path: Path, source: str) -> dict[str, list[Mapping[str, Any]]]
             data = json.loads(path.read_text(encoding="utf-8"))
         else:
             data = _read_csv(path, source)[1]
-    except (OSError, ValueError) as exc:
-        raise SourceError(f"{source}: cannot read {str(path)!r} ({exc})") from None
+    except (OSError, ValueError, RecursionError) as exc:  # RecursionError: nested too deep
+        raise SourceError(
+            f"{source}: cannot read {str(path)!r} ({type(exc).__name__}: {str(exc)[:200]})"
+        ) from None
     if isinstance(data, Mapping):
         if all(isinstance(v, list) for v in data.values()):
             return {str(k): list(v) for k, v in data.items()}

@@ -29,6 +29,7 @@ from curvecast.forecast._result import DEFAULT_LEVELS, as_rng, check_levels
 from curvecast.scaling._fit import (
     TermModel,
     _logsumexp_rows,
+    _objective,
     bootstrap_indices,
     fit_terms,
     refit,
@@ -47,11 +48,44 @@ _MAX_NOISE = 64
 def _positive_array(value: ArrayLike, name: str, owner: str) -> NDArray[np.float64]:
     try:
         arr = np.asarray(value, dtype=np.float64).reshape(-1)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an int beyond a float
         raise parameter_error(name, owner, "a positive number or array of them", value) from None
     if arr.size == 0 or not np.all(np.isfinite(arr)) or np.any(arr <= 0):
         raise parameter_error(name, owner, "finite and > 0", value)
     return arr
+
+
+#: the largest loss a law accepts: a training loss in nats or bits is a few units; a loss this
+#: large is a diverged run or a unit error, and fitted on log scale it swamps every other run
+MAX_LOSS = 1e6
+
+
+def check_loss_range(sweep: Sweep, owner: str) -> None:
+    """Refuse a sweep whose loss exceeds :data:`MAX_LOSS` (the message names the run).
+
+    Raises:
+        InvalidParameterError: some run's loss is above :data:`MAX_LOSS`.
+    """
+    big = np.flatnonzero(sweep.loss > MAX_LOSS)
+    if big.size:
+        i = int(big[0])
+        raise InvalidParameterError(
+            f"The 'loss' column of the sweep must be at most {MAX_LOSS:g} to fit {owner}. Got "
+            f"{sweep.loss[i]:g} at run {i} ({sweep.name[i]!r}; {big.size} such runs). A loss "
+            "that large is a diverged run or another unit: drop those runs (sweep.select) or "
+            "rescale the column."
+        )
+
+
+def log_quantiles(log_samples: NDArray[np.float64], levels: NDArray[np.float64]) -> NDArray:
+    """``exp`` of the quantiles of log samples (shape ``(S, m)`` -> ``(L, m)``).
+
+    Taken on log scale, where the samples are finite, then exponentiated: quantiles of the
+    exponentiated samples would interpolate between two infinities (NaN) once a query is far
+    enough out for ``exp`` to overflow. Non-decreasing in the level.
+    """
+    with np.errstate(over="ignore"):
+        return np.exp(np.quantile(log_samples, levels, axis=0))
 
 
 class ScalingLaw(abc.ABC):
@@ -175,6 +209,7 @@ class TermLaw(ScalingLaw):
         if not isinstance(sweep, Sweep):
             raise parameter_error("sweep", f"{type(self).__name__}.fit", "a Sweep", sweep)
         self._check_sweep(sweep)
+        check_loss_range(sweep, type(self).__name__)
         with single_thread():
             return self._fit(sweep, as_rng(rng))
 
@@ -202,11 +237,42 @@ class TermLaw(ScalingLaw):
         thetas = np.empty((self.n_bootstrap, theta.size))
         for b in range(self.n_bootstrap):
             w = bootstrap_indices(y.size, clusters, gen)
-            thetas[b] = refit(theta, model, X, y, w, delta=self.huber_delta)
+            thetas[b] = self._refit(theta, model, X, y, w, gen)
         self.thetas_ = thetas
         self.n_runs_ = len(sweep)
         self._fitted = True
         return self
+
+    def _refit(
+        self,
+        theta: NDArray[np.float64],
+        model: TermModel,
+        X: NDArray[np.float64],
+        y: NDArray[np.float64],
+        w: NDArray[np.float64],
+        gen: np.random.Generator,
+    ) -> NDArray[np.float64]:
+        """One bootstrap replicate's parameters: the better of a polish from the full-data
+        optimum and one from a start jittered around it (by 3% of each parameter's start box).
+
+        The nearly-L1 objective (Huber with a small ``delta``) stops L-BFGS-B close to where it
+        starts, so replicates polished from the optimum alone stay near it and the bootstrap is
+        too narrow: on 30 synthetic Chinchilla sweeps of 120 runs the 90% interval of N* held
+        the truth in 0.66 of cases, 0.84 with the second start (``docs/hardening.md`` quotes the
+        command). It doubles the bootstrap's cost.
+        """
+        a = refit(theta, model, X, y, w, delta=self.huber_delta)
+        box = np.array([hi - lo for lo, hi in model.start_box])
+        lo = np.array([b[0] for b in model.bounds])
+        hi = np.array([b[1] for b in model.bounds])
+        start = np.clip(theta + gen.normal(0.0, 0.03, theta.size) * box, lo, hi)
+        b = refit(start, model, X, y, w, delta=self.huber_delta)
+        return (
+            a
+            if _objective(a, model, X, y, w, self.huber_delta)[0]
+            <= _objective(b, model, X, y, w, self.huber_delta)[0]
+            else b
+        )
 
     def _log_pred(self, thetas: NDArray[np.float64], X: NDArray[np.float64]) -> NDArray:
         """Log predictions, shape ``(S, m)`` for ``thetas`` ``(S, P)`` and ``X`` ``(m, F)``."""
@@ -281,13 +347,15 @@ class TermLaw(ScalingLaw):
         self._require_fit()
         lv = check_levels(levels, owner=f"{type(self).__name__}.predict")
         X, echoed = self._query(inputs)
-        samples = np.exp(self.log_samples(X))
-        point = np.exp(self._log_pred(self.theta_[None, :], X)[0])
+        log_s = self.log_samples(X)
+        with np.errstate(over="ignore"):
+            samples = np.exp(log_s)
+            point = np.exp(self._log_pred(self.theta_[None, :], X)[0])
         return ScalingForecast(
             inputs=echoed,
             point=point,
             levels=lv,
-            quantiles=np.quantile(samples, lv, axis=0),
+            quantiles=log_quantiles(log_s, lv),
             law=self.name,
             _samples=samples,
         )

@@ -5,8 +5,9 @@ the parameters (``E = exp(e)``, ``A / N^alpha = exp(a - alpha log N)``, ...). Th
 Hoffmann et al.'s approach 3: the Huber loss (``delta = 1e-3``) of the log-residual, summed over
 runs, minimised by L-BFGS-B from the best of many starting points (a random design scored in one
 vectorised pass, the best few polished). The bootstrap refits on runs drawn with replacement,
-starting from the full-data optimum (one polish per replicate), which keeps a 200-run fit with
-200 replicates to about a second on one core.
+starting from the full-data optimum (one polish per replicate; the N, D laws add a second from
+a jittered start, see ``TermLaw._refit``), which keeps a 200-run fit with 200 replicates to a
+few seconds on one core.
 """
 
 from __future__ import annotations

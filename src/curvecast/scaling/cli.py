@@ -146,6 +146,11 @@ def run_scaling(args: argparse.Namespace) -> int:
         return 2
     from curvecast.scaling import get_law, read_sweep
 
+    if args.out.exists() and not args.out.is_dir():
+        raise InvalidParameterError(
+            f"--out {args.out} is a file; it must be a folder (fit.json and the plots go into "
+            "it). Give another path, e.g. --out scaling-out/."
+        )
     try:
         sweep = read_sweep(
             args.sweep,
@@ -231,7 +236,13 @@ def run_scaling(args: argparse.Namespace) -> int:
                 f"{split.loss_quantiles[2, i]:.4f}]"
             )
         out["optimal"] = split.to_dict()
-    args.out.mkdir(parents=True, exist_ok=True)
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InvalidParameterError(
+            f"cannot create the folder --out {args.out} ({exc.strerror or exc}); give a path "
+            "you can write to."
+        ) from None
     paths = [args.out / "fit.json"]
     paths[0].write_text(json.dumps(out, indent=1, default=float), encoding="utf-8")
     if not args.no_plots:

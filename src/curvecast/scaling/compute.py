@@ -29,7 +29,7 @@ from scipy import stats
 
 from curvecast.exceptions import InvalidParameterError, parameter_error
 from curvecast.forecast._result import DEFAULT_LEVELS, as_rng, check_levels
-from curvecast.scaling._base import ScalingLaw, TermLaw, _positive_array
+from curvecast.scaling._base import ScalingLaw, TermLaw, _positive_array, check_loss_range
 from curvecast.scaling._fit import TermModel, bootstrap_indices, fit_terms, refit, single_thread
 from curvecast.scaling._result import OptimalSplit, ScalingForecast
 from curvecast.scaling.laws import resolve_nd
@@ -163,6 +163,7 @@ class ComputeLaw(TermLaw):
         """Fit the frontier of ``sweep``; see the class docstring. Returns ``self``."""
         if not isinstance(sweep, Sweep):
             raise parameter_error("sweep", "ComputeLaw.fit", "a Sweep", sweep)
+        check_loss_range(sweep, "ComputeLaw")
         with single_thread():
             return self._fit_frontier(sweep, as_rng(rng))
 
@@ -291,6 +292,7 @@ class LogLinearLaw(ScalingLaw):
         """Least squares on log loss (``rng`` unused: the fit is closed-form). Returns ``self``."""
         if not isinstance(sweep, Sweep):
             raise parameter_error("sweep", "LogLinearLaw.fit", "a Sweep", sweep)
+        check_loss_range(sweep, "LogLinearLaw")
         p = len(self.inputs) + 1
         if len(sweep) < p + 1:
             raise InvalidParameterError(

@@ -22,7 +22,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from curvecast.exceptions import InvalidParameterError
 from curvecast.forecast._result import DEFAULT_LEVELS, check_levels
-from curvecast.scaling._base import TermLaw, _positive_array
+from curvecast.scaling._base import TermLaw, _positive_array, log_quantiles
 from curvecast.scaling._fit import TermModel
 from curvecast.scaling._result import OptimalSplit, ScalingForecast
 from curvecast.scaling.sweep import Sweep
@@ -199,13 +199,15 @@ class ChinchillaLaw(TermLaw):
         C = _positive_array(inputs["C"], "C", "ChinchillaLaw.predict")
         _, _, log_l = self._frontier(self._thetas(), C)
         noise = self._noise()
-        samples = np.exp((log_l[:, None, :] + noise[None, :, None]).reshape(-1, C.size))
+        log_s = (log_l[:, None, :] + noise[None, :, None]).reshape(-1, C.size)
+        with np.errstate(over="ignore"):
+            samples = np.exp(log_s)
         ln, ld, ll = self._frontier(self.theta_[None, :], C)
         return ScalingForecast(
             inputs={"C": C, "N": np.exp(ln[0]), "D": np.exp(ld[0])},
             point=np.exp(ll[0]),
             levels=lv,
-            quantiles=np.quantile(samples, lv, axis=0),
+            quantiles=log_quantiles(log_s, lv),
             law=self.name,
             _samples=samples,
         )

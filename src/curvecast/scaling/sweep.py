@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from curvecast.exceptions import InvalidParameterError
+from curvecast.exceptions import InvalidParameterError, _shown, install_hint
 
 __all__ = ["COLUMN_ALIASES", "Sweep", "read_sweep"]
 
@@ -45,9 +45,9 @@ COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
 def _vector(values: ArrayLike, name: str, n: int | None) -> NDArray[np.float64]:
     try:
         arr = np.asarray(values, dtype=np.float64).reshape(-1)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise InvalidParameterError(
-            f"The {name!r} column of the sweep must hold numbers. Got {values!r:.80} instead."
+            f"The {name!r} column of the sweep must hold numbers. Got {_shown(values, 80)} instead."
         ) from None
     if n is not None and arr.size != n:
         raise InvalidParameterError(
@@ -92,7 +92,8 @@ class Sweep:
             )
         d_arr = _vector(self.D, "D", n)
         loss = _vector(self.loss, "loss", n)
-        c_arr = 6.0 * n_arr * d_arr if self.C is None else _vector(self.C, "C", n)
+        with np.errstate(over="ignore"):  # an overflow to inf is refused just below
+            c_arr = 6.0 * n_arr * d_arr if self.C is None else _vector(self.C, "C", n)
         for col, arr in (("N", n_arr), ("D", d_arr), ("C", c_arr), ("loss", loss)):
             bad = np.flatnonzero(~(np.isfinite(arr) & (arr > 0)))
             if bad.size:
@@ -105,7 +106,7 @@ class Sweep:
                 )
                 raise InvalidParameterError(
                     f"The {col!r} column of the sweep must be finite and > 0 for every run. "
-                    f"Got {arr[i]!r} at run {i} ({bad.size} such runs).{hint}"
+                    f"Got {float(arr[i])!r} at run {i} ({bad.size} such runs).{hint}"
                 )
         names = (
             tuple(str(v) for v in self.name)
@@ -228,11 +229,115 @@ def _to_float(values: Sequence[Any], col: str) -> NDArray[np.float64]:
             continue
         try:
             out[i] = float(v)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise InvalidParameterError(
-                f"The {col!r} column of the sweep must hold numbers. Got {v!r} at run {i} instead."
+                f"The {col!r} column of the sweep must hold numbers. Got {_shown(v)} at run {i} "
+                "instead."
             ) from None
     return out
+
+
+_FIELD_LIMIT = 1 << 20  # one CSV cell; csv's own default (131,072 characters) is too small
+
+
+def _read_columns(source: Any) -> dict[str, list[Any]]:
+    """The sweep's columns from a DataFrame, a CSV file or a JSON Lines file.
+
+    Every failure to read is an :class:`InvalidParameterError` naming the file and the fix
+    (``FileNotFoundError`` for a missing path, as before).
+    """
+    if hasattr(source, "to_dict") and not isinstance(source, str | os.PathLike):
+        try:
+            table = source.to_dict("list")
+            return {str(k): list(v) for k, v in table.items()}
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise InvalidParameterError(
+                f"The 'source' parameter of read_sweep must be a path or a pandas DataFrame "
+                f"(one row per run). Got a {type(source).__name__} whose to_dict('list') "
+                f"failed ({exc})."
+            ) from None
+    if not isinstance(source, str | os.PathLike):
+        raise InvalidParameterError(
+            "The 'source' parameter of read_sweep must be the path of a CSV or JSON Lines file, "
+            f"or a pandas DataFrame. Got {type(source).__name__} instead."
+        )
+    path = Path(source)
+    if not path.is_file():
+        raise FileNotFoundError(f"No sweep file at {path}: give a CSV or JSON Lines file.")
+    suffix = path.suffix.lower()
+    if suffix in (".parquet", ".pq", ".xlsx", ".xls", ".feather"):
+        raise InvalidParameterError(
+            f"read_sweep reads CSV and JSON Lines files; {path.name} is not one. Convert it, or "
+            "pass a DataFrame: read_sweep(pandas.read_parquet(path)) (pandas is in the scaling "
+            f"extra: {install_hint('scaling')})."
+        )
+    try:
+        if suffix in (".jsonl", ".ndjson", ".json"):
+            return _columns_from_rows(_json_rows(path))
+        return _csv_columns(path)
+    except UnicodeDecodeError as exc:
+        raise InvalidParameterError(
+            f"The sweep file {path} is not UTF-8 text (byte {exc.start}: {exc.reason}). Save it "
+            "as UTF-8 CSV or JSON Lines."
+        ) from None
+    except csv.Error as exc:
+        raise InvalidParameterError(
+            f"The sweep file {path} is not a readable CSV file ({exc}). Give one run per row "
+            "with a header such as N,D,loss."
+        ) from None
+    except OSError as exc:
+        raise InvalidParameterError(
+            f"Cannot read the sweep file {path}: {exc.strerror or exc}."
+        ) from None
+
+
+def _csv_columns(path: Path) -> dict[str, list[Any]]:
+    old = csv.field_size_limit()
+    csv.field_size_limit(_FIELD_LIMIT)
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            reader = csv.DictReader(f)
+            rows = []
+            for lineno, row in enumerate(reader, 2):
+                if None in row:  # DictReader's key for the fields past the header's
+                    width = len(reader.fieldnames or [])
+                    raise InvalidParameterError(
+                        f"Line {lineno} of {path} has {width + len(row[None])} fields, more "
+                        f"than the {width} columns of its header. Quote fields holding commas, "
+                        "or fix the row."
+                    )
+                rows.append(row)
+    finally:
+        csv.field_size_limit(old)
+    return _columns_from_rows(rows)
+
+
+def _json_rows(path: Path) -> list[dict[str, Any]]:
+    rows = []
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InvalidParameterError(
+                    f"Line {lineno} of {path} is not valid JSON ({exc.msg}). Each line "
+                    'must be one run, e.g. {"N": 1e8, "D": 2e9, "loss": 3.4}.'
+                ) from None
+            except (RecursionError, ValueError) as exc:  # nesting too deep, an int of 4,300+ digits
+                raise InvalidParameterError(
+                    f"Line {lineno} of {path} cannot be read as one run "
+                    f"({type(exc).__name__}: {str(exc)[:120]}). Each line must be a flat JSON "
+                    'object, e.g. {"N": 1e8, "D": 2e9, "loss": 3.4}.'
+                ) from None
+            if not isinstance(rec, dict):
+                raise InvalidParameterError(
+                    f"Line {lineno} of {path} must be a JSON object (one run). "
+                    f"Got {type(rec).__name__} instead."
+                )
+            rows.append(rec)
+    return rows
 
 
 def read_sweep(
@@ -269,36 +374,7 @@ def read_sweep(
     >>> read_sweep(p).N.tolist()
     [10000000.0, 100000000.0]
     """
-    cols: dict[str, list[Any]]
-    if hasattr(source, "to_dict") and not isinstance(source, str | os.PathLike):
-        cols = {str(k): list(v) for k, v in source.to_dict("list").items()}
-    else:
-        path = Path(source)
-        if not path.is_file():
-            raise FileNotFoundError(f"No sweep file at {path}: give a CSV or JSON Lines file.")
-        if path.suffix.lower() in (".jsonl", ".ndjson", ".json"):
-            rows = []
-            with open(path, encoding="utf-8") as f:
-                for lineno, line in enumerate(f, 1):
-                    if not line.strip():
-                        continue
-                    try:
-                        rec = json.loads(line)
-                    except json.JSONDecodeError as exc:
-                        raise InvalidParameterError(
-                            f"Line {lineno} of {path} is not valid JSON ({exc.msg}). Each line "
-                            'must be one run, e.g. {"N": 1e8, "D": 2e9, "loss": 3.4}.'
-                        ) from None
-                    if not isinstance(rec, dict):
-                        raise InvalidParameterError(
-                            f"Line {lineno} of {path} must be a JSON object (one run). "
-                            f"Got {type(rec).__name__} instead."
-                        )
-                    rows.append(rec)
-            cols = _columns_from_rows(rows)
-        else:
-            with open(path, newline="", encoding="utf-8") as f:
-                cols = _columns_from_rows(csv.DictReader(f))
+    cols = _read_columns(source)
     if not cols:
         raise InvalidParameterError(f"The sweep {source!s:.80} holds no runs.")
     found = {

@@ -100,9 +100,17 @@ def iqm(values: ArrayLike, axis: int | None = -1) -> NDArray[np.float64]:
         >>> float(iqm([1, 2, 3, 4, 5, 6, 7, 100]))
         4.5
     """
-    result: NDArray[np.float64] = np.asarray(
-        trim_mean(np.asarray(values, dtype=np.float64), 0.25, axis=axis)
-    )
+    try:
+        arr = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):
+        raise parameter_error("values", "iqm", "an array of numbers", values) from None
+    if arr.size == 0:
+        raise parameter_error("values", "iqm", "a non-empty array of numbers", values)
+    try:
+        result: NDArray[np.float64] = np.asarray(trim_mean(arr, 0.25, axis=axis))
+    except (np.exceptions.AxisError, TypeError):
+        expected = f"None or an axis of a {arr.ndim}-D array"
+        raise parameter_error("axis", "iqm", expected, axis) from None
     return result
 
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 __all__ = ["add_compare_parser", "run_compare"]
 
+#: the image formats --plot writes (matplotlib's, by file name)
+_PLOT_FORMATS = (".png", ".pdf", ".svg", ".jpg", ".jpeg", ".eps", ".webp")
 _EPILOG = "exit codes: 0 success, 1 internal error, 2 invalid input or usage, 130 interrupted"
 
 
@@ -94,6 +97,15 @@ def run_compare(args: argparse.Namespace) -> int:
     from curvecast.stats._report import format_comparison, plot_comparison
     from curvecast.stats._results import ResultsError, read_csv, read_optuna
 
+    if args.seed < 0:
+        raise parameter_error("--seed", "curvecast compare", "an int >= 0", args.seed)
+    if args.plot and Path(args.plot).suffix.lower() not in _PLOT_FORMATS:
+        raise parameter_error(
+            "--plot",
+            "curvecast compare",
+            f"a file ending in {', '.join(_PLOT_FORMATS)}",
+            args.plot,
+        )
     if args.demo:
         from curvecast.stats._demo import format_selection_demo, run_selection_demo
 

@@ -27,6 +27,8 @@ from curvecast.exceptions import (
 __all__ = ["COLUMNS", "Results", "ResultsError", "read_csv", "read_optuna", "results_from_rows"]
 
 COLUMNS = ("method", "task", "seed", "score")
+#: the largest score magnitude compared: bootstrap sums of scores near 1e300 overflow to inf
+MAX_SCORE = 1e100
 
 
 class ResultsError(CurvecastError, ValueError):
@@ -113,6 +115,12 @@ def results_from_rows(
                 f"{at}: score {fields['score']!r} is not finite; give the score that a failed run "
                 "should count as, or remove the row."
             )
+        if abs(score) > MAX_SCORE:
+            raise ResultsError(
+                f"{at}: score {score:g} is too large to compare (differences and intervals of "
+                f"such scores overflow); scores must lie within +-{MAX_SCORE:g}: rescale them "
+                "(e.g. take their logarithm)."
+            )
         key = (fields["method"], fields["task"], fields["seed"])
         if key in where:
             raise ResultsError(
@@ -175,6 +183,30 @@ def read_csv(path: str | Path, *, direction: str = "maximize") -> Results:
         raise ResultsError(f"{p.name} is not a readable CSV file ({exc}).") from None
 
 
+def _check_sqlite_exists(storage: str) -> None:
+    """Refuse an SQLite URL whose file does not exist: Optuna would create an empty database
+    there (as the dashboard refuses it)."""
+    if not isinstance(storage, str) or "://" not in storage:
+        raise ResultsError(
+            f"--storage {storage!r} is not a storage URL; give e.g. sqlite:///study.db or "
+            "postgresql://user:password@host/database."
+        )
+    if not storage.lower().startswith("sqlite:"):
+        return
+    database = storage.split("://", 1)[1].removeprefix("/").split("?", 1)[0]
+    if not database or database == ":memory:":
+        raise ResultsError(
+            f"--storage {storage}: an in-memory SQLite database holds no study; give the file "
+            "the search writes to, e.g. sqlite:///study.db."
+        )
+    if not Path(database).is_file():
+        raise ResultsError(
+            f"--storage {storage}: no such SQLite file {str(Path(database).resolve())!r} "
+            "(compare never creates one; sqlite:///study.db is relative to the current folder, "
+            "sqlite:////abs/path/study.db is absolute)."
+        )
+
+
 def read_optuna(storage: str, studies: Sequence[str], *, unit: str = "trial") -> Results:
     """Rows from Optuna studies.
 
@@ -186,7 +218,8 @@ def read_optuna(storage: str, studies: Sequence[str], *, unit: str = "trial") ->
     per method, one per seed, as when comparing samplers or pruners.
 
     Raises:
-        ResultsError: a study is missing or empty, or the studies disagree on the direction.
+        ResultsError: ``storage`` names an SQLite file that does not exist (it is never
+            created), a study is missing or empty, or the studies disagree on the direction.
         MissingDependencyError: Optuna is not installed.
     """
     if unit not in ("trial", "study"):
@@ -198,6 +231,7 @@ def read_optuna(storage: str, studies: Sequence[str], *, unit: str = "trial") ->
             "reading an Optuna storage needs optuna: " + install_hint("optuna")
         ) from exc
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    _check_sqlite_exists(storage)
     if not studies:
         raise ResultsError("name the studies to compare: --study NAME (repeat it for each).")
     rows: list[dict[str, Any]] = []

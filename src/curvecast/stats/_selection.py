@@ -159,6 +159,18 @@ def _bagged_npmle(
     )
 
 
+def _real(v: object) -> bool:
+    return isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool)
+
+
+def _floats(value: object, name: str, owner: str) -> NDArray[np.float64]:
+    """``value`` as a float array, or the house error naming ``name``."""
+    try:
+        return np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):
+        raise parameter_error(name, owner, "numbers (an array of floats)", value) from None
+
+
 def winner_estimate(
     scores: ArrayLike | None = None,
     *,
@@ -210,14 +222,14 @@ def winner_estimate(
     owner = "winner_estimate"
     if direction not in ("maximize", "minimize"):
         raise parameter_error("direction", owner, "'maximize' or 'minimize'", direction)
-    if not 0 < confidence < 1:
+    if not _real(confidence) or not 0 < confidence < 1:
         raise parameter_error("confidence", owner, "a float in (0, 1)", confidence)
     if isinstance(n_boot, bool) or not isinstance(n_boot, int) or n_boot < 1:
         raise parameter_error("n_boot", owner, "a positive int", n_boot)
     sign = 1.0 if direction == "maximize" else -1.0
     pe = None
     if per_example is not None:
-        pe = np.asarray(per_example, dtype=np.float64)
+        pe = _floats(per_example, "per_example", owner)
         if pe.ndim != 2 or pe.shape[0] < 2 or pe.shape[1] < 2:
             raise parameter_error(
                 "per_example", owner, "shape (n_trials >= 2, n_examples >= 2)", pe.shape
@@ -229,7 +241,7 @@ def winner_estimate(
             raise parameter_error("scores", owner, "given (or per_example)", None)
         x = pe.mean(axis=1)
     else:
-        x = np.asarray(scores, dtype=np.float64).reshape(-1)
+        x = _floats(scores, "scores", owner).reshape(-1)
         if pe is not None and x.shape[0] != pe.shape[0]:
             raise parameter_error(
                 "scores", owner, f"one score per row of per_example ({pe.shape[0]})", x.shape
@@ -240,6 +252,10 @@ def winner_estimate(
         raise parameter_error("scores", owner, "finite numbers", "NaN or inf values")
     good = sign * x
     order = np.argsort(-good, kind="stable")
+    if selected is not None and (
+        isinstance(selected, bool) or not isinstance(selected, int | np.integer)
+    ):
+        raise parameter_error("selected", owner, f"an index in [0, {x.size})", selected)
     which = int(order[0]) if selected is None else int(selected)
     if not 0 <= which < x.size:
         raise parameter_error("selected", owner, f"an index in [0, {x.size})", selected)
@@ -254,7 +270,12 @@ def winner_estimate(
         method = "bootstrap bias-corrected"
     else:
         if noise_sd is not None:
-            sd = np.broadcast_to(np.asarray(noise_sd, dtype=np.float64), x.shape).copy()
+            try:
+                sd = np.broadcast_to(_floats(noise_sd, "noise_sd", owner), x.shape).copy()
+            except ValueError:  # a shape that does not broadcast
+                raise parameter_error(
+                    "noise_sd", owner, f"a number or shape ({x.size},)", np.shape(noise_sd)
+                ) from None
         elif n_examples is not None:
             if isinstance(n_examples, bool) or not isinstance(n_examples, int) or n_examples < 1:
                 raise parameter_error("n_examples", owner, "a positive int", n_examples)
