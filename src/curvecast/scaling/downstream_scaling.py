@@ -1,0 +1,360 @@
+"""Benchmark scores of a model not yet trained, from a table of trained ones, with intervals.
+
+:class:`DownstreamScaling` fits the skills model of :mod:`.downstream_core` (observational
+capability dimensions, as in Ruan et al. 2024, each a straight line in log compute per family
+with a family efficiency shrunk towards the others, as in Sloth; scores on a logit scale above
+chance) and predicts each benchmark's score for a bigger member of a known family, or for a new
+family (the mean family, or given a few small members of it in the table).
+
+**Intervals are calibrated by backtests, not by the fit's own noise.** At fit time the model is
+refitted with the top third of each family held out (predicting upward in compute, as a user
+does) and with each family held out whole (a new family). The errors of those predictions, on
+the logit scale in units of each benchmark's spread, pooled over families and benchmarks, are
+the noise a forecast draws from: the known-family pool grows linearly with the distance in
+log10 compute above the family's largest fitted model (the slope fitted to the backtest
+errors), the new-family pool carries the scatter between families. The band is mapped back
+through the link, so it stays between chance and the ceiling.
+
+>>> import numpy as np
+>>> from curvecast.scaling import DownstreamScaling, ModelTable
+>>> rng = np.random.default_rng(0)
+>>> fam = np.repeat(["a", "b", "c", "d"], 4); N = np.tile([1e8, 3e8, 1e9, 3e9], 4)
+>>> x = np.log10(6 * N * 20 * N); eff = {"a": 0, "b": 0.5, "c": -0.5, "d": 0.2}
+>>> z = np.array([eff[f] for f in fam]) + 0.9 * (x - 20)
+>>> s = 0.25 + 0.75 / (1 + np.exp(-z)) + rng.normal(0, 0.01, 16)
+>>> t = ModelTable(model=[f"m{i}" for i in range(16)], family=fam, params=N, tokens=20 * N,
+...                scores={"mmlu": np.clip(s, 0, 1)})
+>>> fc = DownstreamScaling(chance={"mmlu": 0.25}).fit(t).predict("b", 1e10, 2e11)
+>>> bool(fc.interval(0.9)[0][0, 0] < fc.median[0, 0] < fc.interval(0.9)[1][0, 0])
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Self
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from curvecast.exceptions import InvalidParameterError, parameter_error
+from curvecast.forecast._result import as_rng
+from curvecast.scaling.downstream_core import Core, fit_core, from_unit, predict_core, to_unit
+from curvecast.scaling.downstream_result import DownstreamForecast, Emergence
+from curvecast.scaling.downstream_table import ModelTable
+
+__all__ = ["DownstreamScaling"]
+
+_MIN_POOL = 20
+
+
+class DownstreamScaling:
+    """Downstream scores from scale; see the module docstring.
+
+    Args:
+        n_skills: capability dimensions ``K`` (capped at the number of benchmarks; ``K = B``
+            is a separate line per benchmark, still pooled across families).
+        chance: the floor of each benchmark's score: a float for all, a mapping from benchmark
+            name to its chance level, or None to estimate each as 0.02 below the lowest
+            fitted score (at least 0). Benchmarks missing from a mapping are estimated.
+        ceiling: the best reachable score (default 1).
+        allow_single: accept families with one model in the fitted table (their efficiency is
+            then estimated from one point, shrunk towards the others). Off by default: a family
+            with one model usually means a missing family label.
+        max_backtests: at most this many families are held out (chosen with ``rng``) for each
+            of the two calibration backtests.
+
+    Raises:
+        InvalidParameterError: a parameter out of range, or at fit time a table that cannot be
+            fitted (see :meth:`fit`).
+    """
+
+    def __init__(
+        self,
+        *,
+        n_skills: int = 3,
+        chance: float | Mapping[str, float] | None = None,
+        ceiling: float = 1.0,
+        allow_single: bool = False,
+        max_backtests: int = 40,
+    ) -> None:
+        if not isinstance(n_skills, int) or isinstance(n_skills, bool) or n_skills < 1:
+            raise parameter_error("n_skills", "DownstreamScaling", "an int >= 1", n_skills)
+        if not (isinstance(ceiling, int | float) and 0.0 < float(ceiling) <= 1.0):
+            raise parameter_error("ceiling", "DownstreamScaling", "a float in (0, 1]", ceiling)
+        if chance is not None:
+            vals = chance.values() if isinstance(chance, Mapping) else [chance]
+            for v in vals:
+                if not (isinstance(v, int | float) and 0.0 <= float(v) < float(ceiling)):
+                    raise parameter_error(
+                        "chance", "DownstreamScaling", "floats in [0, ceiling)", chance
+                    )
+        if not isinstance(max_backtests, int) or max_backtests < 1:
+            raise parameter_error("max_backtests", "DownstreamScaling", "an int >= 1", max_backtests)
+        self.n_skills = n_skills
+        self.chance = chance
+        self.ceiling = float(ceiling)
+        self.allow_single = bool(allow_single)
+        self.max_backtests = max_backtests
+        self._fitted = False
+
+    # ------------------------------------------------------------------ fit
+
+    def _floors(self, table: ModelTable) -> NDArray[np.float64]:
+        S = np.asarray(table.scores)
+        out = np.empty(len(table.benchmarks))
+        for j, b in enumerate(table.benchmarks):
+            given: float | None = None
+            if isinstance(self.chance, Mapping):
+                given = self.chance.get(b)
+            elif self.chance is not None:
+                given = float(self.chance)
+            out[j] = given if given is not None else max(float(np.nanmin(S[:, j])) - 0.02, 0.0)
+        return np.minimum(out, self.ceiling - 1e-3)
+
+    def _check(self, table: ModelTable) -> None:
+        if not isinstance(table, ModelTable):
+            raise parameter_error("table", "DownstreamScaling.fit", "a ModelTable", table)
+        if len(table) == 0:
+            raise InvalidParameterError(
+                "DownstreamScaling.fit got no models: is the compute cutoff below the smallest "
+                "model? Fit on a table with models at or below the cutoff."
+            )
+        S = np.asarray(table.scores)
+        empty = [b for j, b in enumerate(table.benchmarks) if not np.isfinite(S[:, j]).any()]
+        if empty:
+            raise InvalidParameterError(
+                f"Benchmark {empty[0]!r} has no score among the fitted models; drop it or add "
+                "models evaluated on it."
+            )
+        fam = np.asarray(table.family)
+        names, counts = np.unique(fam, return_counts=True)
+        if len(names) < 2:
+            raise InvalidParameterError(
+                "DownstreamScaling needs models from 2 or more families (it learns how "
+                f"families differ); the table has only {names[0]!r}."
+            )
+        single = names[counts < 2]
+        if single.size and not self.allow_single:
+            raise InvalidParameterError(
+                f"Family {single[0]!r} has one model in the fitted table ({single.size} such "
+                "families): a family's slope and efficiency need 2 or more models. Add a "
+                "smaller model of that family, fix its family label, or pass allow_single=True "
+                "(CLI: --allow-single) to shrink its efficiency towards the other families."
+            )
+        x = np.log10(np.asarray(table.flops))
+        if np.ptp(x) <= 0:
+            raise InvalidParameterError("Every fitted model has the same compute; need 2 or more.")
+
+    def fit(self, table: ModelTable, *, rng: np.random.Generator | int | None = None) -> Self:
+        """Fit to ``table`` (a :class:`ModelTable`). Returns ``self``.
+
+        Raises:
+            InvalidParameterError: no models, fewer than 2 families, a family with one model
+                (unless ``allow_single``), a benchmark without any score, one compute only.
+        """
+        self._check(table)
+        gen = as_rng(rng)
+        self.benchmarks_ = table.benchmarks
+        self.floor_ = self._floors(table)
+        self.ceiling_ = np.full(len(table.benchmarks), self.ceiling)
+        S = np.asarray(table.scores)
+        self.x_ = np.log10(np.asarray(table.flops))
+        self.family_ = list(table.family)
+        self.Z_ = to_unit(S, self.floor_, self.ceiling_)
+        self.S_ = S
+        self.core_: Core = fit_core(self.x_, self.family_, self.Z_, self.n_skills)
+        self._calibrate(gen)
+        self._fitted = True
+        return self
+
+    def _errors(self, keep: NDArray[np.bool_], known: bool) -> tuple[NDArray, NDArray]:
+        fam_k = [f for f, k in zip(self.family_, keep, strict=True) if k]
+        core = fit_core(self.x_[keep], fam_k, self.Z_[keep], self.n_skills)
+        held = ~keep
+        fam_h = [f if known else None for f, k in zip(self.family_, held, strict=True) if k]
+        pred = predict_core(core, self.x_[held], fam_h)
+        e = (self.Z_[held] - pred) / self.core_.sd
+        if known:
+            top = np.array([core.x_max[f] for f in fam_h if f is not None])
+            d = np.maximum(self.x_[held] - top, 0.0)
+        else:
+            d = np.zeros(held.sum())
+        d = np.broadcast_to(d[:, None], e.shape)
+        ok = np.isfinite(e)
+        return e[ok], d[ok]
+
+    def _calibrate(self, gen: np.random.Generator) -> None:
+        fam = np.asarray(self.family_)
+        fams = list(dict.fromkeys(self.family_))
+        sizes = {f: int(np.sum(fam == f)) for f in fams}
+        ext = [f for f in fams if sizes[f] >= 3]
+        if len(ext) > self.max_backtests:
+            ext = list(gen.choice(ext, self.max_backtests, replace=False))
+        ek, dk = [], []
+        for f in ext:
+            idx = np.flatnonzero(fam == f)
+            order = idx[np.argsort(self.x_[idx])]
+            n_out = min(max(1, sizes[f] // 3), sizes[f] - 2)
+            keep = np.ones(fam.size, dtype=bool)
+            keep[order[-n_out:]] = False
+            e, d = self._errors(keep, known=True)
+            ek.append(e)
+            dk.append(d)
+        new = fams if len(fams) <= self.max_backtests else list(gen.choice(fams, self.max_backtests, replace=False))
+        en = []
+        if len(fams) >= 3:
+            for f in new:
+                e, _ = self._errors(fam != f, known=False)
+                en.append(e)
+        in_sample = ((self.Z_ - predict_core(self.core_, self.x_, list(self.family_))) / self.core_.sd)
+        in_sample = in_sample[np.isfinite(in_sample)]
+        e_new = np.concatenate(en) if en else np.empty(0)
+        if e_new.size < _MIN_POOL:
+            e_new = in_sample * 2.0  # no backtest possible: a wide stand-in, said in the docs
+        e_known = np.concatenate(ek) if ek else np.empty(0)
+        d_known = np.concatenate(dk) if dk else np.empty(0)
+        if e_known.size < _MIN_POOL:
+            e_known, d_known = e_new, np.zeros(e_new.size)
+        s0, s1 = _scale_fit(e_known, d_known)
+        self.scale_ = (s0, s1)
+        self.pools_ = (e_known / (s0 + s1 * d_known), e_new)
+
+    # -------------------------------------------------------------- predict
+
+    def _require_fit(self) -> None:
+        if not self._fitted:
+            raise InvalidParameterError("This DownstreamScaling is not fitted yet: call fit(table).")
+
+    def predict(
+        self,
+        family: str | Sequence[str],
+        params: ArrayLike,
+        tokens: ArrayLike,
+        flops: ArrayLike | None = None,
+        *,
+        model: Sequence[str] | None = None,
+    ) -> DownstreamForecast:
+        """Scores of ``m`` models not yet trained: ``family`` (a name, or one per model; a name
+        not in the fitted table is a new family), ``params``, ``tokens`` and optionally
+        ``flops`` (else ``6 * params * tokens``), each a number or shape ``(m,)``.
+
+        Raises:
+            InvalidParameterError: not fitted; a size, token count or compute that is not a
+                finite number > 0; lengths that differ.
+        """
+        self._require_fit()
+        N = np.atleast_1d(np.asarray(params, dtype=np.float64)).reshape(-1)
+        D = np.atleast_1d(np.asarray(tokens, dtype=np.float64)).reshape(-1)
+        m = max(N.size, D.size)
+        N, D = np.broadcast_to(N, m), np.broadcast_to(D, m)
+        C = 6.0 * N * D if flops is None else np.broadcast_to(np.asarray(flops, float), m)
+        for name, arr in (("params", N), ("tokens", D), ("flops", C)):
+            if not np.all(np.isfinite(arr) & (arr > 0)):
+                raise parameter_error(name, "DownstreamScaling.predict", "numbers > 0", arr)
+        fams = [family] * m if isinstance(family, str) else [str(f) for f in family]
+        if len(fams) != m:
+            raise parameter_error(
+                "family", "DownstreamScaling.predict", f"a name or {m} names", family
+            )
+        names = tuple(model) if model is not None else tuple(f"{f}:{n:.3g}" for f, n in zip(fams, N, strict=True))
+        x = np.log10(C)
+        known = np.array([f in self.core_.fam_a for f in fams])
+        centre = predict_core(self.core_, x, [f if k else None for f, k in zip(fams, known, strict=True)])
+        s0, s1 = self.scale_
+        d = np.array([max(xi - self.core_.x_max[f], 0.0) if k else 0.0 for xi, f, k in zip(x, fams, known, strict=True)])
+        scale = np.where(known, s0 + s1 * d, 1.0)[:, None] * self.core_.sd[None, :]
+        return DownstreamForecast(
+            model=names,
+            family=tuple(fams),
+            known_family=known,
+            flops=np.asarray(C, dtype=np.float64),
+            benchmarks=self.benchmarks_,
+            centre=centre,
+            scale=scale,
+            pools=self.pools_,
+            pool=np.where(known, 0, 1).astype(np.intp),
+            floor=self.floor_,
+            ceiling=self.ceiling_,
+        )
+
+    def predict_table(self, table: ModelTable) -> DownstreamForecast:
+        """:meth:`predict` for every model of ``table`` (its scores are not used)."""
+        return self.predict(
+            list(table.family), table.params, table.tokens, table.flops, model=table.model
+        )
+
+    # ------------------------------------------------------------ emergence
+
+    def emergence(
+        self, *, margin: float = 0.1, level: float = 0.9, max_flops: float = 1e28
+    ) -> list[Emergence]:
+        """For each benchmark: has it left chance, and at what compute will it (a mean family)?
+
+        ``threshold = floor + margin * (ceiling - floor)``. A benchmark whose fitted models all
+        sit below it gets ``"forecast"`` only when the scores rise with compute within families
+        beyond noise (t > 3); otherwise, or when no crossing comes below ``max_flops``,
+        ``"cannot tell yet"``.
+        """
+        self._require_fit()
+        if not (0.0 < margin < 1.0):
+            raise parameter_error("margin", "DownstreamScaling.emergence", "a float in (0, 1)", margin)
+        grid = np.arange(self.x_.min(), np.log10(max_flops) + 1e-9, 0.02)
+        fc = self.predict(["\x00new"] * grid.size, np.ones(grid.size), np.ones(grid.size), 10**grid)
+        med = fc.median
+        lo, hi = fc.interval(level)
+        out = []
+        for j, b in enumerate(self.benchmarks_):
+            thr = float(self.floor_[j] + margin * (self.ceiling_[j] - self.floor_[j]))
+            s = self.S_[:, j]
+            t = _within_t(self.x_, self.family_, s)
+            if np.nanmax(s) >= thr:
+                out.append(Emergence(b, "above chance", thr, float("nan"), float("nan"), float("nan"), t))
+                continue
+            cross = _first(grid, med[:, j], thr)
+            if t <= 3.0 or not np.isfinite(cross):
+                out.append(Emergence(b, "cannot tell yet", thr, float("nan"), float("nan"), float("nan"), t))
+                continue
+            out.append(
+                Emergence(b, "forecast", thr, 10**cross, 10 ** _first(grid, hi[:, j], thr), 10 ** _first(grid, lo[:, j], thr), t)
+            )
+        return out
+
+
+def _first(grid: NDArray, y: NDArray, thr: float) -> float:
+    above = np.flatnonzero(y >= thr)
+    return float(grid[above[0]]) if above.size else float("inf")
+
+
+def _scale_fit(e: NDArray, d: NDArray) -> tuple[float, float]:
+    """``|e| ~ s0 + s1 d`` with ``s1 >= 0``, both by least squares on the backtest errors."""
+    a = np.abs(e)
+    if np.ptp(d) > 0:
+        s1, s0 = np.polyfit(d, a, 1)
+        if s1 < 0 or s0 <= 0:
+            s0, s1 = float(a.mean()), 0.0
+    else:
+        s0, s1 = float(a.mean()), 0.0
+    s0 = max(float(s0), 1e-3)
+    return s0 / s0, float(s1) / s0  # errors are divided by s0 + s1 d, so only the ratio matters
+
+
+def _within_t(x: NDArray, family: list[str], s: NDArray) -> float:
+    """t-statistic of the slope of ``s`` on ``x`` with a separate intercept per family."""
+    fam = np.asarray(family)
+    ok = np.isfinite(s)
+    sxy = sxx = sse_raw = 0.0
+    groups = [np.flatnonzero((fam == f) & ok) for f in dict.fromkeys(family)]
+    groups = [g for g in groups if g.size]
+    for g in groups:
+        dx = x[g] - x[g].mean()
+        dy = s[g] - s[g].mean()
+        sxy += float(dx @ dy)
+        sxx += float(dx @ dx)
+        sse_raw += float(dy @ dy)
+    if sxx <= 1e-12:
+        return 0.0
+    b = sxy / sxx
+    dof = max(int(ok.sum()) - len(groups) - 1, 1)
+    s2 = max(sse_raw - b * sxy, 1e-12) / dof
+    return float(b / np.sqrt(s2 / sxx))
