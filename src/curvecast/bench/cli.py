@@ -337,6 +337,9 @@ def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
     from curvecast.bench.scaling_cli import add_scaling_bench_parser
 
     add_scaling_bench_parser(sub)
+    from curvecast.bench.downstream_cli import add_downstream_bench_parser
+
+    add_downstream_bench_parser(sub)
     _add_anytime_parser(sub)
     return bench
 
@@ -456,10 +459,10 @@ def run_bench(args: argparse.Namespace) -> int:
         that can run), 1 for a missing optional dependency.
     """
     command = getattr(args, "bench_command", None)
-    if command not in ("forecast", "speed", "prune", "scaling", "anytime"):
+    if command not in ("forecast", "speed", "prune", "scaling", "anytime", "downstream"):
         _stderr(
-            "curvecast bench: error: choose a benchmark: forecast, speed, prune, scaling or "
-            "anytime (see --help)"
+            "curvecast bench: error: choose a benchmark: forecast, speed, prune, scaling, "
+            "downstream or anytime (see --help)"
         )
         return 2
     try:
@@ -467,6 +470,10 @@ def run_bench(args: argparse.Namespace) -> int:
             from curvecast.bench.scaling_cli import run_scaling_bench_cli
 
             return run_scaling_bench_cli(args)
+        if command == "downstream":
+            from curvecast.bench.downstream_cli import run_downstream_bench_cli
+
+            return run_downstream_bench_cli(args)
         if command == "forecast":
             return _run_forecast(args)
         if command == "prune":

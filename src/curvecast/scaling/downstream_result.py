@@ -48,13 +48,16 @@ class DownstreamForecast:
     pool: NDArray[np.intp]
     floor: NDArray[np.float64]
     ceiling: NDArray[np.float64]
+    link: str = "logit"
 
     def quantile(self, q: float) -> NDArray[np.float64]:
         """Score quantile ``q`` in (0, 1) for every model and benchmark, shape ``(m, B)``."""
         if not (isinstance(q, int | float) and 0.0 < float(q) < 1.0):
             raise parameter_error("q", "DownstreamForecast.quantile", "a float in (0, 1)", q)
         off = np.array([float(np.quantile(p, q)) for p in self.pools])[self.pool]
-        return from_unit(self.centre + self.scale * off[:, None], self.floor, self.ceiling)
+        return from_unit(
+            self.centre + self.scale * off[:, None], self.floor, self.ceiling, self.link
+        )
 
     @property
     def median(self) -> NDArray[np.float64]:

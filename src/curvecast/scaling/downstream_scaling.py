@@ -72,12 +72,26 @@ class DownstreamScaling:
     def __init__(
         self,
         *,
-        n_skills: int = 3,
+        n_skills: int = 1,
         chance: float | Mapping[str, float] | None = None,
         ceiling: float = 1.0,
         allow_single: bool = False,
         max_backtests: int = 40,
+        link: str = "logit",
+        shrink: bool = True,
+        offsets: bool = True,
+        new_family: str = "pooled",
+        standardise: bool = True,
+        space: str = "raw",
     ) -> None:
+        self.link = link
+        self._core_kw = {
+            "shrink": shrink,
+            "offsets": offsets,
+            "new_family": new_family,
+            "standardise": standardise,
+            "space": space,
+        }
         if not isinstance(n_skills, int) or isinstance(n_skills, bool) or n_skills < 1:
             raise parameter_error("n_skills", "DownstreamScaling", "an int >= 1", n_skills)
         if not (isinstance(ceiling, int | float) and 0.0 < float(ceiling) <= 1.0):
@@ -132,12 +146,12 @@ class DownstreamScaling:
         if len(names) < 2:
             raise InvalidParameterError(
                 "DownstreamScaling needs models from 2 or more families (it learns how "
-                f"families differ); the table has only {names[0]!r}."
+                f"families differ); the table has only {str(names[0])!r}."
             )
         single = names[counts < 2]
         if single.size and not self.allow_single:
             raise InvalidParameterError(
-                f"Family {single[0]!r} has one model in the fitted table ({single.size} such "
+                f"Family {str(single[0])!r} has one model in the fitted table ({single.size} such "
                 "families): a family's slope and efficiency need 2 or more models. Add a "
                 "smaller model of that family, fix its family label, or pass allow_single=True "
                 "(CLI: --allow-single) to shrink its efficiency towards the other families."
@@ -161,64 +175,85 @@ class DownstreamScaling:
         S = np.asarray(table.scores)
         self.x_ = np.log10(np.asarray(table.flops))
         self.family_ = list(table.family)
-        self.Z_ = to_unit(S, self.floor_, self.ceiling_)
+        self.Z_ = to_unit(S, self.floor_, self.ceiling_, self.link)
         self.S_ = S
-        self.core_: Core = fit_core(self.x_, self.family_, self.Z_, self.n_skills)
+        self.core_: Core = fit_core(
+            self.x_, self.family_, self.Z_, self.n_skills, S=S, floor=self.floor_, ceil=self.ceiling_, **self._core_kw
+        )
         self._calibrate(gen)
         self._fitted = True
         return self
 
-    def _errors(self, keep: NDArray[np.bool_], known: bool) -> tuple[NDArray, NDArray]:
+    def _errors(self, keep: NDArray[np.bool_], hide: bool) -> tuple[NDArray, ...]:
+        """Refit on ``keep``, predict the rest: errors (logit units), the distance in log10
+        compute above what was fitted, and whether each error is a new family's; all flat.
+        ``hide``: treat every held-out model as a new family."""
         fam_k = [f for f, k in zip(self.family_, keep, strict=True) if k]
-        core = fit_core(self.x_[keep], fam_k, self.Z_[keep], self.n_skills)
+        core = fit_core(
+            self.x_[keep],
+            fam_k,
+            self.Z_[keep],
+            self.n_skills,
+            S=self.S_[keep],
+            floor=self.floor_,
+            ceil=self.ceiling_,
+            **self._core_kw,
+        )
         held = ~keep
-        fam_h = [f if known else None for f, k in zip(self.family_, held, strict=True) if k]
-        pred = predict_core(core, self.x_[held], fam_h)
+        xh = self.x_[held]
+        fam_h = [
+            None if hide or f not in core.x_max else f
+            for f, k in zip(self.family_, held, strict=True)
+            if k
+        ]
+        pred = predict_core(core, xh, fam_h)
         e = (self.Z_[held] - pred) / self.core_.sd
-        if known:
-            top = np.array([core.x_max[f] for f in fam_h if f is not None])
-            d = np.maximum(self.x_[held] - top, 0.0)
-        else:
-            d = np.zeros(held.sum())
-        d = np.broadcast_to(d[:, None], e.shape)
+        top = np.array([self.x_[keep].max() if f is None else core.x_max[f] for f in fam_h])
+        d = np.broadcast_to(np.maximum(xh - top, 0.0)[:, None], e.shape)
+        new = np.broadcast_to(np.array([f is None for f in fam_h])[:, None], e.shape)
         ok = np.isfinite(e)
-        return e[ok], d[ok]
+        return e[ok], d[ok], new[ok]
 
     def _calibrate(self, gen: np.random.Generator) -> None:
         fam = np.asarray(self.family_)
         fams = list(dict.fromkeys(self.family_))
-        sizes = {f: int(np.sum(fam == f)) for f in fams}
-        ext = [f for f in fams if sizes[f] >= 3]
-        if len(ext) > self.max_backtests:
-            ext = list(gen.choice(ext, self.max_backtests, replace=False))
-        ek, dk = [], []
-        for f in ext:
-            idx = np.flatnonzero(fam == f)
-            order = idx[np.argsort(self.x_[idx])]
-            n_out = min(max(1, sizes[f] // 3), sizes[f] - 2)
-            keep = np.ones(fam.size, dtype=bool)
-            keep[order[-n_out:]] = False
-            e, d = self._errors(keep, known=True)
-            ek.append(e)
-            dk.append(d)
-        new = fams if len(fams) <= self.max_backtests else list(gen.choice(fams, self.max_backtests, replace=False))
-        en = []
+        runs: list[tuple[NDArray[np.bool_], bool]] = []
+        # below-cutoff backtests: the protocol a user follows, inside the fitted table
+        for q in (0.5, 0.6, 0.7, 0.8):
+            keep = self.x_ <= np.quantile(self.x_, q)
+            if len(set(fam[keep])) >= 2 and 0 < (~keep).sum():
+                runs.append((keep, False))
+        # leave one family out: the scatter between families
+        new = fams if len(fams) <= self.max_backtests else list(
+            gen.choice(fams, self.max_backtests, replace=False)
+        )
         if len(fams) >= 3:
-            for f in new:
-                e, _ = self._errors(fam != f, known=False)
-                en.append(e)
-        in_sample = ((self.Z_ - predict_core(self.core_, self.x_, list(self.family_))) / self.core_.sd)
+            runs.extend((fam != f, True) for f in new)
+        es, ds, ns = [], [], []
+        for keep, hide in runs:
+            fk = fam[keep]
+            if len(set(fk)) < 2 or np.ptp(self.x_[keep]) <= 0:
+                continue
+            e, d, n = self._errors(keep, hide)
+            es.append(e)
+            ds.append(d)
+            ns.append(n)
+        e = np.concatenate(es) if es else np.empty(0)
+        d = np.concatenate(ds) if ds else np.empty(0)
+        n = np.concatenate(ns) if ns else np.empty(0, dtype=bool)
+        in_sample = (self.Z_ - predict_core(self.core_, self.x_, list(self.family_))) / self.core_.sd
         in_sample = in_sample[np.isfinite(in_sample)]
-        e_new = np.concatenate(en) if en else np.empty(0)
-        if e_new.size < _MIN_POOL:
-            e_new = in_sample * 2.0  # no backtest possible: a wide stand-in, said in the docs
-        e_known = np.concatenate(ek) if ek else np.empty(0)
-        d_known = np.concatenate(dk) if dk else np.empty(0)
-        if e_known.size < _MIN_POOL:
-            e_known, d_known = e_new, np.zeros(e_new.size)
-        s0, s1 = _scale_fit(e_known, d_known)
-        self.scale_ = (s0, s1)
-        self.pools_ = (e_known / (s0 + s1 * d_known), e_new)
+        pools, scales = [], []
+        for sel in (~n, n):
+            ep, dp = e[sel], d[sel]
+            if ep.size < _MIN_POOL:
+                ep, dp = (e, d) if e.size >= _MIN_POOL else (2.0 * in_sample, np.zeros(in_sample.size))
+            ep = ep - np.median(ep)  # the point is the fit's; the backtests give the spread
+            s0, s1 = _scale_fit(ep, dp)
+            pools.append(ep / (s0 + s1 * dp))
+            scales.append((s0, s1))
+        self.scale_ = tuple(scales)
+        self.pools_ = tuple(pools)
 
     # -------------------------------------------------------------- predict
 
@@ -261,9 +296,15 @@ class DownstreamScaling:
         x = np.log10(C)
         known = np.array([f in self.core_.fam_a for f in fams])
         centre = predict_core(self.core_, x, [f if k else None for f, k in zip(fams, known, strict=True)])
-        s0, s1 = self.scale_
-        d = np.array([max(xi - self.core_.x_max[f], 0.0) if k else 0.0 for xi, f, k in zip(x, fams, known, strict=True)])
-        scale = np.where(known, s0 + s1 * d, 1.0)[:, None] * self.core_.sd[None, :]
+        (k0, k1), (n0, n1) = self.scale_
+        top = self.x_.max()
+        d = np.array(
+            [
+                max(xi - (self.core_.x_max[f] if k else top), 0.0)
+                for xi, f, k in zip(x, fams, known, strict=True)
+            ]
+        )
+        scale = np.where(known, k0 + k1 * d, n0 + n1 * d)[:, None] * self.core_.sd[None, :]
         return DownstreamForecast(
             model=names,
             family=tuple(fams),
@@ -276,6 +317,7 @@ class DownstreamScaling:
             pool=np.where(known, 0, 1).astype(np.intp),
             floor=self.floor_,
             ceiling=self.ceiling_,
+            link=self.link,
         )
 
     def predict_table(self, table: ModelTable) -> DownstreamForecast:

@@ -1,0 +1,303 @@
+"""DownstreamScaling against a known skill model: recovery, calibration, bounds, bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from curvecast.exceptions import InvalidParameterError
+from curvecast.scaling import DownstreamScaling, ModelTable, read_models
+
+FLOORS = {"mc4": 0.25, "mc2": 0.5, "gen": 0.0, "code": 0.0}
+ALPHA = {"mc4": -1.0, "mc2": -2.0, "gen": -3.0, "code": -4.0}
+W = {"mc4": 1.2, "mc2": 0.8, "gen": 1.5, "code": 1.8}
+
+
+def skill_table(
+    seed: int, n_fam: int = 10, sizes: int = 5, noise: float = 0.01
+) -> tuple[ModelTable, dict[str, np.ndarray]]:
+    """Models whose scores follow one skill ``u = eff_f + 0.9 (log10 C - 22)``, each benchmark
+    ``floor + (1 - floor) sigmoid(alpha + w u)`` plus Gaussian noise; returns the table and the
+    noiseless truth."""
+    rng = np.random.default_rng(seed)
+    fam, N, D, eff = [], [], [], []
+    for f in range(n_fam):
+        e = rng.normal(0, 0.6)
+        n0 = 10 ** rng.uniform(8, 9)
+        for k in range(sizes):
+            fam.append(f"f{f}")
+            N.append(n0 * 3**k)
+            D.append(20 * n0 * 3**k * rng.uniform(1, 5))
+            eff.append(e)
+    N_, D_ = np.array(N), np.array(D)
+    u = np.array(eff) + 0.9 * (np.log10(6 * N_ * D_) - 22)
+    clean = {
+        b: FLOORS[b] + (1 - FLOORS[b]) / (1 + np.exp(-(ALPHA[b] + W[b] * u))) for b in FLOORS
+    }
+    scores = {b: np.clip(v + rng.normal(0, noise, v.size), 0, 1) for b, v in clean.items()}
+    t = ModelTable(
+        model=[f"m{i}" for i in range(N_.size)], family=fam, params=N_, tokens=D_, scores=scores
+    )
+    return t, clean
+
+
+def _split(t: ModelTable, q: float = 0.6) -> tuple[ModelTable, ModelTable]:
+    C = np.asarray(t.flops)
+    cut = np.quantile(C, q)
+    return t.select(C <= cut), t.select(C > cut)
+
+
+def test_recovers_known_skill_model_above_the_cutoff() -> None:
+    t, clean = skill_table(0)
+    fit, held = _split(t)
+    model = DownstreamScaling(chance=FLOORS).fit(fit, rng=0)
+    fc = model.predict_table(held)
+    idx = [t.model.index(m) for m in held.model]
+    truth = np.column_stack([clean[b][idx] for b in fc.benchmarks])
+    err = np.abs(fc.median - truth)
+    # the truth is the noiseless score: a good forecast misses it by a few noise sd's
+    assert float(err.mean()) < 0.04
+    lo, hi = fc.interval(0.9)
+    assert np.all(lo <= fc.median) and np.all(fc.median <= hi)
+    # and beats a forecast that ignores compute (each benchmark's mean fitted score)
+    flat = np.nanmean(np.asarray(fit.scores), axis=0)
+    assert float(err.mean()) < 0.5 * float(np.abs(flat[None, :] - truth).mean())
+
+
+def test_new_family_band_is_wider_than_a_known_family_band() -> None:
+    t, _ = skill_table(1)
+    fit, _ = _split(t)
+    model = DownstreamScaling(chance=FLOORS).fit(fit, rng=0)
+    fc = model.predict(["f0", "unseen"], [1e10, 1e10], [2e11, 2e11])
+    lo, hi = fc.interval(0.9)
+    width = hi - lo
+    assert fc.known_family.tolist() == [True, False]
+    assert float(width[1].mean()) > float(width[0].mean())
+
+
+def test_intervals_cover_near_their_nominal_rate() -> None:
+    inside, total = 0, 0
+    for seed in range(6):
+        t, _ = skill_table(10 + seed, noise=0.03)
+        fit, held = _split(t)
+        fc = DownstreamScaling(chance=FLOORS).fit(fit, rng=seed).predict_table(held)
+        lo, hi = fc.interval(0.9)
+        y = np.asarray(held.scores)
+        inside += int(np.sum((lo <= y) & (y <= hi)))
+        total += y.size
+    assert 0.8 <= inside / total <= 0.99
+
+
+def test_quantiles_are_bounded_and_monotone() -> None:
+    t, _ = skill_table(2)
+    model = DownstreamScaling(chance=FLOORS).fit(t, rng=0)
+    fc = model.predict(["f1", "zz"], [1e12, 1e6], [1e13, 1e7])
+    qs = [fc.quantile(q) for q in (0.01, 0.05, 0.5, 0.95, 0.99)]
+    for a, b in zip(qs, qs[1:], strict=False):
+        assert np.all(a <= b + 1e-12)
+    floor = np.array([FLOORS[b] for b in fc.benchmarks])
+    assert np.all(qs[0] >= floor[None, :] - 1e-12) and np.all(qs[-1] <= 1.0)
+
+
+def test_same_rng_same_answer() -> None:
+    t, _ = skill_table(3)
+    a = DownstreamScaling(chance=FLOORS).fit(t, rng=5).predict("f2", 1e11, 2e12)
+    b = DownstreamScaling(chance=FLOORS).fit(t, rng=5).predict("f2", 1e11, 2e12)
+    np.testing.assert_array_equal(a.interval(0.9)[0], b.interval(0.9)[0])
+
+
+def test_records_follow_the_json_contract() -> None:
+    t, _ = skill_table(4)
+    fc = DownstreamScaling(chance=FLOORS).fit(t).predict("f0", 1e11, 2e12, model=["big"])
+    recs = fc.records(0.9)
+    assert len(recs) == len(FLOORS)
+    assert set(recs[0]) == {"model", "benchmark", "median", "lower", "upper", "level"}
+    assert recs[0]["model"] == "big" and recs[0]["level"] == 0.9
+
+
+# ------------------------------------------------------------------ emergence
+
+
+def _emerging(seed: int, signal: bool) -> tuple[ModelTable, float]:
+    """A benchmark at chance for every fitted model: with ``signal`` its sigmoid's lower tail
+    already rises above the noise; the true crossing of floor + 10% is returned."""
+    t, _ = skill_table(seed, n_fam=12, noise=0.005)
+    u_cross = np.log(0.1 / 0.9)  # sigmoid(alpha + w u) = 0.1
+    rng = np.random.default_rng(seed)
+    C = np.asarray(t.flops)
+    x = np.log10(C)
+    eff = {f: float(np.mean(np.asarray(t.scores)[np.asarray(t.family) == f, 0])) for f in t.families}
+    del eff
+    # a shared-skill task: crossing at x* = 24 for a mean family
+    a = 1.6 if signal else 0.0
+    z = a * (x - 24) + u_cross
+    s = 1 / (1 + np.exp(-z)) if signal else np.zeros_like(x)
+    s = np.clip(s + rng.normal(0, 0.004, x.size), 0, 1)
+    scores = {b: np.asarray(t.scores)[:, j] for j, b in enumerate(t.benchmarks)}
+    scores["task"] = s
+    t2 = ModelTable(t.model, t.family, t.params, t.tokens, scores)
+    keep = x < 23.5
+    return t2.select(keep), 1e24
+
+
+def test_emergence_forecast_within_a_factor_of_3() -> None:
+    fit, truth = _emerging(20, signal=True)
+    model = DownstreamScaling(chance={**FLOORS, "task": 0.0}).fit(fit, rng=0)
+    e = {r.benchmark: r for r in model.emergence()}["task"]
+    assert e.status == "forecast"
+    assert truth / 3 <= e.flops <= truth * 3
+    assert e.lower <= e.flops <= e.upper
+
+
+def test_emergence_without_signal_cannot_tell() -> None:
+    fit, _ = _emerging(21, signal=False)
+    model = DownstreamScaling(chance={**FLOORS, "task": 0.0}).fit(fit, rng=0)
+    e = {r.benchmark: r for r in model.emergence()}["task"]
+    assert e.status == "cannot tell yet"
+    assert e.to_dict()["flops"] is None
+
+
+# ------------------------------------------------------------------ bad input
+
+
+def _table(**over: object) -> ModelTable:
+    kw: dict[str, object] = {
+        "model": ["a", "b", "c", "d"],
+        "family": ["f", "f", "g", "g"],
+        "params": [1e8, 1e9, 1e8, 1e9],
+        "tokens": [2e9, 2e10, 2e9, 2e10],
+        "scores": {"mmlu": [0.25, 0.3, 0.26, 0.35]},
+    }
+    kw.update(over)
+    return ModelTable(**kw)  # type: ignore[arg-type]
+
+
+def test_score_outside_unit_interval_is_refused() -> None:
+    with pytest.raises(InvalidParameterError, match=r"'b' on 'mmlu' is outside \[0, 1\]"):
+        _table(scores={"mmlu": [0.25, 30.0, 0.26, 0.35]})
+
+
+@pytest.mark.parametrize("col", ["params", "tokens"])
+def test_missing_size_or_tokens_is_refused(col: str) -> None:
+    vals = [1e8, float("nan"), 1e8, 1e9]
+    with pytest.raises(InvalidParameterError, match=f"no usable '{col}'"):
+        _table(**{col: vals})
+
+
+def test_family_with_one_model_is_refused_unless_allowed() -> None:
+    t = _table(family=["f", "f", "g", "h"])
+    with pytest.raises(InvalidParameterError, match="one model in the fitted table"):
+        DownstreamScaling().fit(t)
+    DownstreamScaling(allow_single=True).fit(t)  # accepted when asked for
+
+
+def test_empty_fit_table_is_refused() -> None:
+    t = _table().select(np.zeros(4, dtype=bool))
+    with pytest.raises(InvalidParameterError, match="no models"):
+        DownstreamScaling().fit(t)
+
+
+def test_one_family_is_refused() -> None:
+    with pytest.raises(InvalidParameterError, match="2 or more families"):
+        DownstreamScaling().fit(_table(family=["f"] * 4))
+
+
+def test_bad_parameters_are_refused() -> None:
+    with pytest.raises(InvalidParameterError, match="n_skills"):
+        DownstreamScaling(n_skills=0)
+    with pytest.raises(InvalidParameterError, match="chance"):
+        DownstreamScaling(chance={"mmlu": 1.5})
+    with pytest.raises(InvalidParameterError, match="not fitted"):
+        DownstreamScaling().predict("f", 1e9, 1e10)
+
+
+def test_read_models_csv(tmp_path: Path) -> None:
+    p = tmp_path / "m.csv"
+    p.write_text("model,family,params,tokens,flops,mmlu\na,f,1e8,2e9,,0.26\nb,f,1e9,2e10,5e20,\n")
+    t = read_models(p)
+    assert t.benchmarks == ("mmlu",)
+    assert np.asarray(t.flops).tolist() == [6 * 1e8 * 2e9, 5e20]
+    assert np.isnan(np.asarray(t.scores)[1, 0])
+    p.write_text("model,family,params,mmlu\na,f,1e8,0.26\n")
+    with pytest.raises(InvalidParameterError, match="no 'tokens' column"):
+        read_models(p)
+
+
+# ------------------------------------------------------------------ command line
+
+
+def _csv(tmp_path: Path, t: ModelTable) -> Path:
+    S = np.asarray(t.scores)
+    lines = ["model,family,params,tokens," + ",".join(t.benchmarks)]
+    for i, m in enumerate(t.model):
+        vals = ",".join(f"{v:.6f}" for v in S[i])
+        lines.append(f"{m},{t.family[i]},{t.params[i]:.6g},{t.tokens[i]:.6g},{vals}")
+    p = tmp_path / "models.csv"
+    p.write_text("\n".join(lines) + "\n")
+    return p
+
+
+def test_cli_json_contract(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from curvecast.cli import main
+
+    t, _ = skill_table(5)
+    p = _csv(tmp_path, t)
+    cut = float(np.quantile(np.asarray(t.flops), 0.6))
+    rc = main(
+        [
+            "scaling",
+            "downstream",
+            str(p),
+            "--predict-above",
+            f"{cut:.6g}",
+            "--json",
+            "--predict",
+            "big=f0:1e11:2e12",
+        ]
+    )
+    assert rc == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    above = int(np.sum(np.asarray(t.flops) > float(f"{cut:.6g}")))
+    assert len(rows) == (above + 1) * len(t.benchmarks)
+    for r in rows:
+        assert list(r) == ["model", "benchmark", "median", "lower", "upper", "level"]
+        assert 0 <= r["lower"] <= r["median"] <= r["upper"] <= 1 and r["level"] == 0.9
+    assert rows[-1]["model"] == "big"
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--predict-above", "1e3"], "raise --predict-above"),
+        (["--predict-above", "1e30", "--predict", "x=f0:abc:1"], "PARAMS and TOKENS"),
+        (["--predict-above", "-1"], "FLOPs must be > 0"),
+    ],
+)
+def test_cli_bad_input_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], needle: str
+) -> None:
+    from curvecast.cli import main
+
+    t, _ = skill_table(6)
+    p = _csv(tmp_path, t)
+    try:
+        rc = main(["scaling", "downstream", str(p), *args])
+    except SystemExit as exc:  # argparse refuses a malformed flag itself
+        rc = int(exc.code or 0)
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert needle in err and "Traceback" not in err
+
+
+def test_cli_score_outside_range_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from curvecast.cli import main
+
+    p = tmp_path / "m.csv"
+    p.write_text("model,family,params,tokens,mmlu\na,f,1e8,2e9,45.0\nb,f,1e9,2e10,0.3\n")
+    assert main(["scaling", "downstream", str(p), "--predict-above", "1e30"]) == 2
+    assert "outside [0, 1]" in capsys.readouterr().err
