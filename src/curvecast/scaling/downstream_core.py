@@ -255,6 +255,13 @@ def fit_core(
     """
     n, B = Z.shape
     K = int(min(K, B))
+    if space == "ensemble":
+        kw = {"shrink": shrink, "offsets": offsets, "new_family": new_family, "S": S}
+        parts = [
+            fit_core(x, family, Z, K, space=sp, floor=floor, ceil=ceil, **kw)  # type: ignore[arg-type]
+            for sp in ("raw", "joint")
+        ]
+        return _average(parts)
     if space in ("raw", "joint") and S is not None and floor is not None and ceil is not None:
         X = _impute(S, K)
         m_raw = X.mean(axis=0)
@@ -331,6 +338,26 @@ def fit_core(
         pa=pa,
         pb=pb,
         new_family=new_family,
+    )
+
+
+def _average(parts: list[Core]) -> Core:
+    """The core whose logits are the mean of ``parts``' logits (their skills side by side)."""
+    w = 1.0 / len(parts)
+    cat = np.concatenate
+    return Core(
+        mu=w * sum(c.mu for c in parts),  # type: ignore[arg-type]
+        sd=np.ones_like(parts[0].mu),
+        V=cat([w * c.sd[:, None] * c.V for c in parts], axis=1),
+        a0=cat([c.a0 for c in parts]),
+        b0=cat([c.b0 for c in parts]),
+        fam_a={f: cat([c.fam_a[f] for c in parts]) for f in parts[0].fam_a},
+        fam_b={f: cat([c.fam_b[f] for c in parts]) for f in parts[0].fam_b},
+        fam_r={f: w * sum(c.sd * c.fam_r[f] for c in parts) for f in parts[0].fam_r},
+        x_max=parts[0].x_max,
+        pa=cat([c.pa for c in parts]),
+        pb=cat([c.pb for c in parts]),
+        new_family=parts[0].new_family,
     )
 
 

@@ -39,6 +39,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from curvecast.exceptions import InvalidParameterError, parameter_error
 from curvecast.forecast._result import as_rng
+from curvecast.scaling._fit import single_thread
 from curvecast.scaling.downstream_core import Core, fit_core, from_unit, predict_core, to_unit
 from curvecast.scaling.downstream_result import DownstreamForecast, Emergence
 from curvecast.scaling.downstream_table import ModelTable
@@ -46,6 +47,8 @@ from curvecast.scaling.downstream_table import ModelTable
 __all__ = ["DownstreamScaling"]
 
 _MIN_POOL = 20
+#: the skill fits ``space="auto"`` chooses between, by their below-cutoff backtest error
+_SPACES = ("raw", "joint", "ensemble")
 
 
 class DownstreamScaling:
@@ -82,8 +85,13 @@ class DownstreamScaling:
         offsets: bool = True,
         new_family: str = "pooled",
         standardise: bool = True,
-        space: str = "raw",
+        space: str = "auto",
     ) -> None:
+        if space not in (*_SPACES, "logit", "auto"):
+            raise parameter_error(
+                "space", "DownstreamScaling", "'auto', 'raw', 'joint', 'ensemble' or 'logit'", space
+            )
+        self._space = space
         self.link = link
         self._core_kw = {
             "shrink": shrink,
@@ -168,7 +176,10 @@ class DownstreamScaling:
                 (unless ``allow_single``), a benchmark without any score, one compute only.
         """
         self._check(table)
-        gen = as_rng(rng)
+        with single_thread():  # tiny LAPACK calls: threads only add wake-ups (see _fit)
+            return self._fit(table, as_rng(rng))
+
+    def _fit(self, table: ModelTable, gen: np.random.Generator) -> Self:
         self.benchmarks_ = table.benchmarks
         self.floor_ = self._floors(table)
         self.ceiling_ = np.full(len(table.benchmarks), self.ceiling)
@@ -177,12 +188,58 @@ class DownstreamScaling:
         self.family_ = list(table.family)
         self.Z_ = to_unit(S, self.floor_, self.ceiling_, self.link)
         self.S_ = S
+        self.backtest_mae_: dict[str, float] = {}
+        if self._space == "auto":
+            for space in _SPACES:
+                self._core_kw["space"] = space
+                self.backtest_mae_[space] = self._backtest_mae()
+            self._core_kw["space"] = min(self.backtest_mae_, key=self.backtest_mae_.__getitem__)
+        self.space_ = str(self._core_kw["space"])
         self.core_: Core = fit_core(
-            self.x_, self.family_, self.Z_, self.n_skills, S=S, floor=self.floor_, ceil=self.ceiling_, **self._core_kw
+            self.x_,
+            self.family_,
+            self.Z_,
+            self.n_skills,
+            S=S,
+            floor=self.floor_,
+            ceil=self.ceiling_,
+            **self._core_kw,
         )
         self._calibrate(gen)
         self._fitted = True
         return self
+
+    def _cutoff_masks(self) -> list[NDArray[np.bool_]]:
+        fam = np.asarray(self.family_)
+        out = []
+        for q in (0.5, 0.6, 0.7, 0.8):
+            keep = self.x_ <= np.quantile(self.x_, q)
+            if len(set(fam[keep])) >= 2 and (~keep).any() and np.ptp(self.x_[keep]) > 0:
+                out.append(keep)
+        return out
+
+    def _backtest_mae(self) -> float:
+        """Mean absolute score error of the below-cutoff backtests with the current settings."""
+        errs = []
+        for keep in self._cutoff_masks():
+            fam_k = [f for f, k in zip(self.family_, keep, strict=True) if k]
+            core = fit_core(
+                self.x_[keep],
+                fam_k,
+                self.Z_[keep],
+                self.n_skills,
+                S=self.S_[keep],
+                floor=self.floor_,
+                ceil=self.ceiling_,
+                **self._core_kw,
+            )
+            fam_h = [f for f, k in zip(self.family_, keep, strict=True) if not k]
+            pred = from_unit(
+                predict_core(core, self.x_[~keep], fam_h), self.floor_, self.ceiling_, self.link
+            )
+            e = np.abs(pred - self.S_[~keep])
+            errs.append(e[np.isfinite(e)])
+        return float(np.mean(np.concatenate(errs))) if errs else float("inf")
 
     def _errors(self, keep: NDArray[np.bool_], hide: bool) -> tuple[NDArray, ...]:
         """Refit on ``keep``, predict the rest: errors (logit units), the distance in log10
@@ -219,10 +276,7 @@ class DownstreamScaling:
         fams = list(dict.fromkeys(self.family_))
         runs: list[tuple[NDArray[np.bool_], bool]] = []
         # below-cutoff backtests: the protocol a user follows, inside the fitted table
-        for q in (0.5, 0.6, 0.7, 0.8):
-            keep = self.x_ <= np.quantile(self.x_, q)
-            if len(set(fam[keep])) >= 2 and 0 < (~keep).sum():
-                runs.append((keep, False))
+        runs.extend((keep, False) for keep in self._cutoff_masks())
         # leave one family out: the scatter between families
         new = fams if len(fams) <= self.max_backtests else list(
             gen.choice(fams, self.max_backtests, replace=False)
