@@ -40,7 +40,14 @@ from numpy.typing import ArrayLike, NDArray
 from curvecast.exceptions import InvalidParameterError, parameter_error
 from curvecast.forecast._result import as_rng
 from curvecast.scaling._fit import single_thread
-from curvecast.scaling.downstream_core import Core, fit_core, from_unit, predict_core, to_unit
+from curvecast.scaling.downstream_core import _EPS as _LOGIT_EPS
+from curvecast.scaling.downstream_core import (
+    Core,
+    fit_core,
+    from_unit,
+    predict_core,
+    to_unit,
+)
 from curvecast.scaling.downstream_result import DownstreamForecast, Emergence
 from curvecast.scaling.downstream_table import ModelTable
 
@@ -264,6 +271,9 @@ class DownstreamScaling:
             if k
         ]
         pred = predict_core(core, xh, fam_h)
+        if self.link == "logit":  # the truth's logit is clipped at 1% from each end: so is this
+            lim = float(np.log((1 - _LOGIT_EPS) / _LOGIT_EPS))
+            pred = np.clip(pred, -lim, lim)
         e = (self.Z_[held] - pred) / self.core_.sd
         top = np.array([self.x_[keep].max() if f is None else core.x_max[f] for f in fam_h])
         d = np.broadcast_to(np.maximum(xh - top, 0.0)[:, None], e.shape)
@@ -335,13 +345,18 @@ class DownstreamScaling:
         self._require_fit()
         N = np.atleast_1d(np.asarray(params, dtype=np.float64)).reshape(-1)
         D = np.atleast_1d(np.asarray(tokens, dtype=np.float64)).reshape(-1)
-        m = max(N.size, D.size)
+        fam_list = None if isinstance(family, str) else [str(f) for f in family]
+        m = max(N.size, D.size, 1 if fam_list is None else len(fam_list))
+        if {N.size, D.size} - {1, m}:
+            raise parameter_error(
+                "params", "DownstreamScaling.predict", f"one number or {m} (like tokens)", params
+            )
         N, D = np.broadcast_to(N, m), np.broadcast_to(D, m)
         C = 6.0 * N * D if flops is None else np.broadcast_to(np.asarray(flops, float), m)
         for name, arr in (("params", N), ("tokens", D), ("flops", C)):
             if not np.all(np.isfinite(arr) & (arr > 0)):
                 raise parameter_error(name, "DownstreamScaling.predict", "numbers > 0", arr)
-        fams = [family] * m if isinstance(family, str) else [str(f) for f in family]
+        fams = [str(family)] * m if fam_list is None else fam_list
         if len(fams) != m:
             raise parameter_error(
                 "family", "DownstreamScaling.predict", f"a name or {m} names", family
