@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -34,9 +35,7 @@ def skill_table(
             eff.append(e)
     N_, D_ = np.array(N), np.array(D)
     u = np.array(eff) + 0.9 * (np.log10(6 * N_ * D_) - 22)
-    clean = {
-        b: FLOORS[b] + (1 - FLOORS[b]) / (1 + np.exp(-(ALPHA[b] + W[b] * u))) for b in FLOORS
-    }
+    clean = {b: FLOORS[b] + (1 - FLOORS[b]) / (1 + np.exp(-(ALPHA[b] + W[b] * u))) for b in FLOORS}
     scores = {b: np.clip(v + rng.normal(0, noise, v.size), 0, 1) for b, v in clean.items()}
     clean["_u"] = u
     t = ModelTable(
@@ -99,7 +98,7 @@ def test_quantiles_are_bounded_and_monotone() -> None:
     model = DownstreamScaling(chance=FLOORS).fit(t, rng=0)
     fc = model.predict(["f1", "zz"], [1e12, 1e6], [1e13, 1e7])
     qs = [fc.quantile(q) for q in (0.01, 0.05, 0.5, 0.95, 0.99)]
-    for a, b in zip(qs, qs[1:], strict=False):
+    for a, b in itertools.pairwise(qs):
         assert np.all(a <= b + 1e-12)
     floor = np.array([FLOORS[b] for b in fc.benchmarks])
     assert np.all(qs[0] >= floor[None, :] - 1e-12) and np.all(qs[-1] <= 1.0)

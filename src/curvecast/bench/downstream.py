@@ -135,11 +135,14 @@ def emergence_rows(root: str | Path, seed: int) -> list[dict[str, Any]]:
             scores=scores,
         )
         chance = {**ob.chance, task: floor}
-        out = {"task": task, "truth_flops": 10**truth if np.isfinite(truth) else None}
+        out: dict[str, Any] = {
+            "task": task,
+            "truth_flops": 10**truth if np.isfinite(truth) else None,
+        }
         out["n_fit"] = len(joint)
         try:
             model = DownstreamScaling(chance=chance, allow_single=True).fit(joint, rng=seed)
-            e = [r for r in model.emergence(margin=0.1) if r.benchmark == task][0]
+            e = next(r for r in model.emergence(margin=0.1) if r.benchmark == task)
             out.update(e.to_dict())
         except Exception as exc:  # report, do not crash the benchmark
             out.update(status=f"error: {exc}")
@@ -150,7 +153,10 @@ def emergence_rows(root: str | Path, seed: int) -> list[dict[str, Any]]:
 
 
 def run_downstream_bench(
-    data_dir: str | Path | None, *, tables: tuple[str, ...] = TABLES, seed: int = 0,
+    data_dir: str | Path | None,
+    *,
+    tables: tuple[str, ...] = TABLES,
+    seed: int = 0,
     emergence: bool = True,
 ) -> dict[str, Any]:
     """Every table and method; returns ``{"rows": [DownstreamRow...], "emergence": [...]}``."""
@@ -171,16 +177,22 @@ def format_tables(result: dict[str, Any]) -> str:
     ``loglinear``, the emergence check."""
     rows: list[DownstreamRow] = result["rows"]
     lines = [
-        "| table | method | fit models | held-out models | scores | mean abs. error | 90% coverage |",
+        "| table | method | fit models | held-out models | scores | mean abs. error "
+        "| 90% coverage |",
         "|---|---|---|---|---|---|---|",
     ]
     for r in sorted(rows, key=lambda r: (r.table == "leaderboard", TABLES.index(r.table))):
         tag = " (held out of tuning)" if r.table not in TUNING_TABLES else ""
+        cov = "n/a" if not np.isfinite(r.coverage) else f"{100 * r.coverage:.1f}%"
         lines.append(
             f"| {r.table}{tag} | {r.method} | {r.n_fit} | {r.n_held} | {r.n_scores} | "
-            f"{_f(r.mae)} | {'n/a' if not np.isfinite(r.coverage) else f'{100 * r.coverage:.1f}%'} |"
+            f"{_f(r.mae)} | {cov} |"
         )
-    lines += ["", "| table | method | vs best anchor | benchmarks worse than loglinear |", "|---|---|---|---|"]
+    lines += [
+        "",
+        "| table | method | vs best anchor | benchmarks worse than loglinear |",
+        "|---|---|---|---|",
+    ]
     for t in dict.fromkeys(r.table for r in rows):
         mine = next(r for r in rows if r.table == t and r.method == "skills")
         anch = [r for r in rows if r.table == t and r.method != "skills"]
@@ -199,7 +211,8 @@ def format_tables(result: dict[str, Any]) -> str:
     if result.get("emergence"):
         lines += [
             "",
-            "| task | truth: leaves chance at | fitted models | status | forecast | 90% interval | ratio |",
+            "| task | truth: leaves chance at | fitted models | status | forecast "
+            "| 90% interval | ratio |",
             "|---|---|---|---|---|---|---|",
         ]
         for e in result["emergence"]:
@@ -210,8 +223,7 @@ def format_tables(result: dict[str, Any]) -> str:
             iv = "" if f is None else f"[{lo or 0:.2g}, {hi if hi else np.inf:.2g}]"
             rt = "" if ratio is None else f"{ratio:.2f}"
             lines.append(
-                f"| {e['task']} | {truth} | {e['n_fit']} | {e.get('status')} | {fc} | {iv} | "
-                f"{rt} |"
+                f"| {e['task']} | {truth} | {e['n_fit']} | {e.get('status')} | {fc} | {iv} | {rt} |"
             )
     return "\n".join(lines)
 

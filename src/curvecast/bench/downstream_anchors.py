@@ -95,8 +95,8 @@ def ruan(fit: ModelTable, held: ModelTable, chance: dict[str, float], K: int = 3
     Uh = np.empty((xh.size, K))
     for k in range(K):
         lines, pa, pb = _family_lines(x, list(fit.family), U[:, k])
-        for i, f in enumerate(held.family):
-            a, b = lines.get(f, (pa, pb))
+        for i, fam in enumerate(held.family):
+            a, b = lines.get(fam, (pa, pb))
             Uh[i, k] = a + b * xh[i]
     med = np.empty((xh.size, S.shape[1]))
     for j, name in enumerate(fit.benchmarks):
@@ -104,10 +104,14 @@ def ruan(fit: ModelTable, held: ModelTable, chance: dict[str, float], K: int = 3
         floor = chance.get(name, max(float(np.nanmin(S[:, j])) - 0.02, 0.0))
 
         def f(th: NDArray, UU: NDArray, floor: float = floor) -> NDArray:
-            return np.asarray(floor + (1 - floor) / (1 + np.exp(-np.clip(UU @ th[:-1] + th[-1], -60, 60))))
+            return np.asarray(
+                floor + (1 - floor) / (1 + np.exp(-np.clip(UU @ th[:-1] + th[-1], -60, 60)))
+            )
 
-        y = S[ok, j]
-        res = least_squares(lambda th: f(th, U[ok]) - y, np.zeros(K + 1), method="lm", max_nfev=4000)
+        def resid(th: NDArray, Uo: NDArray = U[ok], y: NDArray = S[ok, j]) -> NDArray:
+            return f(th, Uo) - y
+
+        res = least_squares(resid, np.zeros(K + 1), method="lm", max_nfev=4000)
         med[:, j] = f(res.x, Uh)
     return med, None, None
 

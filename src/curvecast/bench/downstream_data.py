@@ -199,7 +199,9 @@ def _pythia_table(root: Path) -> ModelTable:
     )
 
 
-def load_tables(data_dir: str | Path | None, names: tuple[str, ...] = TABLES) -> dict[str, PublicTable]:
+def load_tables(
+    data_dir: str | Path | None, names: tuple[str, ...] = TABLES
+) -> dict[str, PublicTable]:
     """The tables in ``names`` from ``data_dir`` (laid out like ``../shared/data``).
 
     Raises:

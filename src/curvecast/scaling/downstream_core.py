@@ -18,6 +18,7 @@ arrays; shapes are in each docstring.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -151,10 +152,14 @@ def _sigmoid_maps(
         ok = np.isfinite(S[:, b])
         y = S[ok, b]
         lo, rng = floor[b], ceil[b] - floor[b]
-        z0 = np.log(np.clip((y - lo) / rng, _EPS, 1 - _EPS) / (1 - np.clip((y - lo) / rng, _EPS, 1 - _EPS)))
+        z0 = np.log(
+            np.clip((y - lo) / rng, _EPS, 1 - _EPS) / (1 - np.clip((y - lo) / rng, _EPS, 1 - _EPS))
+        )
         th0 = np.linalg.lstsq(D[ok], z0, rcond=None)[0]
 
-        def res(th: NDArray, Dk: NDArray = D[ok], y: NDArray = y, lo: float = lo, r: float = rng) -> NDArray:
+        def res(
+            th: NDArray, Dk: NDArray = D[ok], y: NDArray = y, lo: float = lo, r: float = rng
+        ) -> NDArray:
             return np.asarray(lo + r / (1 + np.exp(-np.clip(Dk @ th, -60, 60))) - y)
 
         th = least_squares(res, th0, method="lm", max_nfev=2000).x
@@ -190,7 +195,10 @@ def _fit_joint(
     y = S[ok]
     rng_b = ceil - floor
     a_init = np.array(
-        [np.mean(u0[fam_idx == f] - dx[fam_idx == f]) if np.any(fam_idx == f) else 0.0 for f in range(n_fam)]
+        [
+            np.mean(u0[fam_idx == f] - dx[fam_idx == f]) if np.any(fam_idx == f) else 0.0
+            for f in range(n_fam)
+        ]
     )
     u_init = a_init[fam_idx] + dx
     alpha0, w0 = _sigmoid_maps(u_init[:, None], S, floor, ceil)
@@ -353,7 +361,7 @@ def _average(parts: list[Core]) -> Core:
         b0=cat([c.b0 for c in parts]),
         fam_a={f: cat([c.fam_a[f] for c in parts]) for f in parts[0].fam_a},
         fam_b={f: cat([c.fam_b[f] for c in parts]) for f in parts[0].fam_b},
-        fam_r={f: w * sum(c.sd * c.fam_r[f] for c in parts) for f in parts[0].fam_r},
+        fam_r={f: np.asarray(w * sum(c.sd * c.fam_r[f] for c in parts)) for f in parts[0].fam_r},
         x_max=parts[0].x_max,
         pa=cat([c.pa for c in parts]),
         pb=cat([c.pb for c in parts]),
@@ -361,7 +369,7 @@ def _average(parts: list[Core]) -> Core:
     )
 
 
-def predict_core(core: Core, x: NDArray[np.float64], family: list[str | None]) -> NDArray:
+def predict_core(core: Core, x: NDArray[np.float64], family: Sequence[str | None]) -> NDArray:
     """Logits ``(m, B)`` at ``x`` (m,) for ``family`` (m; None or an unseen name: the mean
     family)."""
     out = np.empty((x.size, core.mu.size))

@@ -32,7 +32,7 @@ True
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Self
+from typing import Any, Self
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -100,7 +100,7 @@ class DownstreamScaling:
             )
         self._space = space
         self.link = link
-        self._core_kw = {
+        self._core_kw: dict[str, Any] = {
             "shrink": shrink,
             "offsets": offsets,
             "new_family": new_family,
@@ -119,7 +119,9 @@ class DownstreamScaling:
                         "chance", "DownstreamScaling", "floats in [0, ceiling)", chance
                     )
         if not isinstance(max_backtests, int) or max_backtests < 1:
-            raise parameter_error("max_backtests", "DownstreamScaling", "an int >= 1", max_backtests)
+            raise parameter_error(
+                "max_backtests", "DownstreamScaling", "an int >= 1", max_backtests
+            )
         self.n_skills = n_skills
         self.chance = chance
         self.ceiling = float(ceiling)
@@ -288,8 +290,10 @@ class DownstreamScaling:
         # below-cutoff backtests: the protocol a user follows, inside the fitted table
         runs.extend((keep, False) for keep in self._cutoff_masks())
         # leave one family out: the scatter between families
-        new = fams if len(fams) <= self.max_backtests else list(
-            gen.choice(fams, self.max_backtests, replace=False)
+        new = (
+            fams
+            if len(fams) <= self.max_backtests
+            else list(gen.choice(fams, self.max_backtests, replace=False))
         )
         if len(fams) >= 3:
             runs.extend((fam != f, True) for f in new)
@@ -305,13 +309,17 @@ class DownstreamScaling:
         e = np.concatenate(es) if es else np.empty(0)
         d = np.concatenate(ds) if ds else np.empty(0)
         n = np.concatenate(ns) if ns else np.empty(0, dtype=bool)
-        in_sample = (self.Z_ - predict_core(self.core_, self.x_, list(self.family_))) / self.core_.sd
+        in_sample = (
+            self.Z_ - predict_core(self.core_, self.x_, list(self.family_))
+        ) / self.core_.sd
         in_sample = in_sample[np.isfinite(in_sample)]
         pools, scales = [], []
         for sel in (~n, n):
             ep, dp = e[sel], d[sel]
             if ep.size < _MIN_POOL:
-                ep, dp = (e, d) if e.size >= _MIN_POOL else (2.0 * in_sample, np.zeros(in_sample.size))
+                ep, dp = (
+                    (e, d) if e.size >= _MIN_POOL else (2.0 * in_sample, np.zeros(in_sample.size))
+                )
             ep = ep - np.median(ep)  # the point is the fit's; the backtests give the spread
             s0, s1 = _scale_fit(ep, dp)
             pools.append(ep / (s0 + s1 * dp))
@@ -323,7 +331,9 @@ class DownstreamScaling:
 
     def _require_fit(self) -> None:
         if not self._fitted:
-            raise InvalidParameterError("This DownstreamScaling is not fitted yet: call fit(table).")
+            raise InvalidParameterError(
+                "This DownstreamScaling is not fitted yet: call fit(table)."
+            )
 
     def predict(
         self,
@@ -361,10 +371,16 @@ class DownstreamScaling:
             raise parameter_error(
                 "family", "DownstreamScaling.predict", f"a name or {m} names", family
             )
-        names = tuple(model) if model is not None else tuple(f"{f}:{n:.3g}" for f, n in zip(fams, N, strict=True))
+        names = (
+            tuple(model)
+            if model is not None
+            else tuple(f"{f}:{n:.3g}" for f, n in zip(fams, N, strict=True))
+        )
         x = np.log10(C)
         known = np.array([f in self.core_.fam_a for f in fams])
-        centre = predict_core(self.core_, x, [f if k else None for f, k in zip(fams, known, strict=True)])
+        centre = predict_core(
+            self.core_, x, [f if k else None for f, k in zip(fams, known, strict=True)]
+        )
         (k0, k1), (n0, n1) = self.scale_
         top = self.x_.max()
         d = np.array(
@@ -409,7 +425,9 @@ class DownstreamScaling:
         """
         self._require_fit()
         if not (0.0 < margin < 1.0):
-            raise parameter_error("margin", "DownstreamScaling.emergence", "a float in (0, 1)", margin)
+            raise parameter_error(
+                "margin", "DownstreamScaling.emergence", "a float in (0, 1)", margin
+            )
         grid = np.arange(self.x_.min(), np.log10(max_flops) + 1e-9, 0.02)
         fc = self.predict(["\x00new"] * grid.size, np.ones(grid.size), np.ones(grid.size), 10**grid)
         med = fc.median
@@ -420,14 +438,28 @@ class DownstreamScaling:
             s = self.S_[:, j]
             t = _within_t(self.x_, self.family_, s)
             if np.nanmax(s) >= thr:
-                out.append(Emergence(b, "above chance", thr, float("nan"), float("nan"), float("nan"), t))
+                out.append(
+                    Emergence(b, "above chance", thr, float("nan"), float("nan"), float("nan"), t)
+                )
                 continue
             cross = _first(grid, med[:, j], thr)
             if t <= 3.0 or not np.isfinite(cross):
-                out.append(Emergence(b, "cannot tell yet", thr, float("nan"), float("nan"), float("nan"), t))
+                out.append(
+                    Emergence(
+                        b, "cannot tell yet", thr, float("nan"), float("nan"), float("nan"), t
+                    )
+                )
                 continue
             out.append(
-                Emergence(b, "forecast", thr, 10**cross, 10 ** _first(grid, hi[:, j], thr), 10 ** _first(grid, lo[:, j], thr), t)
+                Emergence(
+                    b,
+                    "forecast",
+                    thr,
+                    10**cross,
+                    10 ** _first(grid, hi[:, j], thr),
+                    10 ** _first(grid, lo[:, j], thr),
+                    t,
+                )
             )
         return out
 

@@ -48,8 +48,7 @@ def _floats(values: ArrayLike, name: str, n: int) -> NDArray[np.float64]:
         ).reshape(-1)
     except (TypeError, ValueError):
         raise InvalidParameterError(
-            f"The {name!r} column of the model table must hold numbers. Got {values!r:.80} "
-            "instead."
+            f"The {name!r} column of the model table must hold numbers. Got {values!r:.80} instead."
         ) from None
     if arr.size != n:
         raise InvalidParameterError(
