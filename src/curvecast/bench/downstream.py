@@ -204,8 +204,9 @@ def format_tables(result: dict[str, Any]) -> str:
             if b in ll.per_benchmark and mine.per_benchmark[b] > ll.per_benchmark[b]
         ]
         gain = 100 * (1 - mine.mae / best.mae)
+        word = "lower" if gain >= 0 else "higher"
         lines.append(
-            f"| {t} | skills | {gain:+.1f}% lower than {best.method} | "
+            f"| {t} | skills | {abs(gain):.1f}% {word} than {best.method} | "
             f"{len(worse)} of {len(mine.per_benchmark)}: {', '.join(worse) or 'none'} |"
         )
     if result.get("emergence"):
