@@ -30,7 +30,6 @@ from curvecast.bench.downstream_data import (
     TABLES,
     TUNING_TABLES,
     PublicTable,
-    _obs_table,
     load_tables,
     split,
 )
@@ -247,6 +246,3 @@ def write_downstream_report(
         encoding="utf-8",
     )
     return table, [md, js]
-
-
-_ = _obs_table  # re-exported for the emergence check's joins

@@ -12,8 +12,12 @@ in ``x = log10(compute)`` per family, ``u_k = a_{f,k} + b_{f,k} x``, with
   the families by an empirical-Bayes weight ``tau^2 / (tau^2 + sigma^2 / n_f)``;
 - a family-and-benchmark offset for what the ``K`` skills miss, shrunk towards 0 the same way.
 
-A family that is not in the table gets the mean family. Everything here is a pure function of
-arrays; shapes are in each docstring.
+A family that is not in the table gets the mean family (``new_family="mean"``) or the line
+through all fitted models (``"pooled"``). That is ``space="logit"``; ``space="raw"`` takes the
+skills from the scores themselves (Ruan et al.) with a fitted sigmoid per benchmark,
+``space="joint"`` fits one skill and every benchmark's sigmoid together in score space (Sloth's
+form, :func:`_fit_joint`), ``space="ensemble"`` averages raw and joint on the logit scale.
+Everything here is a pure function of arrays; shapes are in each docstring.
 """
 
 from __future__ import annotations
