@@ -343,6 +343,9 @@ def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
     from curvecast.bench.sampling_cli import add_sampling_bench_parser
 
     add_sampling_bench_parser(sub)
+    from curvecast.bench.downstream_cli import add_downstream_bench_parser
+
+    add_downstream_bench_parser(sub)
     _add_anytime_parser(sub)
     return bench
 
@@ -462,10 +465,18 @@ def run_bench(args: argparse.Namespace) -> int:
         that can run), 1 for a missing optional dependency.
     """
     command = getattr(args, "bench_command", None)
-    if command not in ("forecast", "speed", "prune", "scaling", "anytime", "sampling"):
+    if command not in (
+        "forecast",
+        "speed",
+        "prune",
+        "scaling",
+        "anytime",
+        "sampling",
+        "downstream",
+    ):
         _stderr(
             "curvecast bench: error: choose a benchmark: forecast, speed, prune, scaling, "
-            "anytime or sampling (see --help)"
+            "anytime, sampling or downstream (see --help)"
         )
         return 2
     try:
@@ -477,6 +488,10 @@ def run_bench(args: argparse.Namespace) -> int:
             from curvecast.bench.sampling_cli import run_sampling_bench_cli
 
             return run_sampling_bench_cli(args)
+        if command == "downstream":
+            from curvecast.bench.downstream_cli import run_downstream_bench_cli
+
+            return run_downstream_bench_cli(args)
         if command == "forecast":
             return _run_forecast(args)
         if command == "prune":

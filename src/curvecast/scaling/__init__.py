@@ -15,6 +15,10 @@ law                           form                                              
 :class:`DownstreamLaw`        eps - k exp(-gamma L), or a sigmoid                 loss
 ============================  ==================================================  ============
 
+Benchmark scores from scale, across model families: :class:`DownstreamScaling` fitted to a
+:class:`ModelTable` (:func:`read_models`), returning a :class:`DownstreamForecast` per query and
+an :class:`Emergence` per benchmark.
+
 >>> import numpy as np
 >>> from curvecast.scaling import ChinchillaLaw, Sweep
 >>> N = np.repeat([1e7, 3e7, 1e8, 3e8], 4); D = N * np.tile([5, 10, 20, 40], 4)
@@ -33,6 +37,9 @@ from curvecast.scaling._base import ScalingLaw
 from curvecast.scaling._result import OptimalSplit, ScalingForecast
 from curvecast.scaling.compute import ComputeLaw, LogLinearLaw, frontier_points
 from curvecast.scaling.downstream import DownstreamLaw
+from curvecast.scaling.downstream_result import DownstreamForecast, Emergence
+from curvecast.scaling.downstream_scaling import DownstreamScaling
+from curvecast.scaling.downstream_table import ModelTable, read_models
 from curvecast.scaling.laws import ChinchillaLaw, OvertrainingLaw
 from curvecast.scaling.sweep import Sweep, read_sweep
 
@@ -40,8 +47,12 @@ __all__ = [
     "LAWS",
     "ChinchillaLaw",
     "ComputeLaw",
+    "DownstreamForecast",
     "DownstreamLaw",
+    "DownstreamScaling",
+    "Emergence",
     "LogLinearLaw",
+    "ModelTable",
     "OptimalSplit",
     "OvertrainingLaw",
     "ScalingForecast",
@@ -49,6 +60,7 @@ __all__ = [
     "Sweep",
     "frontier_points",
     "get_law",
+    "read_models",
     "read_sweep",
 ]
 

@@ -65,7 +65,7 @@ def add_scaling_parser(subparsers: Any) -> argparse.ArgumentParser:
         description="Scaling laws over model size, tokens and compute.",
     )
     sc.set_defaults(scaling_command=None)
-    sub = sc.add_subparsers(dest="scaling_command", metavar="{fit}")
+    sub = sc.add_subparsers(dest="scaling_command", metavar="{fit,downstream}")
     fit = sub.add_parser(
         "fit",
         help="fit a law to SWEEP (CSV or JSON Lines) and predict",
@@ -132,6 +132,9 @@ def add_scaling_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="where fit.json and the plots go (default scaling-out/)",
     )
     fit.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    from curvecast.scaling.downstream_cli import add_downstream_parser
+
+    add_downstream_parser(sub)
     return sc
 
 
@@ -140,9 +143,17 @@ def _row(label: str, point: float, lo: float, hi: float) -> str:
 
 
 def run_scaling(args: argparse.Namespace) -> int:
-    """Run ``scaling fit``; returns the exit status (0 ok, 2 bad input)."""
+    """Run ``scaling fit`` or ``scaling downstream``; returns the exit status (0 ok, 2 bad
+    input)."""
+    if getattr(args, "scaling_command", None) == "downstream":
+        from curvecast.scaling.downstream_cli import run_downstream
+
+        return run_downstream(args)
     if getattr(args, "scaling_command", None) != "fit":
-        print("curvecast scaling: error: choose a command: fit (see --help)", file=sys.stderr)
+        print(
+            "curvecast scaling: error: choose a command: fit or downstream (see --help)",
+            file=sys.stderr,
+        )
         return 2
     from curvecast.scaling import get_law, read_sweep
 

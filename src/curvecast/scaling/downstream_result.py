@@ -1,0 +1,122 @@
+"""What :class:`~curvecast.scaling.DownstreamScaling` returns: score forecasts and emergence.
+
+A :class:`DownstreamForecast` holds, for ``m`` models and ``B`` benchmarks, a centre and a scale
+on the logit scale and the pool of calibration errors its spread comes from; any quantile is
+``from_unit(centre + scale * quantile(pool, q))``, so quantiles are non-decreasing in ``q`` and
+stay between each benchmark's floor and ceiling.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from curvecast.exceptions import parameter_error
+from curvecast.scaling.downstream_core import from_unit
+
+__all__ = ["DownstreamForecast", "Emergence"]
+
+
+@dataclass(frozen=True)
+class DownstreamForecast:
+    """Predicted scores of ``m`` models on ``B`` benchmarks.
+
+    Attributes:
+        model, family: names, ``(m,)``; ``known_family`` ``(m,)`` says whether the family was in
+            the fitted table (else the model is predicted as a mean new family, with the
+            between-family scatter in its band).
+        flops: compute ``(m,)``. ``benchmarks``: ``(B,)``.
+        centre, scale: logits ``(m, B)``; ``pools``: calibration errors, one array per pool;
+            ``pool``: which pool each model draws from ``(m,)``.
+        floor, ceiling: ``(B,)``.
+
+    ``median`` and ``quantile(q)`` are ``(m, B)``; ``interval(level)`` a pair of ``(m, B)``.
+    """
+
+    model: tuple[str, ...]
+    family: tuple[str, ...]
+    known_family: NDArray[np.bool_]
+    flops: NDArray[np.float64]
+    benchmarks: tuple[str, ...]
+    centre: NDArray[np.float64]
+    scale: NDArray[np.float64]
+    pools: tuple[NDArray[np.float64], ...]
+    pool: NDArray[np.intp]
+    floor: NDArray[np.float64]
+    ceiling: NDArray[np.float64]
+    link: str = "logit"
+
+    def quantile(self, q: float) -> NDArray[np.float64]:
+        """Score quantile ``q`` in (0, 1) for every model and benchmark, shape ``(m, B)``."""
+        if not (isinstance(q, int | float) and 0.0 < float(q) < 1.0):
+            raise parameter_error("q", "DownstreamForecast.quantile", "a float in (0, 1)", q)
+        off = np.array([float(np.quantile(p, q)) for p in self.pools])[self.pool]
+        return from_unit(
+            self.centre + self.scale * off[:, None], self.floor, self.ceiling, self.link
+        )
+
+    @property
+    def median(self) -> NDArray[np.float64]:
+        """The median score, ``(m, B)``."""
+        return self.quantile(0.5)
+
+    def interval(self, level: float = 0.9) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Central interval of probability ``level``: ``(lower, upper)``, each ``(m, B)``."""
+        if not (isinstance(level, int | float) and 0.0 < float(level) < 1.0):
+            raise parameter_error(
+                "level", "DownstreamForecast.interval", "a float in (0, 1)", level
+            )
+        return self.quantile(0.5 - level / 2), self.quantile(0.5 + level / 2)
+
+    def records(self, level: float = 0.9) -> list[dict[str, Any]]:
+        """One dict per (model, benchmark): ``model, benchmark, median, lower, upper, level``
+        (the ``--json`` contract of ``curvecast scaling downstream``)."""
+        med = self.median
+        lo, hi = self.interval(level)
+        out = []
+        for i, m in enumerate(self.model):
+            for j, b in enumerate(self.benchmarks):
+                out.append(
+                    {
+                        "model": m,
+                        "benchmark": b,
+                        "median": float(med[i, j]),
+                        "lower": float(lo[i, j]),
+                        "upper": float(hi[i, j]),
+                        "level": float(level),
+                    }
+                )
+        return out
+
+
+@dataclass(frozen=True)
+class Emergence:
+    """Whether a benchmark has left chance yet, and when it is forecast to.
+
+    ``status``: ``"above chance"`` (some fitted model already scores above the threshold),
+    ``"forecast"`` (the small models carry a signal; ``flops`` is the compute at which the
+    median forecast of a mean family crosses ``threshold``, with ``lower, upper`` from the
+    interval's bounds; ``upper`` is ``inf`` when the pessimistic bound never crosses below
+    ``max_flops``) or ``"cannot tell yet"`` (no signal above chance beyond noise, or no
+    crossing below ``max_flops``; then ``flops`` is NaN). ``t`` is the t-statistic of the
+    score's slope in log compute within families (the signal test: ``t > 3``).
+    """
+
+    benchmark: str
+    status: str
+    threshold: float
+    flops: float
+    lower: float
+    upper: float
+    t: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready, with ``null`` for NaN and infinite values."""
+        out: dict[str, Any] = {}
+        for k, v in self.__dict__.items():
+            out[k] = None if isinstance(v, float) and not math.isfinite(v) else v
+        return out

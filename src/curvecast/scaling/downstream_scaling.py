@@ -1,0 +1,503 @@
+"""Benchmark scores of a model not yet trained, from a table of trained ones, with intervals.
+
+:class:`DownstreamScaling` fits the skills model of :mod:`.downstream_core` (observational
+capability dimensions, as in Ruan et al. 2024, each a straight line in log compute per family
+with a family efficiency shrunk towards the others, as in Sloth; scores on a logit scale above
+chance) and predicts each benchmark's score for a bigger member of a known family, or for a new
+family (the mean family, or given a few small members of it in the table).
+
+**Intervals are calibrated by backtests, not by the fit's own noise.** At fit time the model is
+refitted with the top third of each family held out (predicting upward in compute, as a user
+does) and with each family held out whole (a new family). The errors of those predictions, on
+the logit scale in units of each benchmark's spread, pooled over families and benchmarks, are
+the noise a forecast draws from: the known-family pool grows linearly with the distance in
+log10 compute above the family's largest fitted model (the slope fitted to the backtest
+errors), the new-family pool carries the scatter between families. The band is mapped back
+through the link, so it stays between chance and the ceiling.
+
+>>> import numpy as np
+>>> from curvecast.scaling import DownstreamScaling, ModelTable
+>>> rng = np.random.default_rng(0)
+>>> fam = np.repeat(["a", "b", "c", "d"], 4); N = np.tile([1e8, 3e8, 1e9, 3e9], 4)
+>>> x = np.log10(6 * N * 20 * N); eff = {"a": 0, "b": 0.5, "c": -0.5, "d": 0.2}
+>>> z = np.array([eff[f] for f in fam]) + 0.9 * (x - 20)
+>>> s = 0.25 + 0.75 / (1 + np.exp(-z)) + rng.normal(0, 0.01, 16)
+>>> t = ModelTable(model=[f"m{i}" for i in range(16)], family=fam, params=N, tokens=20 * N,
+...                scores={"mmlu": np.clip(s, 0, 1)})
+>>> fc = DownstreamScaling(chance={"mmlu": 0.25}).fit(t).predict("b", 1e10, 2e11)
+>>> bool(fc.interval(0.9)[0][0, 0] < fc.median[0, 0] < fc.interval(0.9)[1][0, 0])
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Self
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from curvecast.exceptions import InvalidParameterError, parameter_error
+from curvecast.forecast._result import as_rng
+from curvecast.scaling._fit import single_thread
+from curvecast.scaling.downstream_core import _EPS as _LOGIT_EPS
+from curvecast.scaling.downstream_core import (
+    Core,
+    fit_core,
+    from_unit,
+    predict_core,
+    to_unit,
+)
+from curvecast.scaling.downstream_result import DownstreamForecast, Emergence
+from curvecast.scaling.downstream_table import ModelTable
+
+__all__ = ["DownstreamScaling"]
+
+_MIN_POOL = 20
+#: the skill fits ``space="auto"`` chooses between, by their below-cutoff backtest error
+_SPACES = ("raw", "joint", "ensemble")
+
+
+class DownstreamScaling:
+    """Downstream scores from scale; see the module docstring.
+
+    Args:
+        n_skills: capability dimensions ``K`` (capped at the number of benchmarks; ``K = B``
+            is a separate line per benchmark, still pooled across families).
+        chance: the floor of each benchmark's score: a float for all, a mapping from benchmark
+            name to its chance level, or None to estimate each as 0.02 below the lowest
+            fitted score (at least 0). Benchmarks missing from a mapping are estimated.
+        ceiling: the best reachable score (default 1).
+        allow_single: accept families with one model in the fitted table (their efficiency is
+            then estimated from one point, shrunk towards the others). Off by default: a family
+            with one model usually means a missing family label.
+        max_backtests: at most this many families are held out (chosen with ``rng``) for each
+            of the two calibration backtests.
+
+    Raises:
+        InvalidParameterError: a parameter out of range, or at fit time a table that cannot be
+            fitted (see :meth:`fit`).
+    """
+
+    def __init__(
+        self,
+        *,
+        n_skills: int = 1,
+        chance: float | Mapping[str, float] | None = None,
+        ceiling: float = 1.0,
+        allow_single: bool = False,
+        max_backtests: int = 40,
+        link: str = "logit",
+        shrink: bool = True,
+        offsets: bool = True,
+        new_family: str = "pooled",
+        standardise: bool = True,
+        space: str = "auto",
+    ) -> None:
+        if space not in (*_SPACES, "logit", "auto"):
+            raise parameter_error(
+                "space", "DownstreamScaling", "'auto', 'raw', 'joint', 'ensemble' or 'logit'", space
+            )
+        self._space = space
+        self.link = link
+        self._core_kw: dict[str, Any] = {
+            "shrink": shrink,
+            "offsets": offsets,
+            "new_family": new_family,
+            "standardise": standardise,
+            "space": space,
+        }
+        if not isinstance(n_skills, int) or isinstance(n_skills, bool) or n_skills < 1:
+            raise parameter_error("n_skills", "DownstreamScaling", "an int >= 1", n_skills)
+        if not (isinstance(ceiling, int | float) and 0.0 < float(ceiling) <= 1.0):
+            raise parameter_error("ceiling", "DownstreamScaling", "a float in (0, 1]", ceiling)
+        if chance is not None:
+            vals = chance.values() if isinstance(chance, Mapping) else [chance]
+            for v in vals:
+                if not (isinstance(v, int | float) and 0.0 <= float(v) < float(ceiling)):
+                    raise parameter_error(
+                        "chance", "DownstreamScaling", "floats in [0, ceiling)", chance
+                    )
+        if not isinstance(max_backtests, int) or max_backtests < 1:
+            raise parameter_error(
+                "max_backtests", "DownstreamScaling", "an int >= 1", max_backtests
+            )
+        self.n_skills = n_skills
+        self.chance = chance
+        self.ceiling = float(ceiling)
+        self.allow_single = bool(allow_single)
+        self.max_backtests = max_backtests
+        self._fitted = False
+
+    # ------------------------------------------------------------------ fit
+
+    def _floors(self, table: ModelTable) -> NDArray[np.float64]:
+        S = np.asarray(table.scores)
+        out = np.empty(len(table.benchmarks))
+        for j, b in enumerate(table.benchmarks):
+            given: float | None = None
+            if isinstance(self.chance, Mapping):
+                given = self.chance.get(b)
+            elif self.chance is not None:
+                given = float(self.chance)
+            out[j] = given if given is not None else max(float(np.nanmin(S[:, j])) - 0.02, 0.0)
+        return np.minimum(out, self.ceiling - 1e-3)
+
+    def _check(self, table: ModelTable) -> None:
+        if not isinstance(table, ModelTable):
+            raise parameter_error("table", "DownstreamScaling.fit", "a ModelTable", table)
+        if len(table) == 0:
+            raise InvalidParameterError(
+                "DownstreamScaling.fit got no models: is the compute cutoff below the smallest "
+                "model? Fit on a table with models at or below the cutoff."
+            )
+        S = np.asarray(table.scores)
+        empty = [b for j, b in enumerate(table.benchmarks) if not np.isfinite(S[:, j]).any()]
+        if empty:
+            raise InvalidParameterError(
+                f"Benchmark {empty[0]!r} has no score among the fitted models; drop it or add "
+                "models evaluated on it."
+            )
+        fam = np.asarray(table.family)
+        names, counts = np.unique(fam, return_counts=True)
+        if len(names) < 2:
+            raise InvalidParameterError(
+                "DownstreamScaling needs models from 2 or more families (it learns how "
+                f"families differ); the table has only {str(names[0])!r}."
+            )
+        single = names[counts < 2]
+        if single.size and not self.allow_single:
+            raise InvalidParameterError(
+                f"Family {str(single[0])!r} has one model in the fitted table ({single.size} such "
+                "families): a family's slope and efficiency need 2 or more models. Add a "
+                "smaller model of that family, fix its family label, or pass allow_single=True "
+                "(CLI: --allow-single) to shrink its efficiency towards the other families."
+            )
+        x = np.log10(np.asarray(table.flops))
+        if np.ptp(x) <= 0:
+            raise InvalidParameterError("Every fitted model has the same compute; need 2 or more.")
+
+    def fit(self, table: ModelTable, *, rng: np.random.Generator | int | None = None) -> Self:
+        """Fit to ``table`` (a :class:`ModelTable`). Returns ``self``.
+
+        Raises:
+            InvalidParameterError: no models, fewer than 2 families, a family with one model
+                (unless ``allow_single``), a benchmark without any score, one compute only.
+        """
+        self._check(table)
+        with single_thread():  # tiny LAPACK calls: threads only add wake-ups (see _fit)
+            return self._fit(table, as_rng(rng))
+
+    def _fit(self, table: ModelTable, gen: np.random.Generator) -> Self:
+        self.benchmarks_ = table.benchmarks
+        self.floor_ = self._floors(table)
+        self.ceiling_ = np.full(len(table.benchmarks), self.ceiling)
+        S = np.asarray(table.scores)
+        self.x_ = np.log10(np.asarray(table.flops))
+        self.family_ = list(table.family)
+        self.Z_ = to_unit(S, self.floor_, self.ceiling_, self.link)
+        self.S_ = S
+        self.backtest_mae_: dict[str, float] = {}
+        if self._space == "auto":
+            for space in _SPACES:
+                self._core_kw["space"] = space
+                self.backtest_mae_[space] = self._backtest_mae()
+            self._core_kw["space"] = min(self.backtest_mae_, key=self.backtest_mae_.__getitem__)
+        self.space_ = str(self._core_kw["space"])
+        self.core_: Core = fit_core(
+            self.x_,
+            self.family_,
+            self.Z_,
+            self.n_skills,
+            S=S,
+            floor=self.floor_,
+            ceil=self.ceiling_,
+            **self._core_kw,
+        )
+        self._calibrate(gen)
+        self._fitted = True
+        return self
+
+    def _cutoff_masks(self) -> list[NDArray[np.bool_]]:
+        fam = np.asarray(self.family_)
+        out = []
+        for q in (0.5, 0.6, 0.7, 0.8):
+            keep = self.x_ <= np.quantile(self.x_, q)
+            if len(set(fam[keep])) >= 2 and (~keep).any() and np.ptp(self.x_[keep]) > 0:
+                out.append(keep)
+        return out
+
+    def _backtest_mae(self) -> float:
+        """Mean absolute score error of the below-cutoff backtests with the current settings."""
+        errs = []
+        for keep in self._cutoff_masks():
+            fam_k = [f for f, k in zip(self.family_, keep, strict=True) if k]
+            core = fit_core(
+                self.x_[keep],
+                fam_k,
+                self.Z_[keep],
+                self.n_skills,
+                S=self.S_[keep],
+                floor=self.floor_,
+                ceil=self.ceiling_,
+                **self._core_kw,
+            )
+            fam_h = [f for f, k in zip(self.family_, keep, strict=True) if not k]
+            pred = from_unit(
+                predict_core(core, self.x_[~keep], fam_h), self.floor_, self.ceiling_, self.link
+            )
+            e = np.abs(pred - self.S_[~keep])
+            errs.append(e[np.isfinite(e)])
+        return float(np.mean(np.concatenate(errs))) if errs else float("inf")
+
+    def _errors(self, keep: NDArray[np.bool_], hide: bool) -> tuple[NDArray, ...]:
+        """Refit on ``keep``, predict the rest: errors (logit units), the distance in log10
+        compute above what was fitted, and whether each error is a new family's; all flat.
+        ``hide``: treat every held-out model as a new family."""
+        fam_k = [f for f, k in zip(self.family_, keep, strict=True) if k]
+        core = fit_core(
+            self.x_[keep],
+            fam_k,
+            self.Z_[keep],
+            self.n_skills,
+            S=self.S_[keep],
+            floor=self.floor_,
+            ceil=self.ceiling_,
+            **self._core_kw,
+        )
+        held = ~keep
+        xh = self.x_[held]
+        fam_h = [
+            None if hide or f not in core.x_max else f
+            for f, k in zip(self.family_, held, strict=True)
+            if k
+        ]
+        pred = predict_core(core, xh, fam_h)
+        if self.link == "logit":  # the truth's logit is clipped at 1% from each end: so is this
+            lim = float(np.log((1 - _LOGIT_EPS) / _LOGIT_EPS))
+            pred = np.clip(pred, -lim, lim)
+        e = (self.Z_[held] - pred) / self.core_.sd
+        top = np.array([self.x_[keep].max() if f is None else core.x_max[f] for f in fam_h])
+        d = np.broadcast_to(np.maximum(xh - top, 0.0)[:, None], e.shape)
+        new = np.broadcast_to(np.array([f is None for f in fam_h])[:, None], e.shape)
+        ok = np.isfinite(e)
+        return e[ok], d[ok], new[ok]
+
+    def _calibrate(self, gen: np.random.Generator) -> None:
+        fam = np.asarray(self.family_)
+        fams = list(dict.fromkeys(self.family_))
+        runs: list[tuple[NDArray[np.bool_], bool]] = []
+        # below-cutoff backtests: the protocol a user follows, inside the fitted table
+        runs.extend((keep, False) for keep in self._cutoff_masks())
+        # leave one family out: the scatter between families
+        new = (
+            fams
+            if len(fams) <= self.max_backtests
+            else list(gen.choice(fams, self.max_backtests, replace=False))
+        )
+        if len(fams) >= 3:
+            runs.extend((fam != f, True) for f in new)
+        es, ds, ns = [], [], []
+        for keep, hide in runs:
+            fk = fam[keep]
+            if len(set(fk)) < 2 or np.ptp(self.x_[keep]) <= 0:
+                continue
+            e, d, n = self._errors(keep, hide)
+            es.append(e)
+            ds.append(d)
+            ns.append(n)
+        e = np.concatenate(es) if es else np.empty(0)
+        d = np.concatenate(ds) if ds else np.empty(0)
+        n = np.concatenate(ns) if ns else np.empty(0, dtype=bool)
+        in_sample = (
+            self.Z_ - predict_core(self.core_, self.x_, list(self.family_))
+        ) / self.core_.sd
+        in_sample = in_sample[np.isfinite(in_sample)]
+        pools, scales = [], []
+        for sel in (~n, n):
+            ep, dp = e[sel], d[sel]
+            if ep.size < _MIN_POOL:
+                ep, dp = (
+                    (e, d) if e.size >= _MIN_POOL else (2.0 * in_sample, np.zeros(in_sample.size))
+                )
+            ep = ep - np.median(ep)  # the point is the fit's; the backtests give the spread
+            s0, s1 = _scale_fit(ep, dp)
+            pools.append(ep / (s0 + s1 * dp))
+            scales.append((s0, s1))
+        self.scale_ = tuple(scales)
+        self.pools_ = tuple(pools)
+
+    # -------------------------------------------------------------- predict
+
+    def _require_fit(self) -> None:
+        if not self._fitted:
+            raise InvalidParameterError(
+                "This DownstreamScaling is not fitted yet: call fit(table)."
+            )
+
+    def predict(
+        self,
+        family: str | Sequence[str],
+        params: ArrayLike,
+        tokens: ArrayLike,
+        flops: ArrayLike | None = None,
+        *,
+        model: Sequence[str] | None = None,
+    ) -> DownstreamForecast:
+        """Scores of ``m`` models not yet trained: ``family`` (a name, or one per model; a name
+        not in the fitted table is a new family), ``params``, ``tokens`` and optionally
+        ``flops`` (else ``6 * params * tokens``), each a number or shape ``(m,)``.
+
+        Raises:
+            InvalidParameterError: not fitted; a size, token count or compute that is not a
+                finite number > 0; lengths that differ.
+        """
+        self._require_fit()
+        N = np.atleast_1d(np.asarray(params, dtype=np.float64)).reshape(-1)
+        D = np.atleast_1d(np.asarray(tokens, dtype=np.float64)).reshape(-1)
+        fam_list = None if isinstance(family, str) else [str(f) for f in family]
+        m = max(N.size, D.size, 1 if fam_list is None else len(fam_list))
+        if {N.size, D.size} - {1, m}:
+            raise parameter_error(
+                "params", "DownstreamScaling.predict", f"one number or {m} (like tokens)", params
+            )
+        N, D = np.broadcast_to(N, m), np.broadcast_to(D, m)
+        C = 6.0 * N * D if flops is None else np.broadcast_to(np.asarray(flops, float), m)
+        for name, arr in (("params", N), ("tokens", D), ("flops", C)):
+            if not np.all(np.isfinite(arr) & (arr > 0)):
+                raise parameter_error(name, "DownstreamScaling.predict", "numbers > 0", arr)
+        fams = [str(family)] * m if fam_list is None else fam_list
+        if len(fams) != m:
+            raise parameter_error(
+                "family", "DownstreamScaling.predict", f"a name or {m} names", family
+            )
+        names = (
+            tuple(model)
+            if model is not None
+            else tuple(f"{f}:{n:.3g}" for f, n in zip(fams, N, strict=True))
+        )
+        x = np.log10(C)
+        known = np.array([f in self.core_.fam_a for f in fams])
+        centre = predict_core(
+            self.core_, x, [f if k else None for f, k in zip(fams, known, strict=True)]
+        )
+        (k0, k1), (n0, n1) = self.scale_
+        top = self.x_.max()
+        d = np.array(
+            [
+                max(xi - (self.core_.x_max[f] if k else top), 0.0)
+                for xi, f, k in zip(x, fams, known, strict=True)
+            ]
+        )
+        scale = np.where(known, k0 + k1 * d, n0 + n1 * d)[:, None] * self.core_.sd[None, :]
+        return DownstreamForecast(
+            model=names,
+            family=tuple(fams),
+            known_family=known,
+            flops=np.asarray(C, dtype=np.float64),
+            benchmarks=self.benchmarks_,
+            centre=centre,
+            scale=scale,
+            pools=self.pools_,
+            pool=np.where(known, 0, 1).astype(np.intp),
+            floor=self.floor_,
+            ceiling=self.ceiling_,
+            link=self.link,
+        )
+
+    def predict_table(self, table: ModelTable) -> DownstreamForecast:
+        """:meth:`predict` for every model of ``table`` (its scores are not used)."""
+        return self.predict(
+            list(table.family), table.params, table.tokens, table.flops, model=table.model
+        )
+
+    # ------------------------------------------------------------ emergence
+
+    def emergence(
+        self, *, margin: float = 0.1, level: float = 0.9, max_flops: float = 1e28
+    ) -> list[Emergence]:
+        """For each benchmark: has it left chance, and at what compute will it (a mean family)?
+
+        ``threshold = floor + margin * (ceiling - floor)``. A benchmark whose fitted models all
+        sit below it gets ``"forecast"`` only when the scores rise with compute within families
+        beyond noise (t > 3); otherwise, or when no crossing comes below ``max_flops``,
+        ``"cannot tell yet"``.
+        """
+        self._require_fit()
+        if not (0.0 < margin < 1.0):
+            raise parameter_error(
+                "margin", "DownstreamScaling.emergence", "a float in (0, 1)", margin
+            )
+        grid = np.arange(self.x_.min(), np.log10(max_flops) + 1e-9, 0.02)
+        fc = self.predict(["\x00new"] * grid.size, np.ones(grid.size), np.ones(grid.size), 10**grid)
+        med = fc.median
+        lo, hi = fc.interval(level)
+        out = []
+        for j, b in enumerate(self.benchmarks_):
+            thr = float(self.floor_[j] + margin * (self.ceiling_[j] - self.floor_[j]))
+            s = self.S_[:, j]
+            t = _within_t(self.x_, self.family_, s)
+            if np.nanmax(s) >= thr:
+                out.append(
+                    Emergence(b, "above chance", thr, float("nan"), float("nan"), float("nan"), t)
+                )
+                continue
+            cross = _first(grid, med[:, j], thr)
+            if t <= 3.0 or not np.isfinite(cross):
+                out.append(
+                    Emergence(
+                        b, "cannot tell yet", thr, float("nan"), float("nan"), float("nan"), t
+                    )
+                )
+                continue
+            out.append(
+                Emergence(
+                    b,
+                    "forecast",
+                    thr,
+                    10**cross,
+                    10 ** _first(grid, hi[:, j], thr),
+                    10 ** _first(grid, lo[:, j], thr),
+                    t,
+                )
+            )
+        return out
+
+
+def _first(grid: NDArray, y: NDArray, thr: float) -> float:
+    above = np.flatnonzero(y >= thr)
+    return float(grid[above[0]]) if above.size else float("inf")
+
+
+def _scale_fit(e: NDArray, d: NDArray) -> tuple[float, float]:
+    """``|e| ~ s0 + s1 d`` with ``s1 >= 0``, both by least squares on the backtest errors."""
+    a = np.abs(e)
+    if np.ptp(d) > 0:
+        s1, s0 = np.polyfit(d, a, 1)
+        if s1 < 0 or s0 <= 0:
+            s0, s1 = float(a.mean()), 0.0
+    else:
+        s0, s1 = float(a.mean()), 0.0
+    s0 = max(float(s0), 1e-3)
+    return s0 / s0, float(s1) / s0  # errors are divided by s0 + s1 d, so only the ratio matters
+
+
+def _within_t(x: NDArray, family: list[str], s: NDArray) -> float:
+    """t-statistic of the slope of ``s`` on ``x`` with a separate intercept per family."""
+    fam = np.asarray(family)
+    ok = np.isfinite(s)
+    sxy = sxx = sse_raw = 0.0
+    groups = [np.flatnonzero((fam == f) & ok) for f in dict.fromkeys(family)]
+    groups = [g for g in groups if g.size]
+    for g in groups:
+        dx = x[g] - x[g].mean()
+        dy = s[g] - s[g].mean()
+        sxy += float(dx @ dy)
+        sxx += float(dx @ dx)
+        sse_raw += float(dy @ dy)
+    if sxx <= 1e-12:
+        return 0.0
+    b = sxy / sxx
+    dof = max(int(ok.sum()) - len(groups) - 1, 1)
+    s2 = max(sse_raw - b * sxy, 1e-12) / dof
+    return float(b / np.sqrt(s2 / sxx))

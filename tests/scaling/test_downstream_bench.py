@@ -1,0 +1,49 @@
+"""``bench downstream``: anchors on a known skill model, the tables' loading (real data only)."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from _downstream_oracle import FLOORS, _split, skill_table
+
+from curvecast.bench import downstream_anchors as anchors
+from curvecast.exceptions import DataSourceError
+
+SHARED = os.environ.get("CURVECAST_SHARED_DATA")
+
+
+def test_anchors_predict_above_the_cutoff() -> None:
+    t, clean = skill_table(7)
+    fit, held = _split(t)
+    idx = [t.model.index(m) for m in held.model]
+    truth = np.column_stack([clean[b][idx] for b in t.benchmarks])
+    med, lo, hi = anchors.loglinear(fit, held)
+    assert med.shape == truth.shape and lo is not None and hi is not None
+    assert np.all(lo <= med) and np.all(med <= hi)
+    r, r_lo, _ = anchors.ruan(fit, held, FLOORS)
+    assert r_lo is None
+    # Ruan et al.'s sigmoid of the skills follows the curve better than a straight line
+    assert np.abs(r - truth).mean() < np.abs(med - truth).mean()
+    assert anchors.gadre(fit, held) is None  # no losses in this table
+
+
+def test_tables_need_a_data_dir() -> None:
+    from curvecast.bench.downstream_data import load_tables
+
+    with pytest.raises(DataSourceError, match="--data-dir"):
+        load_tables(None)
+
+
+@pytest.mark.skipif(not SHARED, reason="set CURVECAST_SHARED_DATA to run on the real tables")
+def test_public_tables_load_with_a_held_out_part() -> None:
+    from curvecast.bench.downstream_data import TABLES, load_tables, split
+
+    tabs = load_tables(SHARED)
+    assert set(tabs) == set(TABLES)
+    for pt in tabs.values():
+        fit, held = split(pt)
+        assert len(fit) > 0 and len(held) > 0
+        assert np.nanmax(np.asarray(pt.table.scores)) <= 1.0
+    assert len(tabs["mlfoundations"].table.benchmarks) == 46
