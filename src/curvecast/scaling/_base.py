@@ -254,7 +254,10 @@ class TermLaw(ScalingLaw):
         if reps >= 2:
             w_in = [bootstrap_indices(int(inner.sum()), None, gen) for _ in range(reps)]
             th = np.array(
-                [refit(theta_in, model, X[inner], y[inner], w, delta=self.huber_delta) for w in w_in]
+                [
+                    refit(theta_in, model, X[inner], y[inner], w, delta=self.huber_delta)
+                    for w in w_in
+                ]
             )
             self.extrap_param_var_ = float(np.median(self._log_pred(th, X[~inner]).var(axis=0)))
         return np.asarray(y[~inner] - self._log_pred(theta_in[None, :], X[~inner])[0])
