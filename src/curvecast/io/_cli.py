@@ -54,7 +54,7 @@ def add_from_arguments(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group(
         "runs from a log directory or tracking store (--from)",
         "Instead of JSON Lines, read every run's METRIC from SOURCE and print one row per run: "
-        "last step, forecast final value with its 90%% interval, P(beat the best run), and "
+        "last step, forecast final value with its 90% interval, P(beat the best run), and "
         "whether it is worth stopping.",
     )
     g.add_argument(
