@@ -262,6 +262,11 @@ def test_every_stop_is_drawn_even_at_the_same_step(
     page.wait_for_function("() => document.querySelector('#study-chart').dataset.stops")
     assert chart.get_attribute("data-stops") == str(written.n_pruned)
     assert chart.get_attribute("data-stops-drawn") == str(written.n_pruned)
+    # issue 26: a stop at the first step was cut in half by the chart's edge: the default view
+    # leaves room before the first step and after the last one
+    first = min(float(s) for s in steps)
+    lo, hi = (float(v) for v in (chart.get_attribute("data-x-range") or "").split(","))
+    assert lo < first and lo < 0 < hi
 
 
 def test_zoom_survives_refreshes_and_double_click_resets_it(

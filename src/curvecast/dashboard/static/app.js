@@ -343,8 +343,15 @@
     try {
       const z = page.zoom;
       const xs = u.data[0];
-      const xr = z && z.x ? z.x : [xs[0], xs[xs.length - 1]];
+      const xr = z && z.x ? z.x.slice() : [xs[0], xs[xs.length - 1]];
       if (xr[0] === xr[1]) { xr[0] -= 0.5; xr[1] += 0.5; }
+      else if (!(z && z.x)) {
+        // a little room at both ends: a stop marker at the first or last step is drawn whole,
+        // not cut in half by the chart's edge
+        const pad = (xr[1] - xr[0]) * 0.02;
+        xr[0] -= pad;
+        xr[1] += pad;
+      }
       let yr = z && z.y ? z.y : defaultY(page.built);
       if (!yr) yr = dataYRange(u);
       u.batch(() => {
