@@ -910,7 +910,12 @@
       card("value", fmt(t.value !== null ? t.value : t.last_value)),
       card("last step", fmt(t.last_step)),
       card("P(beat incumbent)", pLabel, "forecast probability that the final value beats the incumbent"),
-      card("incumbent", fmt(s.incumbent)),
+      // the incumbent its P was computed against (for a pruned trial: when it was stopped),
+      // not today's best, which may have moved on since
+      t.p_against !== null && t.p_against !== undefined
+        ? card(t.state === "pruned" ? "incumbent when stopped" : "incumbent judged against",
+          fmt(t.p_against), "the value P(beat incumbent) was computed against; today's incumbent: " + fmt(s.incumbent))
+        : card("incumbent", fmt(s.incumbent)),
       card("steps saved", fmt(t.steps_saved)),
       t.shadow ? card("shadow pruner", "would have stopped at " + fmt(t.shadow.step) + (t.shadow.outcome ? " (" + t.shadow.outcome + ")" : ""), t.shadow.explain, "shadow") : null,
       card("duration", t.duration_s === null ? "–" : fmt(t.duration_s, 3) + " s")));
