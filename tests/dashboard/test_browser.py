@@ -209,6 +209,10 @@ def test_trial_detail_shows_reason_and_decisions(
     assert decisions.count() >= 1
     assert decisions.first.locator("td").nth(1).text_content() == "stop"
     assert decisions.first.locator("td").nth(2).text_content() == "hopeless"
+    # issue 26: the incumbent tile showed today's best, not the value the stop was judged against
+    tile = page.locator(".card", has=page.locator(".label", has_text="incumbent when stopped"))
+    judged = (decisions.first.locator("td").nth(5).text_content() or "").rstrip(" *")
+    assert tile.locator(".value").text_content() == judged
     page.screenshot(path=str(artifacts / "dashboard-trial.png"), full_page=True)
     assert page.dialogs == [] and page.errors == []
 
