@@ -377,7 +377,7 @@ def _help(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
 def test_bench_help_lists_every_subcommand(capsys: pytest.CaptureFixture[str]) -> None:
     pytest.importorskip("curvecast.bench.cli")
     text = _help(["bench"], capsys)
-    assert "{forecast,speed,prune,scaling}" in text
+    assert "{forecast,speed,prune,scaling,anytime}" in text
     assert "curvecast[:METHOD][@THRESHOLD]" in " ".join(_help(["bench", "prune"], capsys).split())
 
 
@@ -388,3 +388,26 @@ def test_every_train_option_has_help(capsys: pytest.CaptureFixture[str]) -> None
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     for action in sub.choices["train"]._actions:
         assert action.help, f"curvecast train {action.option_strings} has no help text"
+
+
+def test_no_help_text_shows_a_doubled_percent_or_an_internal_path(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Issue 26: descriptions printed a literal "90%%" (argparse formats only help strings) and
+    --data-dir named the project's own "../shared/data"."""
+    from curvecast.cli import build_parser
+
+    def walk(parser: argparse.ArgumentParser, argv: list[str]) -> list[list[str]]:
+        found = [argv]
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    found += walk(sub, [*argv, name])
+        return found
+
+    commands = walk(build_parser(), [])
+    assert ["bench", "anytime"] in commands and ["scaling", "fit"] in commands
+    for argv in commands:
+        text = _help(argv, capsys)
+        assert "%%" not in text, argv
+        assert "shared/data" not in text, argv

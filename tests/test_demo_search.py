@@ -32,3 +32,17 @@ def test_demo_runs_a_pruned_search_and_writes_its_report(tmp_path: Path) -> None
 def test_demo_cli_rejects_bad_trials(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["demo", "--trials", "0"]) == 2
     assert "'trials'" in capsys.readouterr().err
+
+
+def test_the_report_says_epoch_throughout() -> None:
+    """Issue 26: the report's table said "stopped at epoch" in its header and "stopped at step"
+    in its reasons."""
+    from curvecast.demo_search import _in_epochs
+
+    why = (
+        "stopped at step 22: P(final beats 0.9759) = 0.093; forecast at step 30: median "
+        "0.9723, 90% interval [0.9665, 0.9769]"
+    )
+    text = _in_epochs(why)
+    assert "step" not in text
+    assert text.startswith("stopped at epoch 22") and "forecast at epoch 30" in text

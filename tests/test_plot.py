@@ -153,3 +153,20 @@ def test_missing_matplotlib_names_the_extra() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "MissingDependencyError" in out.stdout
     assert 'pip install ".[plot]"' in out.stdout  # what works from a checkout
+
+
+def test_plot_study_keeps_the_cones_to_the_curves_range_and_the_legend_off_the_data(
+    pruned_study: object,
+) -> None:
+    """Issue 26: the wide cones of trials stopped at epoch 1-2 set the y axis, squeezing the
+    completed curves into the top, and the legend covered the bands."""
+    ax = plot_study(pruned_study, show_forecasts=True)
+    values = [y for line in ax.lines[:-2] for y in line.get_ydata()]
+    lo, hi = min(values), max(values)
+    y0, y1 = ax.get_ylim()
+    assert y0 <= lo and hi <= y1
+    assert (y1 - y0) <= 1.2 * (hi - lo)  # the data fill the height, not the cones
+    legend = ax.get_legend()
+    ax.figure.canvas.draw()
+    box = legend.get_window_extent()
+    assert box.x0 >= ax.get_window_extent().x1  # outside the axes, to the right

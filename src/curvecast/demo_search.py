@@ -346,7 +346,7 @@ def _write_report(study: Any, result: DemoResult, out_dir: Path) -> Path:
         f"<td>{_num(r['prob'], '.3f')}</td>"
         f"<td>{_num(r['median'])} [{_num(r['low'])}, {_num(r['high'])}]</td>"
         f"<td class=params>{html.escape(_params_text(r['params']))}</td>"
-        f"<td>{html.escape(r['why'])}</td>"
+        f"<td>{html.escape(_in_epochs(r['why']))}</td>"
         "</tr>"
         for r in pruned
     )
@@ -388,6 +388,12 @@ the incumbent. Forecast: the median and 90% interval of its final value at the l
     path = out_dir / "report.html"
     path.write_text(page, encoding="utf-8")
     return path
+
+
+def _in_epochs(text: str) -> str:
+    """A verdict's sentence in the report's unit: this search's steps are its epochs, and one
+    table says "epoch" throughout."""
+    return text.replace("at step ", "at epoch ").replace(" step ", " epoch ")
 
 
 def _params_text(params: dict[str, Any]) -> str:

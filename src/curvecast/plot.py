@@ -204,6 +204,7 @@ def plot_study(
     stops_x: list[float] = []
     stops_y: list[float] = []
     finals: list[float] = []
+    seen: list[float] = []  # every finite reported value: the y range the data spans
     labelled: set[str] = set()
     for t in trials:
         if not t.intermediate_values:
@@ -223,6 +224,7 @@ def plot_study(
         else:
             continue
         counts[kind] += 1
+        seen.extend(v for v in values if math.isfinite(v))
         label = None if kind in labelled else kind
         labelled.add(kind)
         ax.plot(steps, values, style, color=color, lw=1.2, alpha=alpha, label=label)
@@ -243,6 +245,13 @@ def plot_study(
         )
     ax.set_title(title, parse_math=False)  # a study name may hold '$'
     ax.grid(True, alpha=0.3)
+    if show_forecasts and seen:
+        # the cones of trials stopped early are wide: clip them to the range the curves span,
+        # so that they do not squeeze the completed curves into a strip at the edge
+        lo, hi = min(seen), max(seen)
+        pad = 0.05 * (hi - lo) or 0.05 * abs(hi) or 0.5
+        ax.set_ylim(lo - pad, hi + pad)
     if labelled or stops_x or finals:
-        ax.legend(loc="best", frameon=False, fontsize="small")
+        # outside the axes, on the right: a legend inside covers bands and curves
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize="small")
     return ax

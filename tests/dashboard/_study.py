@@ -122,3 +122,31 @@ def write_schedule_study(url: str) -> int:
     bad.report(0.2, 0)
     study.tell(bad, 0.2)
     return study._study_id
+
+
+def write_shadow_search(url: str, n_trials: int = 16) -> int:
+    """A real search "shadow" in ``url`` under ``ForecastPruner(shadow=True)``: ``n_trials``
+    finished trials (the pruner records every verdict with ``"shadow": true`` and prunes
+    nothing), then one trial left running on a curve above every finished one, judged by
+    the same pruner (its verdicts are "continue" at a high P(beat the incumbent)). Returns the
+    study's id."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    memory = optuna.storages.InMemoryStorage()
+    pruner = ForecastPruner(method="last_value", shadow=True)
+    study = optuna.create_study(
+        storage=memory,
+        study_name="shadow",
+        direction="maximize",
+        pruner=pruner,
+        sampler=optuna.samplers.RandomSampler(seed=0),
+    )
+    for ceiling in (0.95, 0.949, 0.948):  # a strong incumbent first, then close contenders
+        study.enqueue_trial({"ceiling": ceiling, "optimizer": "adam"})
+    study.optimize(objective, n_trials=n_trials)
+    optuna.copy_study(from_study_name="shadow", from_storage=memory, to_storage=url)
+    live = optuna.load_study(study_name="shadow", storage=url, pruner=pruner)
+    running = live.ask({"ceiling": optuna.distributions.FloatDistribution(0.3, 0.99)})
+    for step in range(N_STEPS // 2):
+        running.report(0.96 + 0.001 * step, step)  # ahead of every finished trial
+        assert not running.should_prune()  # a shadow pruner never prunes
+    return live._study_id

@@ -337,3 +337,20 @@ def test_running_band_respects_the_pruners_bounds(tmp_path: Path) -> None:
     band = next(t["band"] for t in view["trials"] if t["state"] == "running")
     assert band is not None
     assert all(0.0 <= v <= 1.0 for key in ("q05", "q95") for v in band[key] if v is not None)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/studies/" + "9" * 5000,
+        "/api/studies/" + "9" * 5000 + "/chart",
+        "/api/studies/1/trials/" + "9" * 5000,
+        "/api/studies/" + "9" * 30,
+        "/api/nothing",
+    ],
+)
+def test_an_id_of_thousands_of_digits_is_a_404_not_a_500(client: TestClient, path: str) -> None:
+    """Issue 26 (audit): a 5,000-digit id passed Python's limit on integer digits: a 500."""
+    response = client.get(path)
+    assert response.status_code == 404
+    assert "error" in response.json()

@@ -209,6 +209,10 @@ def test_trial_detail_shows_reason_and_decisions(
     assert decisions.count() >= 1
     assert decisions.first.locator("td").nth(1).text_content() == "stop"
     assert decisions.first.locator("td").nth(2).text_content() == "hopeless"
+    # issue 26: the incumbent tile showed today's best, not the value the stop was judged against
+    tile = page.locator(".card", has=page.locator(".label", has_text="incumbent when stopped"))
+    judged = (decisions.first.locator("td").nth(5).text_content() or "").rstrip(" *")
+    assert tile.locator(".value").text_content() == judged
     page.screenshot(path=str(artifacts / "dashboard-trial.png"), full_page=True)
     assert page.dialogs == [] and page.errors == []
 
@@ -262,6 +266,11 @@ def test_every_stop_is_drawn_even_at_the_same_step(
     page.wait_for_function("() => document.querySelector('#study-chart').dataset.stops")
     assert chart.get_attribute("data-stops") == str(written.n_pruned)
     assert chart.get_attribute("data-stops-drawn") == str(written.n_pruned)
+    # issue 26: a stop at the first step was cut in half by the chart's edge: the default view
+    # leaves room before the first step and after the last one
+    first = min(float(s) for s in steps)
+    lo, hi = (float(v) for v in (chart.get_attribute("data-x-range") or "").split(","))
+    assert lo < first and lo < 0 < hi
 
 
 def test_zoom_survives_refreshes_and_double_click_resets_it(
@@ -426,4 +435,39 @@ def test_a_selected_trials_schedule_is_drawn_under_its_curve_and_follows_the_zoo
         page.screenshot(path=str(artifacts / "dashboard-schedule-zoomed.png"), full_page=True)
         page.locator("tr.trial-row[data-trial-number='2']").click()  # it has no schedule
         page.wait_for_selector("#schedule-chart", state="hidden")
+        assert page.errors == []
+
+
+def test_a_huge_or_bidi_study_name_neither_pushes_columns_off_screen_nor_shows_reversed(
+    browser_page: Any, tmp_path: Path, artifacts: Path
+) -> None:
+    """Issue 26 (audit): a 100,000-character name pushed every column off-screen; a
+    right-to-left override (U+202E) displayed a name reversed, which can spoof one."""
+    import optuna
+
+    url = f"sqlite:///{tmp_path / 'names.db'}"
+    long_name = "a" * 100_000
+    spoof = "invoice-\u202egpj.exe"
+    for name in (long_name, spoof):
+        study = optuna.create_study(storage=url, study_name=name, direction="maximize")
+        study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=1)
+    page = browser_page
+    with _serve(url, tmp_path / "stderr.txt") as base:
+        page.goto(base)
+        _ready(page)
+        links = page.locator("#studies a.study-link")
+        texts = links.all_text_contents()
+        assert "\u202e" not in "".join(texts)
+        assert any(t.startswith("invoice-[U+202E]gpj.exe") for t in texts)
+        huge = next(t for t in texts if t.startswith("aaa"))
+        assert len(huge) < 200 and huge.endswith("…")
+        assert (links.first.get_attribute("title") or "").startswith("aaa")
+        width = page.evaluate("() => document.documentElement.scrollWidth")
+        assert width <= page.viewport_size["width"]  # every column on screen
+        page.screenshot(path=str(artifacts / "dashboard-long-names.png"), full_page=True)
+        page.goto(base + "#/study/1")
+        page.wait_for_function("() => (document.querySelector('h1') || {}).title")
+        title = page.locator("h1").first.text_content() or ""
+        assert len(title) <= 200 and title.endswith("…")
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= 1280
         assert page.errors == []

@@ -408,3 +408,53 @@ def test_bands_of_an_accuracy_stay_in_range_without_bounds(written: Written) -> 
         for key in ("q05", "q95"):
             assert all(0.0 <= v <= 1.0 for v in band[key] if v is not None), band
     assert not any("bounds=(0, 1)" in n for n in view["study"]["notes"])
+
+
+def test_a_real_shadow_search_shows_what_the_pruner_recorded(tmp_path: Path) -> None:
+    """Issue 26: the dashboard turned every shadow verdict, "continue" ones included, into a
+    would-be prune: 16 of 16 trials, all marked at their first check, a running trial at
+    P = 0.99 listed. Only the pruner's stops are "would have pruned", at their own step."""
+    from curvecast.integrations.optuna import final_forecast, verdicts
+
+    from ._study import write_shadow_search
+
+    url = f"sqlite:///{tmp_path / 'shadow.db'}"
+    sid = write_shadow_search(url)
+    trials = optuna.load_study(study_name="shadow", storage=url).get_trials()
+    # what the pruner itself says it would have stopped
+    first_stop = {t.number: v for t in trials if (v := final_forecast(t)) is not None}
+    running = [t for t in trials if t.state == optuna.trial.TrialState.RUNNING]
+    assert 0 < len(first_stop) < len(trials) - 1
+    assert len(running) == 1 and running[0].number not in first_stop
+    judged = [v for v in verdicts(running[0]) if v.prob_better is not None]
+    assert judged and judged[-1].shadow and judged[-1].prob_better > 0.5
+
+    view = _client(url).get(f"/api/studies/{sid}?state=shadow&limit=500").json()
+    assert sorted(t["number"] for t in view["trials"]) == sorted(first_stop)
+    for t in view["trials"]:
+        assert t["shadow"]["step"] == first_stop[t["number"]].step
+        assert t["stop"] is None
+    s = view["study"]["shadow"]
+    assert s["would_prune"] == len(first_stop)
+    right = wrong = 0
+    saved = 0.0
+    for t in trials:
+        v = first_stop.get(t.number)
+        if v is None:
+            continue
+        final = t.intermediate_values[max(t.intermediate_values)]
+        assert v.incumbent is not None and v.horizon is not None
+        wrong += final > v.incumbent
+        right += final <= v.incumbent
+        saved += max(0.0, v.horizon - v.step)
+    assert (s["right"], s["wrong"], s["pending"]) == (right, wrong, 0)
+    assert s["steps_would_save"] == pytest.approx(saved)
+    assert s["lost_best"] is False
+    marks = {c["n"]: c["shadow"][0] for c in view["chart"]["curves"] if "shadow" in c}
+    assert marks == {n: v.step for n, v in first_stop.items()}
+    # the running trial: not "would prune", its P is the pruner's latest forecast
+    row = _client(url).get(f"/api/studies/{sid}/trials/{running[0].number}").json()["trial"]
+    assert row["shadow"] is None
+    assert row["prob_better"] == pytest.approx(judged[-1].prob_better)
+    shadow_rows = [v for v in row["verdicts"] if v["shadow"]]
+    assert shadow_rows == []  # its "continue" verdicts are not would-be prunes

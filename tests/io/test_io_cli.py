@@ -126,3 +126,42 @@ def test_to_storage_keeps_the_runs_as_trials_for_the_dashboard(
 
 def _interrupt(_seconds: float) -> None:
     raise KeyboardInterrupt
+
+
+def test_table_sorts_runs_naturally_marks_the_best_it_judged_against_and_explains_warmup(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 26: trial-10 sorted before trial-2; "best" marked a finished run while P(beat
+    best) was computed against a running run's forecast; "warmup" never explained."""
+    path = tmp_path / "runs.csv"
+    curves = {
+        "trial-1": [0.5 + 0.01 * e for e in range(1, 21)],  # finished, 0.70
+        "trial-2": [0.2 + 0.001 * e for e in range(1, 8)],  # running, hopeless
+        "trial-10": [0.9 + 0.004 * e for e in range(1, 11)],  # running, far ahead
+        "trial-11": [0.6],  # one point: warm-up
+    }
+    with path.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["run", "step", "metric", "value"])
+        for name, ys in curves.items():
+            w.writerows((name, e, "acc", y) for e, y in enumerate(ys, start=1))
+    args = ["forecast", "--from", f"csv:{path}", "--metric", "acc", "--mode", "max"]
+    assert main([*args, "--bounds", "0,1", "--method", "last_value"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    names = [line.split()[0] for line in lines[2:6]]
+    assert names == ["trial-1", "trial-2", "trial-10", "trial-11"]
+    by_run = dict(zip(names, lines[2:6], strict=True))
+    assert by_run["trial-10"].endswith("(best)")  # the incumbent the others were judged against
+    assert not by_run["trial-1"].endswith("best")
+    assert "warm-up" in by_run["trial-11"]
+    notes = "\n".join(lines[6:])
+    assert "best: trial-10" in notes and "still running" in notes
+    assert "warm-up: a run with fewer than" in notes
+    rows = main([*args, "--bounds", "0,1", "--method", "last_value", "--json"])
+    assert rows == 0
+    judged = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert [r["run"] for r in judged] == names
+    assert {r["best_run"] for r in judged if r["prob_better"] is not None} == {
+        "trial-10",
+        "trial-1",
+    }

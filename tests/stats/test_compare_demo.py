@@ -27,3 +27,19 @@ def test_demo_measures_the_winner_against_the_test_split() -> None:
 def test_demo_rejects_too_few_trials(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["compare", "--demo", "--trials", "1"]) == 2
     assert "'trials'" in capsys.readouterr().err
+
+
+def test_a_correction_never_raises_the_winners_score() -> None:
+    """Issue 26: the demo's corrected winner score came out above the naive one. With one
+    trial far ahead the bootstrap's out-of-bag score of the winner falls on either side of its
+    validation score by chance; a correction for best-of-N optimism must not go above it."""
+    import numpy as np
+
+    from curvecast.stats import winner_estimate
+
+    for seed in range(10):
+        rng = np.random.default_rng(seed)
+        per_example = np.stack([rng.random(60) < 0.9, rng.random(60) < 0.3]).astype(float)
+        est = winner_estimate(per_example=per_example, rng=np.random.default_rng(seed), warn=False)
+        assert est.estimate <= est.naive, seed
+        assert est.optimism >= 0.0

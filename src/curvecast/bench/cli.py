@@ -4,7 +4,7 @@ The main CLI (:mod:`curvecast.cli`) calls :func:`add_bench_parser` with its subp
 the parsed arguments to :func:`run_bench` (also set as the parser's ``func`` default)::
 
     curvecast bench forecast --suite fixture --methods last_value,parametric --out bench-out
-    curvecast bench forecast --suite lcdb --data-dir ../shared/data --limit 50 --mcmc-limit 10
+    curvecast bench forecast --suite lcdb --data-dir DIR --limit 50 --mcmc-limit 10
     curvecast bench speed --methods last_value,domhan_mcmc --repeats 20
 
 Progress goes to stderr, the final markdown tables to stdout, and the report files to ``--out``.
@@ -138,8 +138,9 @@ def _add_data_args(parser: argparse.ArgumentParser) -> None:
         type=Path,
         default=None,
         metavar="DIR",
-        help="folder laid out like ../shared/data (default: the cache, filled on first use "
-        "from PyPI and GitHub; $CURVECAST_CACHE or ~/.cache/curvecast)",
+        help="a local copy of the suites, one folder per source as the cache holds them "
+        "(lcdb/, yahpo_lcbench/, scan_bench/, ...); default: the cache, filled on first use "
+        "from PyPI and GitHub ($CURVECAST_CACHE or ~/.cache/curvecast)",
     )
 
 
@@ -155,12 +156,14 @@ def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
     bench = subparsers.add_parser(
         "bench",
         help="benchmark forecasts on real curves, or time the methods",
-        description="Benchmark the forecasting methods: accuracy (forecast) or speed (speed), "
-        "and the pruners on replayed real searches (prune).",
+        description="Benchmark the forecasting methods: accuracy (forecast) or speed (speed); "
+        "the pruners on replayed real searches (prune) and against compute with pauses "
+        "(anytime); scaling laws on public sweeps (scaling).",
     )
     bench.set_defaults(func=run_bench, bench_command=None)
-    # the metavar stays as tests/test_cli.py reads it; "anytime" is listed under it with its help
-    sub = bench.add_subparsers(dest="bench_command", metavar="{forecast,speed,prune,scaling}")
+    sub = bench.add_subparsers(
+        dest="bench_command", metavar="{forecast,speed,prune,scaling,anytime}"
+    )
 
     fc = sub.add_parser(
         "forecast",

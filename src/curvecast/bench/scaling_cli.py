@@ -40,7 +40,7 @@ def add_scaling_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="fit scaling laws below a compute cutoff on public sweeps, predict the runs above",
         description="On each public sweep, fit every law on the runs at or below a compute "
         "cutoff and predict the held-out runs above it: relative error at the largest runs, "
-        "90%% interval coverage, error of the predicted N*; against each paper's own procedure "
+        "90% interval coverage, error of the predicted N*; against each paper's own procedure "
         "and a log-log line.",
     )
     sp.add_argument(
@@ -55,8 +55,9 @@ def add_scaling_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
         type=Path,
         default=None,
         metavar="DIR",
-        help="folder laid out like ../shared/data (default: the cache, filled on first use "
-        "from PyPI and GitHub; $CURVECAST_CACHE or ~/.cache/curvecast)",
+        help="a local copy of the sweeps, one folder per source as the cache holds them "
+        "(formll_isoflop/, mlfoundations_scaling/, ...); default: the cache, filled on first "
+        "use from GitHub ($CURVECAST_CACHE or ~/.cache/curvecast)",
     )
     sp.add_argument("--n-bootstrap", type=_nonneg, default=200, metavar="B")
     sp.add_argument("--seed", type=_nonneg, default=0, metavar="S")

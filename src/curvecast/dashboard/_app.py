@@ -172,6 +172,8 @@ def create_app(
     from starlette.responses import FileResponse, JSONResponse
     from starlette.responses import Response as RawResponse
     from starlette.routing import Mount, Route
+
+    _register_id_convertor()
     from starlette.staticfiles import StaticFiles
 
     forecasts = ForecastCache(method)
@@ -362,6 +364,9 @@ def create_app(
 
         return _send(request, snap.body(("trial", number), make))
 
+    async def not_found(request: Request) -> Response:
+        return _error(404, "no such resource (ids are integers of at most 18 digits)")
+
     middleware = [
         Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts or ["*"]),
         Middleware(_SecurityHeaders),
@@ -370,14 +375,36 @@ def create_app(
         Route("/", index),
         Route("/api/config", api_config),
         Route("/api/studies", api_studies),
-        Route("/api/studies/{study_id:int}", api_study),
-        Route("/api/studies/{study_id:int}/chart", api_chart),
-        Route("/api/studies/{study_id:int}/trials/{number:int}", api_trial),
+        Route("/api/studies/{study_id:cc_id}", api_study),
+        Route("/api/studies/{study_id:cc_id}/chart", api_chart),
+        Route("/api/studies/{study_id:cc_id}/trials/{number:cc_id}", api_trial),
+        Route("/api/{rest:path}", not_found),
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
     ]
     app = Starlette(routes=routes, middleware=middleware)
     app.state.snapshots = store
     return app
+
+
+class _IdConvertor:
+    """A study or trial id in a path: at most 18 digits. A longer one (a 5,000-digit id) matches
+    no route and gets a 404, where Starlette's "int" would raise past Python's limit on digits
+    (a 500) or pass the storage a number it cannot hold."""
+
+    regex = "[0-9]{1,18}"
+
+    def convert(self, value: str) -> int:
+        return int(value)
+
+    def to_string(self, value: int) -> str:
+        return str(value)
+
+
+def _register_id_convertor() -> None:
+    from starlette.convertors import CONVERTOR_TYPES, Convertor, register_url_convertor
+
+    if "cc_id" not in CONVERTOR_TYPES:
+        register_url_convertor("cc_id", type("IdConvertor", (_IdConvertor, Convertor), {})())
 
 
 class _SecurityHeaders:

@@ -91,9 +91,10 @@ def read_verdicts(trial: FrozenTrial) -> tuple[list[dict[str, Any]], list[str]]:
     """Every curvecast verdict on ``trial`` in step order, each with its ``explain`` line, and a
     note for each record that could not be read (skipped).
 
-    A shadow pruner's record (``"shadow": true``, decision "prune" or "stop") comes back with
+    A shadow pruner's stop (``"shadow": true``, decision "prune" or "stop") comes back with
     ``"shadow": True``, decision ``"prune"`` and an ``explain`` that starts "would have stopped";
-    it never counts as the stop of the trial. Records without the field are ordinary verdicts.
+    it never counts as the stop of the trial. Its other records ("continue", ``"shadow": true``)
+    and records without the field are ordinary verdicts (``"shadow": False``).
     """
     from curvecast.integrations.optuna import ATTR_PREFIX
     from curvecast.pruning import Verdict
@@ -109,9 +110,11 @@ def read_verdicts(trial: FrozenTrial) -> tuple[list[dict[str, Any]], list[str]]:
         try:
             if not isinstance(raw, dict):
                 raise TypeError(f"a {type(raw).__name__}, not a verdict record")
-            shadow = raw.get("shadow") is True
             decision = raw.get("decision")
-            if shadow and decision in ("prune", "stop"):
+            # a shadow pruner records every verdict with "shadow": true; only its stops are
+            # "would have pruned", its "continue" verdicts are ordinary forecasts
+            shadow = raw.get("shadow") is True and decision in ("prune", "stop")
+            if shadow:
                 decision = "stop"
             if decision not in ("continue", "stop", "pause"):
                 raise ValueError(f"unknown decision {short(repr(decision), 40)}")
@@ -132,8 +135,8 @@ def read_verdicts(trial: FrozenTrial) -> tuple[list[dict[str, Any]], list[str]]:
             text = v.explain()
         except Exception:  # readable, but missing what the sentence needs (an incumbent)
             text = f"{d['decision']} at step {d['step']:g}: {str(d['reason']).replace('_', ' ')}"
+        d["shadow"] = shadow
         if shadow:
-            d["shadow"] = True
             d["decision"] = "prune"
             text = _explain_shadow(text)
         d["explain"] = text

@@ -121,9 +121,8 @@ def write_synthetic_study(
                 final_quantiles={q: final + spread * z for q, z in _Z},
                 method="pfn",
             ).to_dict()
-            if stop and shadow:
+            if shadow:  # as ForecastPruner(shadow=True) records: every verdict, stops as "stop"
                 v["shadow"] = True
-                v["decision"] = "prune"
             verdicts[f"curvecast:step:{s:010d}"] = v
             if stop:
                 stop_at = s

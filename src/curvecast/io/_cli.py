@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import sys
 import time
 import warnings
+from collections import Counter
 from typing import IO, TYPE_CHECKING
 
 from curvecast.exceptions import InvalidParameterError
@@ -57,7 +59,7 @@ def add_from_arguments(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group(
         "runs from a log directory or tracking store (--from)",
         "Instead of JSON Lines, read every run's METRIC from SOURCE and print one row per run: "
-        "last step, forecast final value with its 90%% interval, P(beat the best run), and "
+        "last step, forecast final value with its 90% interval, P(beat the best run), and "
         "whether it is worth stopping.",
     )
     g.add_argument(
@@ -113,9 +115,35 @@ def _g(v: float | None) -> str:
     return "-" if v is None or not math.isfinite(v) else f"{v:.4g}"
 
 
+def natural_key(name: str) -> tuple[tuple[int, int | str], ...]:
+    """Sort key that orders the numbers inside run names by value: trial-2 before trial-10.
+
+    >>> sorted(["trial-10", "trial-2", "trial-1"], key=natural_key)
+    ['trial-1', 'trial-2', 'trial-10']
+    """
+    return tuple(
+        (0, int(part)) if part.isdigit() else (1, part.lower())
+        for part in re.split(r"(\d+)", name)
+        if part
+    )
+
+
+def reference_run(rows: list[RunForecast]) -> str | None:
+    """The run that P(beat best) was computed against: the incumbent most rows were judged
+    against (a running run's forecast can beat the best finished run), else the best finished
+    run, else None."""
+    judged = Counter(r.best_run for r in rows if r.best_run and r.verdict.prob_better is not None)
+    if judged:
+        return judged.most_common(1)[0][0]
+    return next((r.best_run for r in rows if r.verdict.reason == "finished" and r.best_run), None)
+
+
 def _table(rows: list[RunForecast], threshold: float) -> list[str]:
     head = ["run", "points", "last step", "last value", "forecast final [90%]", "P(beat best)"]
     head.append("verdict")
+    from curvecast.io._judge import _MIN_POINTS
+
+    best = reference_run(rows)
     body = []
     for r in rows:
         v = r.verdict
@@ -126,11 +154,15 @@ def _table(rows: list[RunForecast], threshold: float) -> list[str]:
         elif v.reason == "diverged":
             verdict = "STOP (diverged)"
         elif v.reason == "finished":
-            verdict = "best" if r.best_run == r.run else "finished"
+            verdict = "finished"
         elif v.reason == "promising":
             verdict = "continue"
+        elif v.reason == "warmup":
+            verdict = f"warm-up (< {_MIN_POINTS} points)"
         else:
             verdict = v.reason.replace("_", " ")
+        if r.run == best:
+            verdict = "best" if v.reason == "finished" else f"{verdict} (best)"
         body.append(
             [
                 r.run,
@@ -185,6 +217,7 @@ def run_from(args: argparse.Namespace, out: IO[str]) -> int:
             method=args.method,
             seed=args.seed,
         )
+        rows.sort(key=lambda r: natural_key(r.run))  # trial-2 before trial-10
         _print(args, direction, rows, out)
         if args.to_storage:
             from curvecast.io._mirror import mirror_runs
@@ -234,7 +267,22 @@ def _print(args: argparse.Namespace, direction: str, rows: list[RunForecast], ou
         f"{args.metric} ({direction}) of {len(rows)} runs from {args.source}; forecast at step "
         f"{_g(horizon)}{'' if args.horizon else ' (the longest run)'}",
         *_table(rows, args.threshold),
-        "worth stopping: " + (", ".join(stop) if stop else "none"),
     ]
+    from curvecast.io._judge import _MIN_POINTS
+
+    best = reference_run(rows)
+    if best is not None:
+        row = next(r for r in rows if r.run == best)
+        against = next(
+            (r.verdict.incumbent for r in rows if r.best_run == best and r.run != best), None
+        )
+        if row.verdict.reason == "finished":
+            what = f"its final value {_g(row.last_value)}"
+        else:
+            what = f"{_g(against)}, the cautious quartile of its forecast (it is still running)"
+        lines.append(f"best: {best}; P(beat best) is the chance to beat {what}")
+    if any(r.verdict.reason == "warmup" for r in rows):
+        lines.append(f"warm-up: a run with fewer than {_MIN_POINTS} points is not forecast yet")
+    lines.append("worth stopping: " + (", ".join(stop) if stop else "none"))
     out.write("\n".join(lines) + "\n")
     out.flush()

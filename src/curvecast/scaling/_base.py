@@ -166,6 +166,9 @@ class TermLaw(ScalingLaw):
         self.n_polish = min(n_polish, n_starts)
         self.calibrate = bool(calibrate)
         self.extrap_residuals_: NDArray[np.float64] = np.empty(0)
+        #: the variance of the smaller fit's log predictions over bootstrap replicates where
+        #: ``extrap_residuals_`` were measured: the part of those errors a bootstrap spreads
+        self.extrap_param_var_ = 0.0
         self.theta_: NDArray[np.float64] = np.empty(0)
         self.thetas_: NDArray[np.float64] = np.empty((0, 0))
         self.residuals_: NDArray[np.float64] = np.empty(0)
@@ -311,21 +314,41 @@ class TermLaw(ScalingLaw):
             n_polish=min(self.n_polish, 4),
             rng=gen,
         )
+        # what of those errors is the smaller fit's own error, which a bootstrap spreads
+        reps = min(self.n_bootstrap, 20)
+        self.extrap_param_var_ = 0.0
+        if reps >= 2:
+            w_in = [bootstrap_indices(int(inner.sum()), None, gen) for _ in range(reps)]
+            th = np.array(
+                [
+                    refit(theta_in, model, X[inner], y[inner], w, delta=self.huber_delta)
+                    for w in w_in
+                ]
+            )
+            self.extrap_param_var_ = float(np.median(self._log_pred(th, X[~inner]).var(axis=0)))
         return np.asarray(y[~inner] - self._log_pred(theta_in[None, :], X[~inner])[0])
 
     def _noise(self) -> NDArray[np.float64]:
         """Log-residual quantiles mixed into the predictive distribution, shape ``(K,)``.
 
         The fit's residuals, widened when ``calibrate`` found larger errors in extrapolation:
-        scaled by the ratio of the median absolute extrapolation error to the median absolute
-        residual, when that ratio exceeds 1 (the band stays centred on the fit).
+        scaled by the ratio of the extrapolation errors' robust scale, less the variance a
+        bootstrap of the smaller fit gives there (the fit's own error, which this fit's
+        replicates spread), to the residuals' robust scale, when that ratio exceeds 1 (the
+        band stays centred on the fit).
         """
         r = self.residuals_
         e = self.extrap_residuals_
         n, p = r.size, len(self.param_names)
         inflate = np.sqrt(n / max(n - p, 1))
         if e.size >= 2:
-            inflate = max(inflate, float(np.median(np.abs(e)) / max(np.median(np.abs(r)), 1e-12)))
+            # the extrapolation errors hold the runs' scatter and the smaller fit's own error;
+            # the bootstrap replicates spread the fit's error, so only what is left of the
+            # errors' variance widens the scatter (else the band counts the fit's error twice)
+            mad = 1.4826
+            scatter2 = (mad * np.median(np.abs(e - np.median(e)))) ** 2 - self.extrap_param_var_
+            own = max(mad * np.median(np.abs(r)), 1e-12)
+            inflate = max(inflate, float(np.sqrt(max(scatter2, 0.0))) / own)
         k = min(n, _MAX_NOISE)
         levels = (np.arange(k) + 0.5) / k
         return np.asarray(np.quantile(r, levels) * inflate)

@@ -71,7 +71,7 @@ def add_scaling_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="fit a law to SWEEP (CSV or JSON Lines) and predict",
         description="Fit a scaling law to the runs in SWEEP (one row per run: N, D or C, loss), "
         "print its parameters, predictions at --predict points and the compute-optimal split at "
-        "--optimal-for budgets with 90%% intervals (bootstrap over runs), and write fit.json "
+        "--optimal-for budgets with 90% intervals (bootstrap over runs), and write fit.json "
         "and plots (iso-FLOP curves, frontier with its band, residuals) into --out.",
     )
     fit.add_argument("sweep", type=Path, help="CSV or JSON Lines file, one run per row")

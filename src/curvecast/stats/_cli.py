@@ -109,7 +109,11 @@ def run_compare(args: argparse.Namespace) -> int:
     if args.demo:
         from curvecast.stats._demo import format_selection_demo, run_selection_demo
 
-        print(format_selection_demo(run_selection_demo(trials=args.trials, seed=args.seed)))
+        print(
+            format_selection_demo(
+                run_selection_demo(trials=args.trials, seed=args.seed, progress=True)
+            )
+        )
         return 0
     if args.reps < 1:
         raise parameter_error("--reps", "curvecast compare", "a positive int", args.reps)

@@ -14,6 +14,7 @@ answers with the accuracy on one half of the validation set, checked against the
 
 from __future__ import annotations
 
+import sys
 import time
 import warnings
 from dataclasses import dataclass
@@ -78,7 +79,7 @@ def _split(seed: int) -> dict[str, tuple[Any, Any]]:
 
 
 def _search(
-    data: dict[str, tuple[Any, Any]], trials: int, seed: int, score: Any
+    data: dict[str, tuple[Any, Any]], trials: int, seed: int, score: Any, show_progress: bool
 ) -> tuple[Any, dict[int, dict[str, Any]]]:
     """An Optuna search of the demo's MLP; ``score(trial, val_correct)`` is what it optimizes.
     Returns the study and, per trial number, its validation and test correctness."""
@@ -101,14 +102,23 @@ def _search(
         seen[trial.number] = {"val": val, "test": float(np.mean(clf.predict(Xte) == yte))}
         return float(score(trial, val))
 
+    from threadpoolctl import threadpool_limits
+
+    from curvecast.demo_search import _Progress
+
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed))
-    study.optimize(objective, n_trials=trials)
+    progress = _Progress(trials, sys.stderr) if show_progress else None
+    # one BLAS thread: the same scores on every machine (a thread count changes the sums'
+    # order, hence the trained nets), and no oversubscription on a shared machine
+    with threadpool_limits(1):
+        study.optimize(objective, n_trials=trials, callbacks=[progress] if progress else None)
     return study, seen
 
 
-def run_selection_demo(*, trials: int = 40, seed: int = 0) -> SelectionDemo:
-    """Run both searches and measure; see the module docstring.
+def run_selection_demo(*, trials: int = 40, seed: int = 0, progress: bool = False) -> SelectionDemo:
+    """Run both searches and measure; see the module docstring. With ``progress``, a status
+    line per finished trial goes to stderr.
 
     Raises:
         InvalidParameterError: ``trials`` < 3. MissingDependencyError: Optuna or scikit-learn
@@ -125,7 +135,9 @@ def run_selection_demo(*, trials: int = 40, seed: int = 0) -> SelectionDemo:
         ) from exc
     started = time.perf_counter()
     data = _split(seed)
-    study, seen = _search(data, trials, seed, lambda trial, val: val.mean())
+    if progress:
+        print(f"search 1 of 2: {trials} trials, scored on the validation set", file=sys.stderr)
+    study, seen = _search(data, trials, seed, lambda trial, val: val.mean(), progress)
     numbers = sorted(seen)
     per_example = np.stack([seen[n]["val"] for n in numbers])
     rng = np.random.default_rng(seed)
@@ -141,8 +153,14 @@ def run_selection_demo(*, trials: int = 40, seed: int = 0) -> SelectionDemo:
     holdout = ReusableHoldout.for_tolerance(
         TOLERANCE, queries=trials, budget=trials, rng=np.random.default_rng(seed + 1)
     )
+    if progress:
+        print(f"search 2 of 2: {trials} trials, through the reusable holdout", file=sys.stderr)
     hstudy, hseen = _search(
-        data, trials, seed, lambda trial, val: holdout.report(trial, val[free], val[held])
+        data,
+        trials,
+        seed,
+        lambda trial, val: holdout.report(trial, val[free], val[held]),
+        progress,
     )
     hbest = hstudy.best_trial.number
     return SelectionDemo(

@@ -59,9 +59,29 @@
     }
     for (const c of children) {
       if (c === null || c === undefined || c === false) continue;
-      e.append(c instanceof Node ? c : document.createTextNode(String(c)));
+      e.append(c instanceof Node ? c : document.createTextNode(visible(String(c))));
     }
     return e;
+  }
+
+  // Bidirectional controls (U+202E and kin) would show a name reversed, and could spoof one:
+  // every string from the server is shown with them spelled out, e.g. "[U+202E]".
+  const BIDI = /[\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/g;
+  function visible(text) {
+    return text.replace(BIDI, (ch) => "[U+" + ch.charCodeAt(0).toString(16).toUpperCase().padStart(4, "0") + "]");
+  }
+
+  // A user-chosen name, cut to `limit` characters with an ellipsis; the full name (up to 2,000
+  // characters) in its title, so a 100,000-character name cannot push the columns off-screen.
+  const NAME_LIMIT = 80;
+  function nameText(name, limit) {
+    const t = visible(String(name));
+    const n = limit || NAME_LIMIT;
+    return t.length <= n ? t : t.slice(0, n - 1) + "…";
+  }
+  function nameTitle(name) {
+    const t = visible(String(name));
+    return t.length <= NAME_LIMIT ? null : (t.length > 2000 ? t.slice(0, 1999) + "…" : t);
   }
 
   function fmt(v, digits) {
@@ -323,8 +343,15 @@
     try {
       const z = page.zoom;
       const xs = u.data[0];
-      const xr = z && z.x ? z.x : [xs[0], xs[xs.length - 1]];
+      const xr = z && z.x ? z.x.slice() : [xs[0], xs[xs.length - 1]];
       if (xr[0] === xr[1]) { xr[0] -= 0.5; xr[1] += 0.5; }
+      else if (!(z && z.x)) {
+        // a little room at both ends: a stop marker at the first or last step is drawn whole,
+        // not cut in half by the chart's edge
+        const pad = (xr[1] - xr[0]) * 0.02;
+        xr[0] -= pad;
+        xr[1] += pad;
+      }
       let yr = z && z.y ? z.y : defaultY(page.built);
       if (!yr) yr = dataYRange(u);
       u.batch(() => {
@@ -605,14 +632,15 @@
     crumbs.textContent = "";
     parts.forEach(([label, href], i) => {
       if (i > 0) crumbs.append("/ ");
-      crumbs.append(href ? el("a", { href: href }, label) : el("span", null, label));
+      const props = { href: href || null, title: nameTitle(label) };
+      crumbs.append(href ? el("a", props, nameText(label)) : el("span", props, nameText(label)));
     });
   }
 
   function renderStudies(body) {
     setCrumbs([["studies", null]]);
     const rows = body.studies.map((s) => el("tr", { data: { studyId: s.id }, class: "study-row" },
-      el("td", null, el("a", { href: "#/study/" + encodeURIComponent(s.id), class: "study-link" }, s.name),
+      el("td", null, el("a", { href: "#/study/" + encodeURIComponent(s.id), class: "study-link", title: nameTitle(s.name) }, nameText(s.name)),
         s.notes && s.notes.length ? el("div", { class: "row-note" }, "⚠ " + s.notes.join(" · ")) : null),
       el("td", null, s.direction),
       el("td", { class: "num" }, fmt(s.n_trials)),
@@ -827,7 +855,8 @@
         page.toolEl, page.chartEl, page.schedEl, page.selEl, el("h2", null, "Trials"), page.tableCtl, page.tableEl);
       page.built_dom = true;
     }
-    page.titleEl.textContent = s.name;
+    page.titleEl.textContent = nameText(s.name, 200);
+    if (nameTitle(s.name)) page.titleEl.title = nameTitle(s.name); else page.titleEl.removeAttribute("title");
     page.subEl.textContent = s.direction + " · " + s.n_trials + " trials · data read " +
       (view.read_at ? new Date(view.read_at).toLocaleTimeString() : "now");
     const notes = (s.notes || []).slice();
@@ -871,7 +900,8 @@
       page.built_dom = true;
     }
     page.titleEl.textContent = "Trial " + t.number;
-    page.subEl.textContent = "study “" + s.name + "” · " + s.direction;
+    page.titleEl.removeAttribute("title");
+    page.subEl.textContent = "study “" + nameText(s.name) + "” · " + s.direction;
     page.whyEl.textContent = t.why || "no curvecast decision recorded";
     page.notesEl.replaceChildren(notesBox(t.notes, "trial-notes") || "");
     const pLabel = t.state === "complete" ? "finished" : t.prob_better === null ? "–" : prob(t.prob_better) + (t.p_when ? " (" + t.p_when + ")" : "");
@@ -880,7 +910,12 @@
       card("value", fmt(t.value !== null ? t.value : t.last_value)),
       card("last step", fmt(t.last_step)),
       card("P(beat incumbent)", pLabel, "forecast probability that the final value beats the incumbent"),
-      card("incumbent", fmt(s.incumbent)),
+      // the incumbent its P was computed against (for a pruned trial: when it was stopped),
+      // not today's best, which may have moved on since
+      t.p_against !== null && t.p_against !== undefined
+        ? card(t.state === "pruned" ? "incumbent when stopped" : "incumbent judged against",
+          fmt(t.p_against), "the value P(beat incumbent) was computed against; today's incumbent: " + fmt(s.incumbent))
+        : card("incumbent", fmt(s.incumbent)),
       card("steps saved", fmt(t.steps_saved)),
       t.shadow ? card("shadow pruner", "would have stopped at " + fmt(t.shadow.step) + (t.shadow.outcome ? " (" + t.shadow.outcome + ")" : ""), t.shadow.explain, "shadow") : null,
       card("duration", t.duration_s === null ? "–" : fmt(t.duration_s, 3) + " s")));
