@@ -96,13 +96,13 @@ def read_verdicts(trial: FrozenTrial) -> tuple[list[dict[str, Any]], list[str]]:
     it never counts as the stop of the trial. Its other records ("continue", ``"shadow": true``)
     and records without the field are ordinary verdicts (``"shadow": False``).
     """
-    from curvecast.integrations.optuna import ATTR_PREFIX
+    from curvecast.integrations.optuna import ATTR_PREFIX, record_keys
     from curvecast.pruning import Verdict
 
     out: list[dict[str, Any]] = []
     failed: list[tuple[str, str]] = []
     try:
-        keys = sorted(str(k) for k in trial.system_attrs if str(k).startswith(ATTR_PREFIX))
+        keys = record_keys(trial)  # in step order, 1e10 after 9e9
     except Exception as exc:  # pragma: no cover - a storage that returns odd keys
         return [], [f"verdict records could not be listed ({type(exc).__name__})"]
     for key in keys:
