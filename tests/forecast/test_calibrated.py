@@ -147,10 +147,10 @@ def test_bad_parameters_name_the_field(kwargs, field) -> None:
         CalibratedForecaster(**kwargs)
 
 
-def test_auto_is_calibrated_with_a_search_and_ensemble_alone() -> None:
+def test_auto_is_stacked_with_a_search_and_ensemble_alone() -> None:
     context = _search(5, seed=7)
     target = _search(1, seed=8)[0].truncate(10)
-    assert forecast_curve(target, [20.0], context=context).method == "calibrated"
+    assert forecast_curve(target, [20.0], context=context).method == "stacked"
     assert forecast_curve(target, [20.0]).method == "ensemble"
 
 

@@ -109,9 +109,9 @@ def test_minimize_study_uses_the_lowest_final_as_incumbent() -> None:
                 raise optuna.TrialPruned()
         return loss
 
-    study = optuna.create_study(
-        direction="minimize", pruner=ForecastPruner(method="last_value", bounds=(0, None))
-    )
+    # same_step=False: judged after two completed trials (the default waits for five)
+    pruner = ForecastPruner(method="last_value", bounds=(0, None), same_step=False)
+    study = optuna.create_study(direction="minimize", pruner=pruner)
     study.optimize(objective, n_trials=3)
     assert [t.state.name for t in study.trials] == ["COMPLETE", "COMPLETE", "PRUNED"]
     v = final_forecast(study.trials[2])
@@ -191,8 +191,8 @@ def test_per_trial_max_resource_with_a_bad_return_names_the_parameter(bad: objec
 def test_running_trials_forecasts_are_the_incumbent_before_any_trial_completes(
     incumbent: str,
 ) -> None:
-    pruner = ForecastPruner(
-        method="last_value", bounds=(0, 1), max_resource=20, incumbent=incumbent
+    pruner = ForecastPruner(  # same_step=False: no completed trial to compare with at all
+        method="last_value", bounds=(0, 1), max_resource=20, incumbent=incumbent, same_step=False
     )
     study = optuna.create_study(direction="maximize", pruner=pruner)
     good, bad = study.ask(), study.ask()
@@ -210,6 +210,39 @@ def test_running_trials_forecasts_are_the_incumbent_before_any_trial_completes(
     else:
         assert v.decision == "continue" and v.reason == "no_incumbent"
     assert pruner.settings()["incumbent"] == incumbent
+
+
+def test_the_default_waits_for_five_completed_trials_at_the_step() -> None:
+    """Issue 24: where the forecast cannot tell, the same-step comparison decides. A trial far
+    behind two completed ones, which the forecast alone stops, goes on; behind five, it stops."""
+
+    def objective(trial: optuna.Trial) -> float:
+        ceiling = trial.suggest_float("x", 0.0, 1.0)
+        acc = 0.0
+        for step in range(1, EPOCHS + 1):
+            acc = ceiling * (1 - math.exp(-0.5 * step))
+            trial.report(acc, step)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+        return acc
+
+    def run(n_completed: int, same_step: bool) -> optuna.trial.FrozenTrial:
+        pruner = ForecastPruner(method="last_value", bounds=(0, 1), same_step=same_step)
+        study = optuna.create_study(direction="maximize", pruner=pruner)
+        for k in range(n_completed):
+            study.enqueue_trial({"x": 0.8 + 0.02 * k})
+        study.enqueue_trial({"x": 0.1})
+        study.optimize(objective, n_trials=n_completed + 1)
+        return study.trials[-1]
+
+    assert run(2, same_step=False).state.name == "PRUNED"
+    kept = run(2, same_step=True)
+    assert kept.state.name == "COMPLETE"
+    assert all(v.decision != "stop" for v in verdicts(kept))
+    stopped = run(5, same_step=True)
+    assert stopped.state.name == "PRUNED"
+    v = final_forecast(stopped)
+    assert v is not None and v.same_step is not None and "behind the median" in v.explain()
 
 
 def test_multi_objective_study_is_refused_clearly() -> None:

@@ -270,9 +270,12 @@ def _report_and_tell(study: optuna.Study, trial: optuna.Trial, values: list[floa
 
 def test_ask_and_tell_from_another_process(tmp_path: Path) -> None:
     # Optuna's test_tell_from_another_process: the study (and so the pruner) is pickled into a
-    # worker process, which reports, asks the pruner and tells.
+    # worker process, which reports, asks the pruner and tells. (same_step=False: a stop after
+    # three completed trials, where the default waits for five at the step.)
     study = optuna.create_study(
-        storage=f"sqlite:///{tmp_path / 'study.db'}", direction="maximize", pruner=_pruner()
+        storage=f"sqlite:///{tmp_path / 'study.db'}",
+        direction="maximize",
+        pruner=_pruner(same_step=False),
     )
 
     def curve(ceiling: float) -> list[float]:
@@ -333,7 +336,9 @@ def test_copy_study_keeps_the_records_and_the_copy_goes_on(tmp_path: Path, to: s
 
 def test_enqueued_trials_are_judged_and_waiting_ones_ignored() -> None:
     study = optuna.create_study(
-        direction="maximize", sampler=optuna.samplers.RandomSampler(seed=17), pruner=_pruner()
+        direction="maximize",
+        sampler=optuna.samplers.RandomSampler(seed=17),
+        pruner=_pruner(same_step=False),  # a stop after three completed trials
     )
     for x in (0.7, 0.68, 0.72, 0.0):  # three good ones, then one far off
         study.enqueue_trial({"x": x})

@@ -21,7 +21,10 @@ Per query point, the weight ``w`` of the context member in the mixture
 ``F = w F_context + (1 - w) F_alone`` is the one of :data:`WEIGHTS` whose mixture had the lowest
 mean CRPS on those backtests, shrunk towards the curve alone by ``n / (n + k0)``: with ``n``
 backtests the context can take at most that share, so two completed runs (``n = 2``, default
-``k0 = 4``) move a forecast a third of the way, never onto their finals. The mixture is then
+``k0 = 4``) move a forecast a third of the way, never onto their finals. A third member, the
+last observed value (``last_value``), is then mixed in the same way with a weight chosen and
+shrunk alike: where the search's runs overfit or plateau (boosting, noisy RL returns), the
+backtests show that the value already reached is the better bet. The mixture is then
 recalibrated on the same backtests as :mod:`~curvecast.forecast.calibrated` recalibrates the PFN
 (split-conformal shift and scale; with fewer than 9 backtests the band is only ever widened), and
 the recalibration is kept only where it lowered the backtests' mean CRPS (so one or two
@@ -46,7 +49,6 @@ from curvecast.curves import Curve
 from curvecast.exceptions import parameter_error
 from curvecast.forecast._result import GRID, Forecast
 from curvecast.forecast.calibrated import MIN_SHRINK, _digest, _run_base
-from curvecast.forecast.ensemble import mix_quantiles
 
 __all__ = ["MAX_BACKTESTS", "WEIGHTS", "StackedForecaster", "stacked_pfn"]
 
@@ -58,6 +60,9 @@ MAX_BACKTESTS = 16
 WEIGHTS: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
 _I05, _I50, _I95 = (int(np.argmin(np.abs(GRID - v))) for v in (0.05, 0.5, 0.95))
 _CACHE_SIZE = 8192
+#: The third member: the last observed value (the strong baseline of the LCDB study), which
+#: the backtests favour where runs overfit or plateau and extrapolations overshoot.
+LAST = "last_value"
 
 
 class StackedForecaster:
@@ -121,11 +126,12 @@ class StackedForecaster:
         if not context:
             return [self._tag(fc, None) for fc in alone]
         joint = _run_base(self.with_context, curves, x_news, gens, context)
+        last = _run_base(LAST, curves, x_news, gens, ())
         digest = _digest(context)
         out = []
-        for curve, xq, a, c in zip(curves, x_news, alone, joint, strict=True):
+        for curve, xq, a, c, lv in zip(curves, x_news, alone, joint, last, strict=True):
             bt = self._backtests(curve, xq, context, digest)
-            out.append(self._tag(a, None) if bt is None else self._stack(a, c, *bt))
+            out.append(self._tag(a, None) if bt is None else self._stack(a, c, lv, *bt))
         return out
 
     def _tag(self, fc: Forecast, stacking: dict[str, Any] | None) -> Forecast:
@@ -137,10 +143,10 @@ class StackedForecaster:
     # -- backtests ------------------------------------------------------------------------
     def _backtests(
         self, curve: Curve, xq: _F, context: Sequence[Curve], digest: str
-    ) -> tuple[_F, _F, _F] | None:
-        """Backtests on the completed runs at this cutoff: the alone and the context member's
-        quantiles, each shape ``(n, m, len(GRID))``, and the truths, shape ``(n, m)``; None
-        when no run reaches past the cutoff."""
+    ) -> tuple[_F, _F, _F, _F] | None:
+        """Backtests on the completed runs at this cutoff: the alone, the context and the last
+        value member's quantiles, each shape ``(n, m, len(GRID))``, and the truths, shape
+        ``(n, m)``; None when no run reaches past the cutoff."""
         x_last = float(curve.observed_x[-1])
         horizon = float(np.max(xq))
         if not horizon > x_last or not x_last > 0:
@@ -174,15 +180,18 @@ class StackedForecaster:
             queries.append(rel * end)
             truths.append(np.interp(rel * end, c.observed_x, c.observed_y))
         own = [("alone", self.alone, _curve_digest(context[i]), *key) for i in usable]
+        last = [("alone", LAST, _curve_digest(context[i]), *key) for i in usable]
         joint = [("joint", self.with_context, digest, i, *key) for i in usable]
         self._fill(own, prefixes, queries, [()] * len(usable))
+        self._fill(last, prefixes, queries, [()] * len(usable))
         self._fill(
             joint, prefixes, queries,
             [[o for j, o in enumerate(context) if j != i] for i in usable],
         )  # fmt: skip
         a = np.stack([self._cache[k] for k in own])
-        c = np.stack([self._cache[k] for k in joint])
-        return a, c, np.stack(truths)
+        cj = np.stack([self._cache[k] for k in joint])
+        lv = np.stack([self._cache[k] for k in last])
+        return a, cj, lv, np.stack(truths)
 
     def _fill(
         self,
@@ -210,49 +219,56 @@ class StackedForecaster:
             self._cache.popitem(last=False)
 
     # -- the mixture ----------------------------------------------------------------------
-    def _stack(self, alone: Forecast, joint: Forecast, a: _F, c: _F, truth: _F) -> Forecast:
+    def _stack(
+        self, alone: Forecast, joint: Forecast, last: Forecast, a: _F, c: _F, lv: _F, truth: _F
+    ) -> Forecast:
         from curvecast.bench.metrics import crps_quantiles
+
+        def score(g: _F, t: _F) -> float:
+            return float(np.mean(crps_quantiles(g, t)))
 
         m = alone.x_new.size
         values = np.empty_like(alone.grid_values)
-        weights, scales, shifts, counts = [], [], [], []
+        weights, last_weights, scales, counts = [], [], [], []
         for j in range(m):
             ok = np.isfinite(truth[:, j])
             n = int(np.sum(ok))
             ga, gc = alone.grid_values[j : j + 1], joint.grid_values[j : j + 1]
+            gl = last.grid_values[j : j + 1]
             if n == 0:
                 values[j] = ga[0]
                 weights.append(0.0)
-                shifts.append(0.0)
+                last_weights.append(0.0)
                 scales.append(1.0)
                 counts.append(0)
                 continue
-            aj, cj, tj = a[ok, j], c[ok, j], truth[ok, j]
-            scores = []
-            for w in WEIGHTS:
-                mixed = _mix(aj, cj, w)
-                scores.append(float(np.mean(crps_quantiles(mixed, tj))))
-            best = WEIGHTS[int(np.argmin(scores))]
-            w = best * n / (n + self.k0)
+            aj, cj, lj, tj = a[ok, j], c[ok, j], lv[ok, j], truth[ok, j]
+            shrink = n / (n + self.k0)
+            # the context's weight, then the last value's against that mixture
+            w = shrink * WEIGHTS[int(np.argmin([score(_mix(aj, cj, w), tj) for w in WEIGHTS]))]
             mixed_bt = _mix(aj, cj, w)
+            v = (
+                shrink
+                * WEIGHTS[int(np.argmin([score(_mix(mixed_bt, lj, v), tj) for v in WEIGHTS]))]
+            )
+            mixed_bt = _mix(mixed_bt, lj, v)
             shift, scale = self._conformal(mixed_bt, tj)
             recal = _recalibrate(mixed_bt, shift, scale)
-            if (n < self._always_recalibrate_from) and np.mean(crps_quantiles(recal, tj)) >= np.mean(
-                crps_quantiles(mixed_bt, tj)
-            ):
+            if n < self._always_recalibrate_from and score(recal, tj) >= score(mixed_bt, tj):
                 shift, scale = 0.0, 1.0
-            row = _mix(ga, gc, w)
+            row = _mix(_mix(ga, gc, w), gl, v)
             values[j] = _recalibrate(row, shift, scale)[0]
             weights.append(round(w, 3))
-            shifts.append(shift)
+            last_weights.append(round(v, 3))
             scales.append(round(scale, 3))
             counts.append(n)
         info = dict(alone.info)
         info["stacking"] = {
             "backtests": int(max(counts)),
             "weight": weights,
+            "last_value_weight": last_weights,
             "scale": scales,
-            "members": [self.alone, self.with_context],
+            "members": [self.alone, self.with_context, LAST],
         }
         return Forecast(alone.x_new, values, direction=alone.direction, method=self.name,
                         info=info)  # fmt: skip
@@ -301,9 +317,7 @@ def _mix(a: _F, c: _F, w: float) -> _F:
     cdf = (1 - w) * _interp_rows(values, ra, GRID, 0.0, 1.0) + w * _interp_rows(
         values, rc, GRID, 0.0, 1.0
     )
-    return _interp_rows(
-        np.broadcast_to(GRID, a.shape), np.maximum.accumulate(cdf, axis=1), values
-    )
+    return _interp_rows(np.broadcast_to(GRID, a.shape), np.maximum.accumulate(cdf, axis=1), values)
 
 
 def _interp_rows(
