@@ -37,7 +37,14 @@ def main() -> None:
     ap.add_argument("--methods", default="last_value,auto")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", default=None, help="write the rows here")
+    ap.add_argument("--from-json", default=None, help="print the tables of rows written before")
     args = ap.parse_args()
+    if args.from_json:
+        with open(args.from_json) as fh:
+            rows = json.load(fh)
+        table(rows, [int(k) for k in args.contexts.split(",")], args.methods.split(","))
+        family_cells(rows, [int(k) for k in args.contexts.split(",")])
+        return
     import curvecast
     from curvecast.forecast.stacked import StackedForecaster
 
@@ -79,6 +86,7 @@ def main() -> None:
     print(f"{args.suite}: {len(curves)} curves, {len(by_task)} tasks, "
           f"{time.perf_counter() - t0:.0f} s")  # fmt: skip
     table(rows, ks, methods)
+    family_cells(rows, ks)
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(rows, fh, default=float)
@@ -107,6 +115,48 @@ def table(rows: list[dict], ks: list[int], methods: list[str]) -> None:
             vl = np.nanmean([crps[i] / last[c] - 1 for i, c in enumerate(CUTOFFS)])
             print(f"| {k} | {m} | " + " | ".join(f"{v:.4g}" for v in crps) +
                   f" | {vs:+.0%} | {vl:+.0%} | {np.mean(cov):.2f} |")  # fmt: skip
+
+
+def family_cells(rows: list[dict], ks: list[int], method: str = "auto") -> None:
+    """Issue 24's count: per (family = task, cutoff) cell, the default's mean CRPS against the
+    last observed value's mean absolute error and against the same curves' CRPS alone; tasks are
+    never pooled, so losses of different scales do not swamp one another."""
+    acc: dict[tuple, list[float]] = defaultdict(list)
+    for r in rows:
+        if r.get("error") or r.get("truth_diverged") or r.get("crps") is None:
+            continue
+        if not math.isfinite(r["crps"]):
+            continue
+        cell = (r["k"], r["task"], float(r["cutoff"]))
+        if r["method"] == method:
+            acc[("crps", *cell)].append(float(r["crps"]))
+            acc[("cov", *cell)].append(float(r["cover90"]))
+        if r["method"] == "last_value" and r["k"] == 0:
+            acc[("lv", r["task"], float(r["cutoff"]))].append(float(r["abs_error"]))
+    print("| context | cells | worse than last value | worse than alone | CRPS vs last value "
+          "| CRPS vs alone | 90% coverage (cells) |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|")
+    for k in ks:
+        keys = sorted({key[1:] for key in acc if key[0] == "crps" and key[1] == k})
+        worse_lv = worse_alone = 0
+        rel_lv, rel_alone, covs, cell_cov = [], [], [], []
+        for cell in keys:
+            crps = float(np.mean(acc[("crps", *cell)]))
+            lv = float(np.mean(acc.get(("lv", *cell[1:]), [math.nan])))
+            alone = float(np.mean(acc.get(("crps", 0, *cell[1:]), [math.nan])))
+            worse_lv += crps > lv
+            worse_alone += k > 0 and crps > alone * 1.0001
+            if lv > 0:
+                rel_lv.append(crps / lv - 1)
+            if alone > 0:
+                rel_alone.append(crps / alone - 1)
+            covs.extend(acc[("cov", *cell)])
+            cell_cov.append(float(np.mean(acc[("cov", *cell)])))
+        if not keys:
+            continue
+        print(f"| {k} | {len(keys)} | {worse_lv} | {worse_alone if k else '-'} | "
+              f"{np.mean(rel_lv):+.0%} | {np.mean(rel_alone):+.0%} | {np.mean(covs):.2f} "
+              f"({min(cell_cov):.2f}-{max(cell_cov):.2f}) |")  # fmt: skip
 
 
 if __name__ == "__main__":
