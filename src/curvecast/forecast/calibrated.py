@@ -177,38 +177,18 @@ class CalibratedForecaster:
         one; in a search that mixes budgets (and so schedules) each is judged at the same stage
         of its own run, not at the same step.
         """
-        x_last = float(curve.observed_x[-1])
-        horizon = float(np.max(xq))
-        if not horizon > x_last or not x_last > 0:
+        picked = backtest_runs(curve, xq, context, self.min_calibration, MAX_CALIBRATION)
+        if picked is None:
             return None
-        frac = x_last / horizon
-        rel = xq / horizon
-        usable = []
-        for i, c in enumerate(context):
-            cx = c.observed_x
-            if c.n_observed >= 2 and cx[-1] > 0 and cx[0] <= frac * cx[-1] * (1 + 1e-9):
-                usable.append(i)
-        if len(usable) < self.min_calibration:
-            return None
-        if len(usable) > MAX_CALIBRATION:
-            level = float(curve.observed_y[-1])
-
-            def distance(i: int) -> float:
-                c = context[i]
-                at = float(np.interp(frac * c.observed_x[-1], c.observed_x, c.observed_y))
-                return abs(at - level)
-
-            usable = sorted(sorted(usable, key=distance)[:MAX_CALIBRATION])
+        frac, rel, usable = picked
         key_base = (self.base, digest, round(frac, 12), rel.tobytes())
         missing = [i for i in usable if (*key_base, i) not in self._cache]
         if missing:
             prefixes, queries, contexts = [], [], []
             for i in missing:
-                c = context[i]
-                end = float(c.observed_x[-1])
-                k = int(np.searchsorted(c.observed_x, frac * end * (1 + 1e-9), side="right"))
-                prefixes.append(c.truncate(max(1, min(k, c.n_observed - 1))))
-                queries.append(rel * end)
+                prefix, query = backtest_cut(context[i], frac, rel)
+                prefixes.append(prefix)
+                queries.append(query)
                 contexts.append([o for j, o in enumerate(context) if j != i])
             fcs = _run_base(
                 self.base, prefixes, queries, [np.random.default_rng(0)] * len(missing), contexts
@@ -317,6 +297,48 @@ class CalibratedForecaster:
                 Forecast(fc.x_new, values, direction=fc.direction, method=self.name, info=info)
             )
         return out
+
+
+def backtest_runs(
+    curve: Curve, xq: _F, context: Sequence[Curve], min_runs: int, max_runs: int
+) -> tuple[float, _F, list[int]] | None:
+    """The completed runs to backtest ``curve``'s cutoff on: ``(frac, rel, indices)``, where
+    ``frac`` is the observed fraction of this run (it ends at ``max(xq)``), ``rel`` the queries
+    as fractions of it, shape ``(m,)``, and ``indices`` the context runs observed from before
+    that fraction of their own run (at most ``max_runs``: those whose level there is nearest
+    this curve's last value). None when nothing lies ahead or fewer than ``min_runs`` runs
+    qualify."""
+    x_last = float(curve.observed_x[-1])
+    horizon = float(np.max(xq))
+    if not horizon > x_last or not x_last > 0:
+        return None
+    frac = x_last / horizon
+    usable = [
+        i
+        for i, c in enumerate(context)
+        if c.n_observed >= 2 and c.observed_x[-1] > 0
+        and c.observed_x[0] <= frac * c.observed_x[-1] * (1 + 1e-9)
+    ]  # fmt: skip
+    if len(usable) < max(min_runs, 1):
+        return None
+    if len(usable) > max_runs:
+        level = float(curve.observed_y[-1])
+
+        def distance(i: int) -> float:
+            c = context[i]
+            at = float(np.interp(frac * c.observed_x[-1], c.observed_x, c.observed_y))
+            return abs(at - level)
+
+        usable = sorted(sorted(usable, key=distance)[:max_runs])
+    return frac, xq / horizon, usable
+
+
+def backtest_cut(run: Curve, frac: float, rel: _F) -> tuple[Curve, _F]:
+    """``run`` cut at ``frac`` of its own end (at least one point, never all of it) and the
+    queries at the fractions ``rel`` of its end, shape ``(m,)``."""
+    end = float(run.observed_x[-1])
+    k = int(np.searchsorted(run.observed_x, frac * end * (1 + 1e-9), side="right"))
+    return run.truncate(max(1, min(k, run.n_observed - 1))), rel * end
 
 
 def _run_base(

@@ -48,7 +48,13 @@ from numpy.typing import NDArray
 from curvecast.curves import Curve
 from curvecast.exceptions import parameter_error
 from curvecast.forecast._result import GRID, Forecast
-from curvecast.forecast.calibrated import MIN_SHRINK, _digest, _run_base
+from curvecast.forecast.calibrated import (
+    MIN_SHRINK,
+    _digest,
+    _run_base,
+    backtest_cut,
+    backtest_runs,
+)
 
 __all__ = ["MAX_BACKTESTS", "WEIGHTS", "StackedForecaster", "stacked_pfn"]
 
@@ -147,38 +153,18 @@ class StackedForecaster:
         """Backtests on the completed runs at this cutoff: the alone, the context and the last
         value member's quantiles, each shape ``(n, m, len(GRID))``, and the truths, shape
         ``(n, m)``; None when no run reaches past the cutoff."""
-        x_last = float(curve.observed_x[-1])
-        horizon = float(np.max(xq))
-        if not horizon > x_last or not x_last > 0:
+        picked = backtest_runs(curve, xq, context, 1, MAX_BACKTESTS)
+        if picked is None:
             return None
-        frac = x_last / horizon
-        rel = xq / horizon
-        usable = [
-            i
-            for i, c in enumerate(context)
-            if c.n_observed >= 2 and c.observed_x[-1] > 0
-            and c.observed_x[0] <= frac * c.observed_x[-1] * (1 + 1e-9)
-        ]  # fmt: skip
-        if not usable:
-            return None
-        if len(usable) > MAX_BACKTESTS:
-            level = float(curve.observed_y[-1])
-
-            def distance(i: int) -> float:
-                c = context[i]
-                at = float(np.interp(frac * c.observed_x[-1], c.observed_x, c.observed_y))
-                return abs(at - level)
-
-            usable = sorted(sorted(usable, key=distance)[:MAX_BACKTESTS])
+        frac, rel, usable = picked
         key = (round(frac, 12), rel.tobytes())
         prefixes, queries, truths = [], [], []
         for i in usable:
             c = context[i]
-            end = float(c.observed_x[-1])
-            k = int(np.searchsorted(c.observed_x, frac * end * (1 + 1e-9), side="right"))
-            prefixes.append(c.truncate(max(1, min(k, c.n_observed - 1))))
-            queries.append(rel * end)
-            truths.append(np.interp(rel * end, c.observed_x, c.observed_y))
+            prefix, query = backtest_cut(c, frac, rel)
+            prefixes.append(prefix)
+            queries.append(query)
+            truths.append(np.interp(query, c.observed_x, c.observed_y))
         own = [("alone", self.alone, _curve_digest(context[i]), *key) for i in usable]
         last = [("alone", LAST, _curve_digest(context[i]), *key) for i in usable]
         joint = [("joint", self.with_context, digest, i, *key) for i in usable]
