@@ -253,9 +253,9 @@ class ForecastPruner(BasePruner):
     trials reach that step; where the forecast cannot tell (fewer completed trials, a trial not
     behind that median), the same-step comparison decides and the trial goes on
     (``same_step=False`` lets the forecast decide alone). A trial with a 20% chance or more of
-    beating the incumbent is never pruned; one seen for a single report is judged only once 5 trials have
-    completed (it is then forecast from how they went on from the same step, or from the same stage
-    of their runs where the trials' budgets differ). With an explicit ``threshold``, it prunes when
+    beating the incumbent is never pruned; one seen for a single report is judged only once 5
+    trials have completed (it is then forecast from how they went on from the same step, or from
+    the same stage of their runs where the trials' budgets differ). With an explicit ``threshold``, it prunes when
     P(final beats the incumbent) < threshold instead (Domhan et al., 2015). A NaN, infinite or
     exploding report prunes at once with reason "diverged". The incumbent is the best *final
     reported value* among completed trials (the same quantity that is forecast; a study whose

@@ -35,8 +35,8 @@ from curvecast.io._table import read_table, read_wandb
 from curvecast.io._tensorboard import read_tensorboard
 
 __all__ = [
-    "DataLossWarning",
     "KINDS",
+    "DataLossWarning",
     "RunForecast",
     "SourceError",
     "infer_direction",

@@ -11,8 +11,8 @@ from curvecast.curves import Curve, check_bounds, check_direction
 from curvecast.exceptions import DataSourceError, InvalidParameterError
 
 __all__ = [
-    "DataLossWarning",
     "KINDS",
+    "DataLossWarning",
     "SourceError",
     "build_curves",
     "check_metric",
