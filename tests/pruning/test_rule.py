@@ -43,9 +43,7 @@ def test_unknown_method_fails_at_construction() -> None:
 
 
 def test_hopeless_run_is_stopped_with_evidence() -> None:
-    v = ForecastRule(method="last_value").decide(
-        RISING, horizon=30, incumbent=0.9, context=AHEAD
-    )
+    v = ForecastRule(method="last_value").decide(RISING, horizon=30, incumbent=0.9, context=AHEAD)
     assert v.decision == "stop" and v.reason == "hopeless"
     assert v.prob_better is not None and v.prob_better < 0.05
     assert set(v.final_quantiles) == {0.05, 0.25, 0.5, 0.75, 0.95}

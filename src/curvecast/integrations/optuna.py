@@ -255,8 +255,9 @@ class ForecastPruner(BasePruner):
     (``same_step=False`` lets the forecast decide alone). A trial with a 20% chance or more of
     beating the incumbent is never pruned; one seen for a single report is judged only once 5
     trials have completed (it is then forecast from how they went on from the same step, or from
-    the same stage of their runs where the trials' budgets differ). With an explicit ``threshold``, it prunes when
-    P(final beats the incumbent) < threshold instead (Domhan et al., 2015). A NaN, infinite or
+    the same stage of their runs where the trials' budgets differ). With an explicit
+    ``threshold``, it prunes when P(final beats the incumbent) < threshold instead (Domhan et al.,
+    2015). A NaN, infinite or
     exploding report prunes at once with reason "diverged". The incumbent is the best *final
     reported value* among completed trials (the same quantity that is forecast; a study whose
     objective returns something else, such as a test score, is still pruned on its reported values)
