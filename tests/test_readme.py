@@ -58,6 +58,34 @@ def _write_sweep(folder: Path) -> None:
     (folder / "sweep.csv").write_text("N,D,loss\n" + rows + "\n", encoding="utf-8")
 
 
+def _write_samples(folder: Path) -> None:
+    """Per-problem counts of two models, as a user's ``samples.csv`` (model, problem, n, c)."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for model, scale in (("small", 0.02), ("big", 0.1)):
+        rates = np.where(rng.uniform(size=60) < 0.3, 0.0, rng.beta(0.5, 3.0, 60) * scale * 5)
+        for i, p in enumerate(np.clip(rates, 0, 1)):
+            rows.append(f"{model},p{i},100,{rng.binomial(100, p)}")
+    (folder / "samples.csv").write_text("model,problem,n,c\n" + "\n".join(rows) + "\n")
+
+
+def _write_models(folder: Path) -> None:
+    """Three families of trained models with two benchmark scores, as a user's
+    ``models.csv``."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for family, eff in (("Llama-2", 0.0), ("Pythia", -0.3), ("OPT", -0.5)):
+        for params in (1e8, 4e8, 1.4e9, 7e9):
+            tokens = 20 * params if family != "Llama-2" else 300 * params
+            skill = 0.9 * (np.log10(6 * params * tokens) - 21) + eff
+            mmlu = 0.25 + 0.7 / (1 + np.exp(-(skill - 1.5))) + rng.normal(0, 0.01)
+            arc = 0.25 + 0.7 / (1 + np.exp(-(skill - 0.5))) + rng.normal(0, 0.01)
+            rows.append(f"{family}-{params:.0e},{family},{params:g},{tokens:g},"
+                        f"{min(mmlu, 1):.4f},{min(arc, 1):.4f}")  # fmt: skip
+    text = "model,family,params,tokens,MMLU,ARC\n" + "\n".join(rows) + "\n"
+    (folder / "models.csv").write_text(text)
+
+
 @pytest.mark.parametrize(
     "block",
     [
@@ -79,6 +107,10 @@ def test_each_python_block_runs_as_shown(
     monkeypatch.chdir(tmp_path)
     if "sweep.csv" in block:
         _write_sweep(tmp_path)
+    if "samples.csv" in block:
+        _write_samples(tmp_path)
+    if "models.csv" in block:
+        _write_models(tmp_path)
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         exec(compile(block, f"README block {_id(block)!r}", "exec"), {"__name__": "__readme__"})

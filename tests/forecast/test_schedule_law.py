@@ -115,7 +115,7 @@ def test_auto_uses_the_schedule_and_nothing_changes_without_one() -> None:
     np.testing.assert_array_equal(without.grid_values, today.grid_values)
 
 
-def test_with_three_trials_of_context_the_schedule_blind_part_is_calibrated_on_them() -> None:
+def test_with_context_the_schedule_blind_part_is_stacked_on_the_search() -> None:
     context = [
         Curve(X, _law(WSD, l0=2.0 + 0.05 * i, noise=0.003, seed=i), direction="minimize",
               meta={"schedule": WSD})
@@ -134,9 +134,9 @@ def test_with_three_trials_of_context_the_schedule_blind_part_is_calibrated_on_t
         )  # fmt: skip
         levels = [0.05, 0.25, 0.5, 0.75, 0.95]  # the front door's guard may clip the far tails
         np.testing.assert_allclose(f.quantile(levels), fixed.quantile(levels), rtol=1e-9)
-    # what "auto" means for the same curve without a schedule: the PFN recalibrated on the
-    # search once 3 trials are there, the PFN with the parametric families before
-    assert methods == {0: "ensemble", 2: "ensemble", 3: "calibrated", 4: "calibrated"}
+    # what "auto" means for the same curve without a schedule: the PFN with the parametric
+    # families alone, stacked with the search's runs by backtests once any are there
+    assert methods == {0: "ensemble", 2: "stacked", 3: "stacked", 4: "stacked"}
 
 
 def test_a_curve_carrying_its_schedule_in_meta_is_forecast_with_it() -> None:

@@ -15,8 +15,10 @@ CURVE = 0.9 - 0.5 * STEPS**-0.7
 
 @pytest.mark.parametrize("completed", [1, 3])
 def test_a_trial_identical_to_the_best_is_never_pruned(completed: int) -> None:
-    """Its completed twin shows exactly how it ends: the chance it matches the best is no
-    lower than a coin's third, at every check."""
+    """Its completed twin shows exactly how it ends: the chance it matches the best stays
+    above the rule's never-stop level (0.2) at every check. (One completed run is weak
+    evidence: issue 24 caps its weight at a fifth, so the forecast does not lean on it as on a
+    certainty.)"""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(direction="maximize", pruner=ForecastPruner())
     for k in range(completed):
@@ -30,7 +32,7 @@ def test_a_trial_identical_to_the_best_is_never_pruned(completed: int) -> None:
         t.report(float(v), int(s))
         assert not t.should_prune(), f"pruned at step {s}"
     probs = [v.prob_better for v in verdicts(study.trials[-1]) if v.prob_better is not None]
-    assert probs and min(probs) > 0.3
+    assert probs and min(probs) > 0.2
 
 
 def test_a_search_without_bounds_keeps_accuracy_bands_in_range() -> None:

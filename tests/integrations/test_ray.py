@@ -532,9 +532,10 @@ def test_asha_judge_minimises_and_is_repeatable_with_brackets() -> None:
 
 def test_forecast_scheduler_judge_stops_a_hopeless_trial() -> None:
     judge = forecast_scheduler_judge(max_t=20, mode="max", method="last_value", bounds=(0, 1))
-    judge.start("best")
-    assert not any(judge.report("best", k, v) for k, v in enumerate(_rising(0.9), start=1))
-    judge.complete("best")
+    for name, top in (("best", 0.9), *((f"good{i}", 0.8 + 0.01 * i) for i in range(4))):
+        judge.start(name)  # five completed trials: the same-step comparison can speak
+        assert not any(judge.report(name, k, v) for k, v in enumerate(_rising(top), start=1))
+        judge.complete(name)
     judge.start("bad")
     stops = [judge.report("bad", k, v) for k, v in enumerate(_rising(0.3, 5), start=1)]
     assert stops[-1] is True

@@ -150,7 +150,7 @@ def test_init_continues_from_the_given_weights_and_borders(tmp_path: Path) -> No
     assert not np.array_equal(inference.load_model(fresh).borders, start.borders)
 
 
-@pytest.mark.parametrize(("content", "says"), [(None, "is not a file"), (b"junk", "cannot read")])
+@pytest.mark.parametrize(("content", "says"), [(None, "is not a file"), (b"junk", "corrupt")])
 def test_a_bad_init_file_is_refused_with_the_flag_named(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes | None, says: str
 ) -> None:

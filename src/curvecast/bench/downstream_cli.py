@@ -29,7 +29,7 @@ def add_downstream_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
         "downstream",
         help="predict benchmark scores above a compute cutoff on public model tables",
         description="On each public model table, fit below a compute cutoff and predict every "
-        "model's benchmark scores above it: mean absolute error, per-benchmark error and 90%% "
+        "model's benchmark scores above it: mean absolute error, per-benchmark error and 90% "
         "interval coverage of DownstreamScaling against a log-linear fit, Ruan et al.'s "
         "observational procedure and Gadre et al.'s loss-to-error link; and the emergence "
         "check on the emergent-capability tasks.",
@@ -46,7 +46,8 @@ def add_downstream_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
         type=Path,
         default=None,
         metavar="DIR",
-        help="folder laid out like ../shared/data (required)",
+        help="folder holding the public model tables (obsscaling/, mlfoundations_scaling/, "
+        "pythia_evals/; required)",
     )
     sp.add_argument("--no-emergence", action="store_true", help="skip the emergence check")
     sp.add_argument("--seed", type=int, default=0, metavar="S")

@@ -43,8 +43,8 @@ def add_sampling_bench_parser(subparsers: Any) -> Any:
         "--data-dir",
         default=None,
         metavar="DIR",
-        help="folder holding monkeys/code_contests_outcomes.parquet (default: ../shared/data, "
-        "then $CURVECAST_CACHE or ~/.cache/curvecast)",
+        help="folder holding monkeys/code_contests_outcomes.parquet (default: a data folder "
+        "beside the checkout, then $CURVECAST_CACHE or ~/.cache/curvecast)",
     )
     sp.add_argument("--ms", type=ms, default=(10, 100, 1000), metavar="M,M")
     sp.add_argument("--n-bootstrap", type=int, default=200, metavar="B")

@@ -181,6 +181,7 @@ class ForecastScheduler(FIFOScheduler):
         same_step: the default rule stops (or pauses) a trial only when it is also behind the
             median of the completed trials at the same step, once 5 of them reach it (see
             :class:`~curvecast.pruning.ForecastRule`); False lets the forecast decide alone.
+            Not used with ``freeze_thaw``: a paused trial is resumed when it was wrong to pause.
         check_growth: forecast at geometrically spaced reports (see
             :class:`~curvecast.pruning.ForecastRule`; 1.0: at every report).
         freeze_thaw: pause hopeless trials instead of stopping them, and resume the most
@@ -247,7 +248,7 @@ class ForecastScheduler(FIFOScheduler):
             diverge_above=diverge_above,
             check_growth=check_growth,
             seed=seed,
-            same_step=same_step,
+            same_step=same_step and not freeze_thaw,  # a pause is undone when it was wrong
             owner=owner,
         )
         if metric is not None and (not isinstance(metric, str) or not metric):

@@ -47,6 +47,10 @@ from curvecast.pruning._compute import (
 
 __all__ = ["Choice", "FreezeThaw", "TrialState"]
 
+#: What "auto" forecasts with when 3 or more completed runs are given (and no schedule; with
+#: fewer, "ensemble"): see _refresh.
+FREEZE_THAW_CONTEXT_METHOD = "calibrated"
+
 TrialState = Literal["pending", "running", "paused", "completed", "diverged"]
 Action = Literal["start", "continue", "resume", "new"]
 
@@ -468,12 +472,16 @@ class FreezeThaw:
                 stale.append(t)
         if not stale:
             return
+        curves = [self._curve(t) for t in stale]
+        context = self._context()
+        method = self.method
+        if method == "auto" and context and all(c.meta.get("schedule") is None for c in curves):
+            # the PFN recalibrated on the search, as when the promotion figures were measured
+            # (docs/freeze-thaw.md): a wrong pause is undone by a resume, so the stacked
+            # forecast's caution (issue 24) buys less here than its cost
+            method = FREEZE_THAW_CONTEXT_METHOD if len(context) >= 3 else "ensemble"
         fcs = forecast_many(
-            [self._curve(t) for t in stale],
-            [[t.horizon] for t in stale],
-            method=self.method,
-            rng=self.seed,
-            context=self._context(),
+            curves, [[t.horizon] for t in stale], method=method, rng=self.seed, context=context
         )
         self.n_forecasts += len(stale)
         self.n_batches += 1
