@@ -45,21 +45,6 @@ def main() -> None:
         table(rows, [int(k) for k in args.contexts.split(",")], args.methods.split(","))
         family_cells(rows, [int(k) for k in args.contexts.split(",")])
         return
-    import curvecast
-    from curvecast.forecast.stacked import StackedForecaster
-
-    def always() -> StackedForecaster:
-        f = StackedForecaster()
-        f._always_recalibrate_from = 3
-        return f
-
-    def always9() -> StackedForecaster:
-        f = StackedForecaster()
-        f._always_recalibrate_from = 9
-        return f
-
-    curvecast.register("stacked_always", always, overwrite=True)
-    curvecast.register("stacked_always9", always9, overwrite=True)
     ks = [int(k) for k in args.contexts.split(",")]
     methods = args.methods.split(",")
     t0 = time.perf_counter()

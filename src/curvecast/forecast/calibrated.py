@@ -222,19 +222,7 @@ class CalibratedForecaster:
         for j in have:
             e = errs[:, j, :]
             e = e[np.isfinite(e[:, 0])]
-            n = e.shape[0]
-            w = n / (n + self.k0)
-            b = w * float(np.median(e[:, 0]))
-            resid = e[:, 0] - b
-            half = np.where(resid >= 0, e[:, 2], e[:, 1])
-            tiny = 1e-9 * max(float(np.max(np.abs(e[:, 1:]))), 1e-12)
-            need = np.abs(resid) / np.maximum(half, tiny)
-            if n >= MIN_SHRINK:
-                s_hat = float(np.quantile(need, 0.9 * (1 + 1 / n), method="higher"))
-            else:  # too few trials to vouch for a narrower band: widen only
-                s_hat = max(float(np.max(need)), 1.0)
-            s_hat = min(max(s_hat, 0.5), 30.0)
-            shift[j], scale[j] = b, s_hat
+            shift[j], scale[j] = conformal_shift_scale(e[:, 0], e[:, 1], e[:, 2], self.k0)
         if have.size < m:
             nearest = have[np.abs(np.arange(m)[:, None] - have[None, :]).argmin(axis=1)]
             shift, scale = shift[nearest], scale[nearest]
@@ -297,6 +285,28 @@ class CalibratedForecaster:
                 Forecast(fc.x_new, values, direction=fc.direction, method=self.name, info=info)
             )
         return out
+
+
+def conformal_shift_scale(err: _F, below: _F, above: _F, k0: float) -> tuple[float, float]:
+    """Split-conformal shift and scale from ``n`` backtests, each shape ``(n,)``: ``err`` is
+    truth minus the forecast median, ``below``/``above`` the 90% interval's half-widths under
+    and over it. The shift is the median error shrunk by ``n / (n + k0)``; the scale the
+    ``0.9 (1 + 1/n)`` empirical quantile of how far each interval (shifted) had to stretch to
+    hold its truth, or with ``n < MIN_SHRINK`` the largest stretch and at least 1 (widen only);
+    within [0.5, 30]. ``(0, 1)`` with no backtest."""
+    n = err.size
+    if n == 0:
+        return 0.0, 1.0
+    b = n / (n + k0) * float(np.median(err))
+    resid = err - b
+    half = np.where(resid >= 0, above, below)
+    tiny = 1e-9 * max(float(np.max(np.abs(np.concatenate([below, above])))), 1e-12)
+    need = np.abs(resid) / np.maximum(half, tiny)
+    if n >= MIN_SHRINK:
+        s = float(np.quantile(need, 0.9 * (1 + 1 / n), method="higher"))
+    else:  # too few backtests to vouch for a narrower band: widen only
+        s = max(float(np.max(need)), 1.0)
+    return b, min(max(s, 0.5), 30.0)
 
 
 def backtest_runs(

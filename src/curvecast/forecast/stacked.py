@@ -49,11 +49,11 @@ from curvecast.curves import Curve
 from curvecast.exceptions import parameter_error
 from curvecast.forecast._result import GRID, Forecast
 from curvecast.forecast.calibrated import (
-    MIN_SHRINK,
     _digest,
     _run_base,
     backtest_cut,
     backtest_runs,
+    conformal_shift_scale,
 )
 
 __all__ = ["MAX_BACKTESTS", "WEIGHTS", "StackedForecaster", "stacked_pfn"]
@@ -107,7 +107,6 @@ class StackedForecaster:
         self.with_context = with_context
         self.k0 = float(k0)
         self._cache: OrderedDict[tuple[Any, ...], _F] = OrderedDict()
-        self._always_recalibrate_from = 10**9
 
     def forecast(
         self,
@@ -240,7 +239,7 @@ class StackedForecaster:
             mixed_bt = _mix(mixed_bt, lj, v)
             shift, scale = self._conformal(mixed_bt, tj)
             recal = _recalibrate(mixed_bt, shift, scale)
-            if n < self._always_recalibrate_from and score(recal, tj) >= score(mixed_bt, tj):
+            if score(recal, tj) >= score(mixed_bt, tj):
                 shift, scale = 0.0, 1.0
             row = _mix(_mix(ga, gc, w), gl, v)
             values[j] = _recalibrate(row, shift, scale)[0]
@@ -261,22 +260,9 @@ class StackedForecaster:
 
     def _conformal(self, g: _F, truth: _F) -> tuple[float, float]:
         """Split-conformal shift and scale of forecasts ``g`` (shape ``(n, len(GRID))``) from
-        their truths, as :class:`~curvecast.forecast.calibrated.CalibratedForecaster` does."""
-        n = truth.size
-        if n == 0:
-            return 0.0, 1.0
+        their truths, shape ``(n,)``."""
         med = g[:, _I50]
-        err = truth - med
-        b = n / (n + self.k0) * float(np.median(err))
-        resid = err - b
-        half = np.where(resid >= 0, g[:, _I95] - med, med - g[:, _I05])
-        tiny = 1e-9 * max(float(np.max(np.abs(g[:, [_I05, _I95]] - med[:, None]))), 1e-12)
-        need = np.abs(resid) / np.maximum(half, tiny)
-        if n >= MIN_SHRINK:
-            s = float(np.quantile(need, 0.9 * (1 + 1 / n), method="higher"))
-        else:
-            s = max(float(np.max(need)), 1.0)
-        return b, min(max(s, 0.5), 30.0)
+        return conformal_shift_scale(truth - med, med - g[:, _I05], g[:, _I95] - med, self.k0)
 
 
 def stacked_pfn() -> StackedForecaster:
