@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from curvecast import Curve, InvalidParameterError, UnknownMethodError
 from curvecast.pruning import ForecastRule, Verdict
-from curvecast.pruning._rule import DEFAULT_REGRET_RATE
+from curvecast.pruning._rule import CONFIDENT_STOP_PROBABILITY, DEFAULT_REGRET_RATE
 
 RISING = Curve([1, 2, 3, 4, 5, 6], [0.30, 0.31, 0.31, 0.32, 0.32, 0.33], bounds=(0, 1))
 _EPOCHS = np.arange(1.0, 31.0)
@@ -191,14 +191,30 @@ def test_a_stop_needs_the_run_behind_the_median_of_completed_runs_at_its_step() 
     few = rule.decide(RISING, context=AHEAD[:4], **judge)
     assert few.decision == "continue" and few.same_step is None  # ... not on 4 runs
     behind = [Curve(_EPOCHS, np.full(30, v), bounds=(0, 1)) for v in (0.1, 0.2, 0.25, 0.3, 0.5)]
-    ahead_of_median = rule.decide(RISING, context=behind, **judge)
-    assert ahead_of_median.decision == "continue"
-    assert ahead_of_median.same_step == pytest.approx(0.25)
-    assert "not behind the median of completed runs" in ahead_of_median.explain()
+    # ahead of the median (0.25), a run is stopped only when its chance is below 1%: here it
+    # has none of reaching 0.9 ...
+    hopeless = rule.decide(RISING, context=behind, **judge)
+    assert hopeless.decision == "stop" and hopeless.prob_better < CONFIDENT_STOP_PROBABILITY  # type: ignore[operator]
+    assert hopeless.same_step == pytest.approx(0.25) and hopeless.behind is False
+    assert "although ahead of the median of completed runs" in hopeless.explain()
+    # ... and against incumbents it may reach, a run the rule alone would stop goes on
+    bold = ForecastRule(method="last_value", regret_rate=1e6)
+    center = hopeless.final_quantiles[0.5]
+    went_on = 0
+    for incumbent in np.linspace(center - 0.05, center + 0.05, 11):
+        v = bold.decide(RISING, **{**judge, "incumbent": float(incumbent)}, context=behind)
+        assert v.prob_better is not None and v.behind is False
+        assert v.should_stop == (v.prob_better < CONFIDENT_STOP_PROBABILITY), incumbent
+        if v.decision == "continue" and v.prob_better < 0.2:
+            went_on += 1
+            assert "not behind the median of completed runs" in v.explain()
+    assert went_on > 0
     stopped = rule.decide(RISING, context=AHEAD, **judge)
     assert stopped.decision == "stop" and stopped.same_step == pytest.approx(0.75 - 0.2 / 6)
     assert "behind the median of completed runs at this step" in stopped.explain()
+    assert stopped.behind is True
     assert Verdict.from_dict(stopped.to_dict()) == stopped
+    assert Verdict.from_dict(hopeless.to_dict()) == hopeless
 
 
 def test_runs_of_other_budgets_are_compared_at_the_same_stage() -> None:

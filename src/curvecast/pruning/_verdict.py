@@ -89,6 +89,10 @@ class Verdict:
             their runs where budgets differ), which the default rule needs a run to be behind
             before it stops it (the same-step comparison of MedianPruner); None when it was
             not consulted.
+        behind: whether the run's best value so far was behind ``same_step`` (None when that
+            was not consulted). Behind it, the default rule stops a run whose forecast says it
+            is not worth its compute; ahead of it, only one whose forecast gives it less than
+            a 1% chance.
     """
 
     decision: Decision
@@ -104,6 +108,7 @@ class Verdict:
     expected_gain: float | None = None
     allowance: float | None = None
     same_step: float | None = None
+    behind: bool | None = None
 
     @property
     def should_stop(self) -> bool:
@@ -131,6 +136,7 @@ class Verdict:
             "expected_gain": _num(self.expected_gain),
             "allowance": _num(self.allowance),
             "same_step": _num(self.same_step),
+            "behind": self.behind,
         }
 
     @classmethod
@@ -176,6 +182,7 @@ class Verdict:
             expected_gain=_field(d, "expected_gain"),
             allowance=_field(d, "allowance"),
             same_step=_field(d, "same_step"),
+            behind=d["behind"] if isinstance(d.get("behind"), bool) else None,
         )
 
     def explain(self) -> str:
@@ -205,15 +212,17 @@ class Verdict:
 
     def _same_step_text(self, median: float) -> str:
         """The same-step comparison's part of :meth:`explain` (``median``: :attr:`same_step`)."""
+        where = f"the median of completed runs at this step ({median:.4g})"
         if self.decision == "stop":
-            return f", behind the median of completed runs at this step ({median:.4g})"
+            if self.behind is False:
+                return f", below 1% although ahead of {where}"
+            return f", behind {where}"
         gain, allowance = self.expected_gain, self.allowance
         if gain is not None and allowance is not None and gain > allowance:
             return ""
-        return (
-            f", but it is not behind the median of completed runs at this step "
-            f"({median:.4g}), so it goes on"
-        )
+        if self.behind:  # behind, but its forecast gives it too good a chance to stop it
+            return ""
+        return f", but it is not behind {where}, so it goes on"
 
     def _forecast_text(self) -> str:
         """The forecast behind the verdict, "forecast at step H: median M, 90% interval [a, b]"."""
