@@ -247,18 +247,17 @@ class ForecastPruner(BasePruner):
     one) x the share of the trial's compute still to come (``step_cost``). **What the default
     guarantees:** with calibrated forecasts, each pruned trial gives up at most ``regret_rate``
     spreads of expected regret per full trial of compute it saves (see
-    :class:`~curvecast.pruning.ForecastRule`). **And it is at least as safe as MedianPruner at the
-    same reports:** a trial is pruned only when it is also behind the median of the completed
-    trials at the same step (its best value so far against theirs there), once 5 completed
-    trials reach that step; where the forecast cannot tell (fewer completed trials, a trial not
-    behind that median), the same-step comparison decides and the trial goes on
-    (``same_step=False`` lets the forecast decide alone). A trial with a 20% chance or more of
-    beating the incumbent is never pruned; one seen for a single report is judged only once 5
-    trials have completed (it is then forecast from how they went on from the same step, or from
-    the same stage of their runs where the trials' budgets differ). With an explicit
-    ``threshold``, it prunes when P(final beats the incumbent) < threshold instead (Domhan et al.,
-    2015). A NaN, infinite or
-    exploding report prunes at once with reason "diverged". The incumbent is the best *final
+    :class:`~curvecast.pruning.ForecastRule`). **And where the forecast cannot tell, MedianPruner's
+    comparison decides:** a trial behind the median of the completed trials at the same step (its
+    best value so far against theirs there) is pruned when the rule above says so, which is a
+    subset of what MedianPruner prunes at the same reports; a trial ahead of that median only when
+    its forecast also gives it less than a 1% chance of beating the incumbent; no trial before 5
+    completed trials reach its step (``same_step=False`` lets the forecast decide alone). A trial
+    with a 20% chance or more of beating the incumbent is never pruned; one seen for a single
+    report is judged only once 5 trials have completed (it is then forecast from how they went on
+    from the same step, or from the same stage of their runs where the trials' budgets differ).
+    With an explicit ``threshold``, it prunes when P(final beats the incumbent) < threshold
+    instead (Domhan et al., 2015). A NaN, infinite or exploding report prunes at once with reason "diverged". The incumbent is the best *final
     reported value* among completed trials (the same quantity that is forecast; a study whose
     objective returns something else, such as a test score, is still pruned on its reported values)
     or, with ``incumbent="forecast"`` (the default), a running trial's pessimistic forecast where

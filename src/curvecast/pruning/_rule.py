@@ -242,12 +242,15 @@ class ForecastRule:
     while a run close to the incumbent stops only late, when little compute is left to save.
 
     **Where the forecast cannot tell, the same-step comparison decides** (``same_step=True``,
-    the default): a run is stopped only when it is also behind the median of the completed runs
-    at the same step (its best value so far against theirs at that step, as MedianPruner
-    compares), and only once :data:`MIN_SAME_STEP` completed runs reach that step. A stop thus
-    always needs both the forecast and the search's own evidence; the rule stops a subset of
-    the runs MedianPruner would stop at the same reports, those whose forecast says they are
-    not worth their compute, and so loses no run MedianPruner would have kept there.
+    the default): a run behind the median of the completed runs at the same step (its best
+    value so far against theirs at that step, as MedianPruner compares) is stopped when the rule
+    above says so; a run ahead of that median only when, besides, its forecast gives it less
+    than :data:`CONFIDENT_STOP_PROBABILITY` (1%) of beating the incumbent; and no run before
+    :data:`MIN_SAME_STEP` completed runs reach its step. Behind the median the rule stops a
+    subset of the runs MedianPruner stops at the same reports, so it loses no run MedianPruner
+    would have kept there; ahead of it, it stops runs MedianPruner never stops, and only those
+    its forecast calls near-certainly hopeless (a forecast that is wrong there costs regret
+    MedianPruner would not have).
 
     With an explicit ``threshold`` the rule is Domhan et al.'s (2015): stop when P(final beats
     the incumbent) < threshold.
