@@ -51,7 +51,9 @@ class BulkTail(PassAtKModel):
     """Zero mass + (1 - w) power-law tail p^a + w beta-like bulk p^al (1 - p)^(be - 1), in
     log10 p, fitted by Nelder-Mead (5 hyperparameters; plug-in forecast only)."""
 
-    def _weights(self, t: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
+    def _weights(  # step: unused (no bootstrap)
+        self, t: NDArray[np.float64], step: NDArray[np.float64] | None = None
+    ) -> tuple[float, NDArray[np.float64]]:
         pi0 = 1 / (1 + math.exp(-float(np.clip(t[0], -50, 50))))
         om = 1 / (1 + math.exp(-float(np.clip(t[2], -50, 50))))
         lt = t[1] * self._lp
