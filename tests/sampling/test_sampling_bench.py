@@ -16,6 +16,7 @@ from curvecast.bench.sampling import (
     anchor_beta_binomial,
     anchor_brown,
     anchor_flat,
+    exchangeability_floor,
     format_report,
     load_monkeys,
     run_sampling_bench,
@@ -45,6 +46,36 @@ def test_anchors_on_known_curves() -> None:
     # Brown: a valid, non-decreasing curve through the observed range
     brown = anchor_brown(counts, ks)
     assert np.all((brown > 0) & (brown <= 1)) and brown[1] >= brown[0]
+
+
+def test_exchangeability_floor_on_known_tables() -> None:
+    # 4 of 8 problems unsolved after 2 samples, 2 of those solved later: Binomial(4, 0.5)
+    x = np.zeros((8, 6), dtype=np.uint8)
+    x[:4, 0] = 1
+    x[4, 5] = 1
+    x[5, 3] = 1
+    expected = (2 + 4 + 0 + 4 + 2) / 16 / 8  # E|Bin(4, 1/2) - 2| / 8 problems
+    assert float(exchangeability_floor(x, 2)) == pytest.approx(expected)
+    # every unsolved problem stays unsolved (or all get solved): nothing left to guess
+    assert float(exchangeability_floor(x, 6)) == 0.0
+    y = x.copy()
+    y[4:, 5] = 1
+    assert float(exchangeability_floor(y, 2)) == 0.0
+    # per-problem depths: problem 5 seen to sample 4 is solved, leaving 3 unsolved, 1 solved later
+    depth = np.array([2, 2, 2, 2, 2, 4, 2, 2])
+    # E|Bin(3, 1/3) - 1| = (8 + 0 + 6 + 2) / 27
+    assert float(exchangeability_floor(x, depth)) == pytest.approx(16 / 27 / 8)
+
+
+def test_stop_when_solved_depth() -> None:
+    from curvecast.bench.sampling import _stop_when_solved_depth
+
+    x = np.zeros((4, 20), dtype=np.uint8)
+    x[0, 0] = 1  # solved at sample 1: costs 1 whatever the depth
+    # budget 2 x 4 = 8: three unsolved problems to depth d cost 1 + 3 d <= 8, so d = 2
+    assert _stop_when_solved_depth(x, 2) == 2
+    # budget 5 x 4 = 20: 1 + 3 d <= 20 gives d = 6
+    assert _stop_when_solved_depth(x, 5) == 6
 
 
 def test_missing_data_names_the_source(tmp_path: Path) -> None:

@@ -78,6 +78,18 @@ def test_intervals_cover_at_their_nominal_rate() -> None:
     assert 0.25 <= hit50 / reps <= 0.8  # not just wide: the 50% interval misses too
 
 
+def test_tail_scale_widens_only_beyond_the_data() -> None:
+    rng = np.random.default_rng(5)
+    counts = _counts(rng, _rates(rng, 140, floor=-6.0), 50)
+    ks = [10, 10_000]
+    trust = PassAtKModel(n_bootstrap=100, tail_scale=0.0).fit(counts, rng=0).forecast(ks)
+    unsure = PassAtKModel(n_bootstrap=100, tail_scale=1.0).fit(counts, rng=0).forecast(ks)
+    assert np.allclose(trust.point, unsure.point)  # the plug-in forecast does not use it
+    width = [np.subtract(*fc.interval(0.9)[::-1]) for fc in (trust, unsure)]
+    assert width[1][1] > width[0][1]  # k = 10,000, far below 1 / 50: wider
+    assert width[1][0] == pytest.approx(width[0][0], abs=0.02)  # k = 10 < 50: about the same
+
+
 def test_quantiles_monotone_and_rng_reproducible() -> None:
     rng = np.random.default_rng(3)
     counts = _counts(rng, _rates(rng, 140), 50)
@@ -144,6 +156,7 @@ def test_choose_model_prefers_the_cheaper() -> None:
         {"grid_floor": 0.5},
         {"slope_scale": 0},
         {"slope_center": float("nan")},
+        {"tail_scale": -0.5},
     ],
 )
 def test_bad_parameters(kwargs: dict[str, float]) -> None:

@@ -6,7 +6,9 @@ and three anchors (observed pass@m held flat; Brown et al.'s exponentiated power
 the observed pass@k; a beta-binomial MLE), the coverage of the 90% intervals, the gain of adaptive
 allocation at 100 samples per problem, the samples needed for target coverages and the
 compute-optimal choice. Two models (:data:`HELD_OUT`) were kept out of every tuning loop and
-are reported apart.
+are reported apart. Beside the errors it prints :func:`exchangeability_floor`, the error at
+k = 10,000 that no forecast from counts beats on average, so that a reader can tell a target the
+data rule out from one the method misses.
 
 Data: ``DIR/monkeys/code_contests_outcomes.parquet`` (see :func:`load_monkeys`).
 """
@@ -21,9 +23,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 from scipy.optimize import minimize
 from scipy.special import betaln
+from scipy.stats import binom
 
 from curvecast.bench.sampling_cli import HOW_TO_GET
 from curvecast.exceptions import DataSourceError, MissingDependencyError, install_hint
@@ -41,6 +44,7 @@ __all__ = [
     "anchor_beta_binomial",
     "anchor_brown",
     "anchor_flat",
+    "exchangeability_floor",
     "format_report",
     "load_monkeys",
     "run_sampling_bench",
@@ -159,6 +163,44 @@ def _truth(outcomes: NDArray[np.uint8], ks: NDArray[np.float64]) -> NDArray[np.f
     return np.asarray(unbiased_pass_at_k(n, outcomes.sum(axis=1), ks).mean(axis=0))
 
 
+def exchangeability_floor(outcomes: NDArray[np.uint8], n: ArrayLike) -> NDArray[np.float64]:
+    """Expected absolute error of pass@N (N = all samples) for a forecaster that knows the
+    rate distribution exactly but, like every method here, sees only counts.
+
+    A problem unsolved after ``n`` samples looks like every other unsolved problem, so the
+    number of them solved by sample N is Binomial(U, q): no counts-only forecast can know which
+    of them will be. With q plugged in from the truth (the share of the U solved by N), the
+    floor is ``E|Binomial(U, q) - U q| / n_problems``.
+
+    Args:
+        outcomes: shape (``n_problems`` x ``N``) of 0/1 in the order drawn.
+        n: samples drawn per problem: an int, or shape (``n_problems``,).
+
+    Returns:
+        The floor, a 0-d array.
+    """
+    depth = np.broadcast_to(np.asarray(n, dtype=np.int64), (outcomes.shape[0],))
+    seen = np.arange(outcomes.shape[1])[None, :] < depth[:, None]
+    unsolved = ~np.any(outcomes.astype(bool) & seen, axis=1)
+    u = int(unsolved.sum())
+    if u == 0:
+        return np.asarray(0.0)
+    q = float(outcomes[unsolved].any(axis=1).mean())
+    j = np.arange(u + 1)
+    return np.asarray(float(binom.pmf(j, u, q) @ np.abs(j - u * q)) / outcomes.shape[0])
+
+
+def _stop_when_solved_depth(outcomes: NDArray[np.uint8], budget_per_problem: int) -> int:
+    """Largest depth d such that sampling every problem until its first success or d samples
+    costs at most ``budget_per_problem x n_problems`` (perfect early stopping, hindsight)."""
+    first = np.where(outcomes.any(axis=1), outcomes.argmax(axis=1) + 1, outcomes.shape[1])
+    total = budget_per_problem * outcomes.shape[0]
+    d = budget_per_problem
+    while d < outcomes.shape[1] and np.minimum(first, d + 1).sum() <= total:
+        d += 1
+    return d
+
+
 def _crossing(ks: NDArray[np.float64], curve: NDArray[np.float64], target: float) -> float:
     hit = np.flatnonzero(curve >= target)
     if hit.size == 0:
@@ -177,6 +219,8 @@ class SamplingBenchResult:
     errors: dict[tuple[str, str, int, int], float] = field(default_factory=dict)
     covered: dict[tuple[str, int, int], bool] = field(default_factory=dict)
     allocation: dict[str, dict[str, float]] = field(default_factory=dict)
+    floor: dict[tuple[str, int], float] = field(default_factory=dict)
+    backtest: list[dict[str, Any]] = field(default_factory=list)
     needed: list[dict[str, Any]] = field(default_factory=list)
     choice: list[dict[str, Any]] = field(default_factory=list)
     fit_seconds: float = float("nan")
@@ -203,6 +247,7 @@ def run_sampling_bench(
             say(f"m={m_}: {name}")
             counts = SampleCounts.from_outcomes(x[:, :m_], model=name)
             ks = ks_all[ks_all > m_]
+            res.floor[(name, m_)] = float(exchangeability_floor(x, m_))
             model = PassAtKModel(n_bootstrap=config.n_bootstrap).fit(counts, rng=config.seed)
             fitted[m_][name] = model
             fc = model.forecast(ks)
@@ -228,7 +273,32 @@ def run_sampling_bench(
             fc = PassAtKModel(n_bootstrap=0).fit(counts).forecast(ks)
             row[f"{label} k=1000"] = float(abs(fc.point[0] - t[0]))
             row[f"{label} k=10000"] = float(abs(fc.point[1] - t[1]))
+        depth = _stop_when_solved_depth(x, b)
+        row["stop depth"] = float(depth)
+        row["floor uniform"] = float(exchangeability_floor(x, b))
+        row["floor stop"] = float(exchangeability_floor(x, depth))
         res.allocation[name] = row
+    # internal backtest: would "fit on the first m/10, check at m" pick the better of curvecast
+    # and Brown's power law at (m, 10,000)?
+    for m_ in config.ms:
+        if m_ // 10 < 10:
+            continue
+        for name, x in data.items():
+            seen = x[:, :m_].any(axis=1).mean()
+            early = SampleCounts.from_outcomes(x[:, : m_ // 10], model=name)
+            back = {
+                "curvecast": abs(
+                    PassAtKModel(n_bootstrap=0).fit(early).forecast([m_]).point[0] - seen
+                ),
+                "Brown power law": abs(anchor_brown(early, np.array([float(m_)]))[0] - seen),
+            }
+            if ("curvecast", name, m_, 10000) not in res.errors:
+                continue
+            later = {meth: res.errors[(meth, name, m_, 10000)] for meth in back}
+            res.backtest.append(
+                {"model": name, "m": m_, "pick": min(back, key=lambda k: back[k]),
+                 "better": min(later, key=lambda k: later[k])}
+            )  # fmt: skip
     # samples needed and the compute-optimal choice
     for m_ in config.ms:
         for target in config.targets:
@@ -282,7 +352,7 @@ def format_report(res: SamplingBenchResult, command_line: str = "") -> str:
                     f"| {m_} | {k:,} | " + " | ".join(f"{v:.3f}" for v in vals)
                     + f" | {0.5 * min(vals[1:]):.3f} |"
                 )  # fmt: skip
-    lines.append("\n## Absolute error per model at k = 10,000 (curvecast / best anchor)\n")
+    lines.append("\n## Absolute error per model at k = 10,000 (curvecast / best anchor / floor)\n")
     lines.append("| model | " + " | ".join(f"m={m_}" for m_ in res.ms) + " |")
     lines.append("|---|" + "---|" * len(res.ms))
     for n in res.models:
@@ -290,9 +360,37 @@ def format_report(res: SamplingBenchResult, command_line: str = "") -> str:
         for m_ in res.ms:
             ours = res.errors[("curvecast", n, m_, 10000)]
             best = min(res.errors[(a, n, m_, 10000)] for a in ANCHORS)
-            cells.append(f"{ours:.3f} / {best:.3f}")
+            cells.append(f"{ours:.3f} / {best:.3f} / {res.floor[(n, m_)]:.3f}")
         tag = " (held out)" if n in HELD_OUT else ""
         lines.append(f"| {n}{tag} | " + " | ".join(cells) + " |")
+    lines.append(
+        "\nfloor: the expected error of a forecaster that knows the rate distribution exactly "
+        "but sees only counts, so that it cannot tell which unsolved problems will be solved "
+        "(`exchangeability_floor`; q plugged in from the truth)."
+    )
+    lines.append("\n## Mean floor at k = 10,000 against the errors and the target\n")
+    lines.append("| models | m | curvecast | best anchor | target (x0.5) | floor |")
+    lines.append("|---|---|---|---|---|---|")
+    for label, models in groups.items():
+        for m_ in res.ms:
+            if not models or 10000 <= m_:
+                continue
+            vals = [np.mean([res.errors[(meth, n, m_, 10000)] for n in models]) for meth in methods]
+            fl = np.mean([res.floor[(n, m_)] for n in models])
+            lines.append(
+                f"| {label} | {m_} | {vals[0]:.3f} | {min(vals[1:]):.3f} | "
+                f"{0.5 * min(vals[1:]):.3f} | {fl:.3f} |"
+            )
+    if res.backtest:
+        right = sum(r["pick"] == r["better"] for r in res.backtest)
+        lines.append(
+            f"\nInternal backtest (fit on the first m/10 samples, check pass@m) as a chooser "
+            f"between curvecast and Brown's power law at (m, 10,000): it picks the better one in "
+            f"{right} of {len(res.backtest)} (model, m) cells ("
+            + "; ".join(f"{r['model']} m={r['m']}: picks {r['pick']}, better {r['better']}"
+                        for r in res.backtest)
+            + ")."
+        )  # fmt: skip
     cov = list(res.covered.values())
     held = [v for (n, _m, _k), v in res.covered.items() if n in HELD_OUT]
     lines.append(
@@ -318,6 +416,17 @@ def format_report(res: SamplingBenchResult, command_line: str = "") -> str:
         a = np.mean([r[f"adaptive k={k}"] for r in res.allocation.values()])
         lines.append(f"- k = {k:,}: mean abs error uniform {u:.3f}, adaptive {a:.3f}: "
                      f"{1 - a / u:+.0%} lower")  # fmt: skip
+    rows = res.allocation.values()
+    if rows and all("stop depth" in r for r in rows):
+        fu = np.mean([r["floor uniform"] for r in rows])
+        fs = np.mean([r["floor stop"] for r in rows])
+        lines.append(
+            "- perfect early stopping in hindsight (every problem sampled until its first "
+            "success, the rest to equal depth) reaches a depth of "
+            + ", ".join(f"{r['stop depth']:.0f}" for r in rows)
+            + f" samples on the unsolved problems; the floor at k = 10,000 is {fu:.3f} "
+            f"(uniform) and {fs:.3f} (stopping): {1 - fs / fu:+.0%} lower"
+        )
     lines.append("\n## Samples needed for a target coverage (truth within 10x the samples drawn)\n")
     if res.needed:
         lines.append("| model | m | target | true k | forecast k | 90% interval | within 2x |")

@@ -10,7 +10,9 @@ with priors (``logit pi0 ~ N(0, 3^2)``, ``a ~ N(0, slope_scale^2)`` with ``slope
 ``log b ~ N(0, 2^2)``). The tight prior on ``a`` says "about as many problems per decade of
 ``p`` below the data as within it"; it was chosen on three of the five Large Language Monkeys
 models (slope_scale 0.01 to 1 and grid_floor 1e-5 to 1e-8 tried; docs/sampling.md) and checked
-on the other two (``curvecast bench sampling``).
+on the other two (``curvecast bench sampling``). The level of the density below the data is
+uncertain by a factor ``exp(N(0, tail_scale^2))`` in the bootstrap (``tail_scale = 0.5``, chosen
+on the same three models; scripts/sampling_tried.py).
 
 pass@k is the mean over problems of ``1 - E[(1 - p_i)^k | n_i, c_i]``. Its interval combines the
 sampling of problems (a bootstrap over problems, refitting ``g`` each time) with the sampling of
@@ -182,6 +184,10 @@ class PassAtKModel:
             and each problem's rate is drawn from its posterior (the sampling of attempts).
             True: pass@k of the benchmark the problems were drawn from, so the problems
             themselves are resampled too (wider).
+        tail_scale: how unsure the interval is of the density's level below the smallest
+            rate the samples resolve (``1 / max n``), which no count informs: each bootstrap
+            replicate scales the density there by ``exp(N(0, tail_scale^2))`` and refits
+            (0: the fitted shape is trusted; the plug-in ``point`` never uses it).
 
     Example:
         >>> import numpy as np
@@ -203,6 +209,7 @@ class PassAtKModel:
         slope_scale: float = 0.06,
         slope_center: float = 0.0,
         population: bool = False,
+        tail_scale: float = 0.5,
     ) -> None:
         if isinstance(n_bootstrap, bool) or not isinstance(n_bootstrap, int | np.integer):
             raise parameter_error("n_bootstrap", "PassAtKModel", "an integer >= 0", n_bootstrap)
@@ -219,6 +226,9 @@ class PassAtKModel:
             raise parameter_error("slope_center", "PassAtKModel", "a finite float", slope_center)
         self.slope_center = float(slope_center)
         self.population = bool(population)
+        if not (isinstance(tail_scale, int | float) and 0 <= tail_scale <= 5):
+            raise parameter_error("tail_scale", "PassAtKModel", "a float in [0, 5]", tail_scale)
+        self.tail_scale = float(tail_scale)
         u = np.arange(math.log10(self.grid_floor), _STEP / 2, _STEP)
         u[-1] = 0.0
         p = 10.0**u
@@ -229,8 +239,12 @@ class PassAtKModel:
         self._counts: SampleCounts | None = None
 
     # -- fitting ---------------------------------------------------------------------------
-    def _weights(self, t: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
+    def _weights(
+        self, t: NDArray[np.float64], step: NDArray[np.float64] | None = None
+    ) -> tuple[float, NDArray[np.float64]]:
         lw = t[1] * self._lp + (math.exp(float(np.clip(t[2], -20, 20))) - 1.0) * self._l1p
+        if step is not None:
+            lw = lw + step
         lw = lw - lw.max()
         w = np.exp(lw)
         w /= w.sum()
@@ -255,12 +269,13 @@ class PassAtKModel:
         wts: NDArray[np.float64],
         start: NDArray[np.float64],
         maxiter: int,
+        step: NDArray[np.float64] | None = None,
     ) -> NDArray[np.float64]:
         sa, a0 = self.slope_scale, self.slope_center
         lp, l1p = self._lp, self._l1p
 
         def nll(t: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
-            pi0, w = self._weights(t)
+            pi0, w = self._weights(t, step)
             b = math.exp(float(np.clip(t[2], -20, 20)))
             s = E @ w
             lik = (1.0 - pi0) * s + pi0 * z + 1e-300
@@ -290,10 +305,15 @@ class PassAtKModel:
         return np.asarray(res.x, dtype=np.float64)
 
     def _posterior(
-        self, E: NDArray[np.float64], z: NDArray[np.float64], t: NDArray[np.float64]
+        self,
+        E: NDArray[np.float64],
+        z: NDArray[np.float64],
+        t: NDArray[np.float64],
+        step: NDArray[np.float64] | None = None,
     ) -> NDArray[np.float64]:
-        """Posterior over [p = 0, grid...] per row, shape (rows x (1 + G))."""
-        pi0, w = self._weights(t)
+        """Posterior over [p = 0, grid...] per row, shape (rows x (1 + G)); ``step``, shape
+        (G,), is added to the log density (None: nothing)."""
+        pi0, w = self._weights(t, step)
         R = np.hstack([(pi0 * z)[:, None], (1.0 - pi0) * E * w[None, :]])
         R /= R.sum(axis=1, keepdims=True)
         return R
@@ -320,6 +340,7 @@ class PassAtKModel:
         E, z = self._design(nu, cu)
         t = self._fit_t(E, z, wu.astype(np.float64), np.zeros(3), 2000)
         self._counts = sc
+        self._n_max = float(sc.n.max())
         self._t = t
         self._E, self._z = E, z
         pi0, w = self._weights(t)
@@ -342,12 +363,18 @@ class PassAtKModel:
         pgrid = np.concatenate([[0.0], self._p])
         out = np.empty((self.n_bootstrap, n_prob))
         n_unique = self._E.shape[0]
+        # below the smallest rate the samples resolve (1 / the most samples of a problem) the
+        # level of the density is a guess: each replicate scales it by exp(N(0, tail_scale^2))
+        # and refits, so that the interval carries the guess
+        below = (self._p < 1.0 / self._n_max).astype(np.float64)
+        levels = gen.normal(0.0, self.tail_scale, self.n_bootstrap) if self.tail_scale else None
         for b in range(self.n_bootstrap):
             pick = gen.integers(0, n_prob, n_prob)
             wts = np.bincount(self._row[pick], minlength=n_unique).astype(np.float64)
-            tb = self._fit_t(self._E, self._z, wts, self._t, 400)
+            step = None if levels is None else levels[b] * below
+            tb = self._fit_t(self._E, self._z, wts, self._t, 400, step)
             rows = self._row[pick] if self.population else self._row
-            R = self._posterior(self._E, self._z, tb)[rows]
+            R = self._posterior(self._E, self._z, tb, step)[rows]
             cum = np.cumsum(R, axis=1)
             j = (cum < gen.random(n_prob)[:, None] * cum[:, -1:]).sum(axis=1)
             j = np.minimum(j, pgrid.size - 1)
