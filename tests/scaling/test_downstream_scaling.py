@@ -64,7 +64,9 @@ def test_quantiles_are_bounded_and_monotone() -> None:
     qs = [fc.quantile(q) for q in (0.01, 0.05, 0.5, 0.95, 0.99)]
     for a, b in itertools.pairwise(qs):
         assert np.all(a <= b + 1e-12)
-    floor = np.array([FLOORS[b] for b in fc.benchmarks])
+    chance = np.array([FLOORS[b] for b in fc.benchmarks])
+    floor = model.floor_  # chance, or lower where a fitted score sits below chance
+    assert np.all(floor <= chance) and np.all(floor <= np.nanmin(np.asarray(t.scores), axis=0))
     assert np.all(qs[0] >= floor[None, :] - 1e-12) and np.all(qs[-1] <= 1.0)
 
 

@@ -93,12 +93,14 @@ class DownstreamScaling:
         new_family: str = "pooled",
         standardise: bool = True,
         space: str = "auto",
+        floor_below_scores: bool = True,
     ) -> None:
         if space not in (*_SPACES, "logit", "auto"):
             raise parameter_error(
                 "space", "DownstreamScaling", "'auto', 'raw', 'joint', 'ensemble' or 'logit'", space
             )
         self._space = space
+        self.floor_below_scores = bool(floor_below_scores)
         self.link = link
         self._core_kw: dict[str, Any] = {
             "shrink": shrink,
@@ -140,7 +142,10 @@ class DownstreamScaling:
                 given = self.chance.get(b)
             elif self.chance is not None:
                 given = float(self.chance)
-            out[j] = given if given is not None else max(float(np.nanmin(S[:, j])) - 0.02, 0.0)
+            low = max(float(np.nanmin(S[:, j])) - 0.02, 0.0)
+            # a chance level above fitted scores (a biased benchmark, a majority class) would
+            # put them, and the band, at the floor: the floor never sits above them
+            out[j] = low if given is None or not self.floor_below_scores else min(given, low)
         return np.minimum(out, self.ceiling - 1e-3)
 
     def _check(self, table: ModelTable) -> None:
@@ -381,6 +386,9 @@ class DownstreamScaling:
         centre = predict_core(
             self.core_, x, [f if k else None for f, k in zip(fams, known, strict=True)]
         )
+        if self.link == "logit":  # as in the calibration: a saturated centre has no band
+            lim = float(np.log((1 - _LOGIT_EPS) / _LOGIT_EPS))
+            centre = np.clip(centre, -lim, lim)
         (k0, k1), (n0, n1) = self.scale_
         top = self.x_.max()
         d = np.array(
