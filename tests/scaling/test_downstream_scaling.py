@@ -115,6 +115,15 @@ def test_emergence_forecast_within_a_factor_of_3() -> None:
     assert e.lower <= e.flops <= e.upper
 
 
+def test_emergence_threshold_follows_chance_not_a_lower_floor() -> None:
+    fit, _ = _emerging(21, signal=False)  # the task's scores sit at 0 +- noise
+    model = DownstreamScaling(chance={**FLOORS, "task": 0.05}).fit(fit, rng=0)
+    j = model.benchmarks_.index("task")
+    assert model.floor_[j] < 0.05  # fitted scores below chance pull the floor down
+    e = {r.benchmark: r for r in model.emergence()}["task"]
+    assert e.threshold == pytest.approx(0.05 + 0.1 * 0.95)
+
+
 def test_emergence_with_an_open_band_cannot_tell() -> None:
     fit, _ = _emerging(20, signal=True)
     model = DownstreamScaling(chance={**FLOORS, "task": 0.0}).fit(fit, rng=0)

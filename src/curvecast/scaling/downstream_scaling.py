@@ -139,6 +139,7 @@ class DownstreamScaling:
     def _floors(self, table: ModelTable) -> NDArray[np.float64]:
         S = np.asarray(table.scores)
         out = np.empty(len(table.benchmarks))
+        self.chance_ = np.empty(len(table.benchmarks))
         for j, b in enumerate(table.benchmarks):
             given: float | None = None
             if isinstance(self.chance, Mapping):
@@ -149,6 +150,7 @@ class DownstreamScaling:
             # a chance level above fitted scores (a biased benchmark, a majority class) would
             # put them, and the band, at the floor: the floor never sits above them
             out[j] = low if given is None or not self.floor_below_scores else min(given, low)
+            self.chance_[j] = low if given is None else given
         return np.minimum(out, self.ceiling - 1e-3)
 
     def _check(self, table: ModelTable) -> None:
@@ -356,7 +358,10 @@ class DownstreamScaling:
             ep = ep - np.median(ep)  # the point is the fit's; the backtests give the spread
             s0, s1 = _scale_fit(ep, dp)
             pn = ep / (s0 + s1 * dp)
-            pools.append(pn - np.median(pn))  # median 0: the median forecast is the centre
+            pn = pn - np.median(pn)  # median 0: the median forecast is the centre
+            # symmetric (split-conformal on |error|): the sign of the backtests' skew did not
+            # carry over to the models above the cutoff on the tuning tables
+            pools.append(np.concatenate([pn, -pn]))
             scales.append((s0, s1))
         self.scale_ = tuple(scales)
         self.pools_ = tuple(pools)
@@ -458,7 +463,9 @@ class DownstreamScaling:
     ) -> list[Emergence]:
         """For each benchmark: has it left chance, and at what compute will it (a mean family)?
 
-        ``threshold = floor + margin * (ceiling - floor)``. A benchmark whose fitted models all
+        ``threshold = c + margin * (ceiling - c)``, ``c`` the chance level given (else the
+        floor; the fitted floor may sit lower when scores fall below chance, the threshold does
+        not follow it). A benchmark whose fitted models all
         sit below it gets ``"forecast"`` only when the scores rise with compute within families
         beyond noise (t > 3), the median forecast crosses the threshold below ``max_flops``, and
         the ``level`` interval of that compute is bounded and lies within a factor ``resolve``
@@ -488,7 +495,8 @@ class DownstreamScaling:
         out = []
         nan = float("nan")
         for j, b in enumerate(self.benchmarks_):
-            thr = float(self.floor_[j] + margin * (self.ceiling_[j] - self.floor_[j]))
+            lo_j = max(float(self.chance_[j]), float(self.floor_[j]))  # chance, not the floor
+            thr = lo_j + margin * (float(self.ceiling_[j]) - lo_j)
             s = self.S_[:, j]
             t = _within_t(self.x_, self.family_, s)
             if np.nanmax(s) >= thr:
