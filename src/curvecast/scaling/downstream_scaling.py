@@ -7,13 +7,16 @@ chance) and predicts each benchmark's score for a bigger member of a known famil
 family (the mean family, or given a few small members of it in the table).
 
 **Intervals are calibrated by backtests, not by the fit's own noise.** At fit time the model is
-refitted with the top third of each family held out (predicting upward in compute, as a user
+refitted below four compute quantiles of the table (predicting upward in compute, as a user
 does) and with each family held out whole (a new family). The errors of those predictions, on
 the logit scale in units of each benchmark's spread, pooled over families and benchmarks, are
 the noise a forecast draws from: the known-family pool grows linearly with the distance in
 log10 compute above the family's largest fitted model (the slope fitted to the backtest
 errors), the new-family pool carries the scatter between families. The band is mapped back
-through the link, so it stays between chance and the ceiling.
+through the link, so it stays between the floor and the ceiling.
+
+Each benchmark's forecast may lean on a straight line of its score in log compute (the
+log-linear fit) where the backtests show the skills do not follow it (:mod:`.downstream_lines`).
 
 >>> import numpy as np
 >>> from curvecast.scaling import DownstreamScaling, ModelTable
