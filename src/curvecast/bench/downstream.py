@@ -212,8 +212,8 @@ def format_tables(result: dict[str, Any]) -> str:
         lines += [
             "",
             "| task | truth: leaves chance at | fitted models | status | forecast "
-            "| 90% interval | ratio |",
-            "|---|---|---|---|---|---|---|",
+            "| 90% interval | ratio | why not |",
+            "|---|---|---|---|---|---|---|---|",
         ]
         for e in result["emergence"]:
             tf = e.get("truth_flops")
@@ -223,7 +223,8 @@ def format_tables(result: dict[str, Any]) -> str:
             iv = "" if f is None else f"[{lo or 0:.2g}, {hi if hi else np.inf:.2g}]"
             rt = "" if ratio is None else f"{ratio:.2f}"
             lines.append(
-                f"| {e['task']} | {truth} | {e['n_fit']} | {e.get('status')} | {fc} | {iv} | {rt} |"
+                f"| {e['task']} | {truth} | {e['n_fit']} | {e.get('status')} | {fc} | {iv} | {rt} "
+                f"| {e.get('reason') or ''} |"
             )
     return "\n".join(lines)
 

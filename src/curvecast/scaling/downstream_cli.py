@@ -186,7 +186,7 @@ def run_downstream(args: argparse.Namespace) -> int:
             extra = (
                 f" at {e.flops:.3g} FLOPs [{e.lower:.3g}, {e.upper:.3g}]"
                 if e.status == "forecast"
-                else ""
+                else (f": {e.reason}" if e.reason else "")
             )
             print(f"  {e.benchmark:<28} {e.status}{extra} (t = {e.t:.1f})")
     return 0

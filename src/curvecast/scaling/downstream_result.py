@@ -2,8 +2,9 @@
 
 A :class:`DownstreamForecast` holds, for ``m`` models and ``B`` benchmarks, a centre and a scale
 on the logit scale and the pool of calibration errors its spread comes from; any quantile is
-``from_unit(centre + scale * quantile(pool, q))``, so quantiles are non-decreasing in ``q`` and
-stay between each benchmark's floor and ceiling.
+``from_unit(centre + scale * quantile(pool, q))`` (the floor or the ceiling itself beyond the
+logit clip), so quantiles are non-decreasing in ``q`` and stay between each benchmark's floor
+and ceiling.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from curvecast.exceptions import parameter_error
-from curvecast.scaling.downstream_core import from_unit
+from curvecast.scaling.downstream_core import _EPS, from_unit
 
 __all__ = ["DownstreamForecast", "Emergence"]
 
@@ -55,9 +56,14 @@ class DownstreamForecast:
         if not (isinstance(q, int | float) and 0.0 < float(q) < 1.0):
             raise parameter_error("q", "DownstreamForecast.quantile", "a float in (0, 1)", q)
         off = np.array([float(np.quantile(p, q)) for p in self.pools])[self.pool]
-        return from_unit(
-            self.centre + self.scale * off[:, None], self.floor, self.ceiling, self.link
-        )
+        z = self.centre + self.scale * off[:, None]
+        s = from_unit(z, self.floor, self.ceiling, self.link)
+        if self.link == "logit":
+            # scores within 1% of the floor or ceiling count as there (the calibration errors
+            # are measured on logits clipped there), so a bound past the clip reaches the end
+            lim = float(np.log((1 - _EPS) / _EPS))
+            s = np.where(z > lim, self.ceiling, np.where(z < -lim, self.floor, s))
+        return np.asarray(s)
 
     @property
     def median(self) -> NDArray[np.float64]:
@@ -102,7 +108,8 @@ class Emergence:
     median forecast of a mean family crosses ``threshold``, with ``lower, upper`` from the
     interval's bounds; ``upper`` is ``inf`` when the pessimistic bound never crosses below
     ``max_flops``) or ``"cannot tell yet"`` (no signal above chance beyond noise, or no
-    crossing below ``max_flops``; then ``flops`` is NaN). ``t`` is the t-statistic of the
+    crossing below ``max_flops``, or a crossing whose interval is wider than the factor asked
+    for; then ``flops`` is NaN and ``reason`` says which). ``t`` is the t-statistic of the
     score's slope in log compute within families (the signal test: ``t > 3``).
     """
 
@@ -113,6 +120,7 @@ class Emergence:
     lower: float
     upper: float
     t: float
+    reason: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready, with ``null`` for NaN and infinite values."""

@@ -7,13 +7,16 @@ chance) and predicts each benchmark's score for a bigger member of a known famil
 family (the mean family, or given a few small members of it in the table).
 
 **Intervals are calibrated by backtests, not by the fit's own noise.** At fit time the model is
-refitted with the top third of each family held out (predicting upward in compute, as a user
+refitted below four compute quantiles of the table (predicting upward in compute, as a user
 does) and with each family held out whole (a new family). The errors of those predictions, on
 the logit scale in units of each benchmark's spread, pooled over families and benchmarks, are
 the noise a forecast draws from: the known-family pool grows linearly with the distance in
 log10 compute above the family's largest fitted model (the slope fitted to the backtest
 errors), the new-family pool carries the scatter between families. The band is mapped back
-through the link, so it stays between chance and the ceiling.
+through the link, so it stays between the floor and the ceiling.
+
+Each benchmark's forecast may lean on a straight line of its score in log compute (the
+log-linear fit) where the backtests show the skills do not follow it (:mod:`.downstream_lines`).
 
 >>> import numpy as np
 >>> from curvecast.scaling import DownstreamScaling, ModelTable
@@ -48,6 +51,7 @@ from curvecast.scaling.downstream_core import (
     predict_core,
     to_unit,
 )
+from curvecast.scaling.downstream_lines import blend, choose_weights, fit_lines, line_scores
 from curvecast.scaling.downstream_result import DownstreamForecast, Emergence
 from curvecast.scaling.downstream_table import ModelTable
 
@@ -93,12 +97,16 @@ class DownstreamScaling:
         new_family: str = "pooled",
         standardise: bool = True,
         space: str = "auto",
+        floor_below_scores: bool = True,
+        line_blend: bool = True,
     ) -> None:
         if space not in (*_SPACES, "logit", "auto"):
             raise parameter_error(
                 "space", "DownstreamScaling", "'auto', 'raw', 'joint', 'ensemble' or 'logit'", space
             )
         self._space = space
+        self.floor_below_scores = bool(floor_below_scores)
+        self.line_blend = bool(line_blend)
         self.link = link
         self._core_kw: dict[str, Any] = {
             "shrink": shrink,
@@ -134,13 +142,18 @@ class DownstreamScaling:
     def _floors(self, table: ModelTable) -> NDArray[np.float64]:
         S = np.asarray(table.scores)
         out = np.empty(len(table.benchmarks))
+        self.chance_ = np.empty(len(table.benchmarks))
         for j, b in enumerate(table.benchmarks):
             given: float | None = None
             if isinstance(self.chance, Mapping):
                 given = self.chance.get(b)
             elif self.chance is not None:
                 given = float(self.chance)
-            out[j] = given if given is not None else max(float(np.nanmin(S[:, j])) - 0.02, 0.0)
+            low = max(float(np.nanmin(S[:, j])) - 0.02, 0.0)
+            # a chance level above fitted scores (a biased benchmark, a majority class) would
+            # put them, and the band, at the floor: the floor never sits above them
+            out[j] = low if given is None or not self.floor_below_scores else min(given, low)
+            self.chance_[j] = low if given is None else given
         return np.minimum(out, self.ceiling - 1e-3)
 
     def _check(self, table: ModelTable) -> None:
@@ -204,6 +217,8 @@ class DownstreamScaling:
                 self.backtest_mae_[space] = self._backtest_mae()
             self._core_kw["space"] = min(self.backtest_mae_, key=self.backtest_mae_.__getitem__)
         self.space_ = str(self._core_kw["space"])
+        self.line_ = fit_lines(self.x_, S)
+        self.line_weight_ = np.zeros(len(self.benchmarks_))  # set by _calibrate
         self.core_: Core = fit_core(
             self.x_,
             self.family_,
@@ -227,8 +242,24 @@ class DownstreamScaling:
                 out.append(keep)
         return out
 
+    def _logits(
+        self, core: Core, lines: NDArray, x: NDArray, family: Sequence[str | None]
+    ) -> NDArray[np.float64]:
+        """Logits ``(m, B)``: the skills model, blended per benchmark with the ``lines``
+        ``(B, 2)`` by :attr:`line_weight_`; clipped to the logit range of the scores."""
+        z = predict_core(core, x, family)
+        if self.link == "logit":
+            lim = float(np.log((1 - _LOGIT_EPS) / _LOGIT_EPS))
+            z = np.clip(z, -lim, lim)
+        if not self.line_weight_.any():
+            return z
+        sk = from_unit(z, self.floor_, self.ceiling_, self.link)
+        ln = line_scores(lines, x, self.floor_, self.ceiling_)
+        return to_unit(blend(sk, ln, self.line_weight_), self.floor_, self.ceiling_, self.link)
+
     def _backtest_mae(self) -> float:
-        """Mean absolute score error of the below-cutoff backtests with the current settings."""
+        """Mean absolute score error of the below-cutoff backtests of the skills model alone,
+        with the current settings."""
         errs = []
         for keep in self._cutoff_masks():
             fam_k = [f for f, k in zip(self.family_, keep, strict=True) if k]
@@ -246,14 +277,14 @@ class DownstreamScaling:
             pred = from_unit(
                 predict_core(core, self.x_[~keep], fam_h), self.floor_, self.ceiling_, self.link
             )
-            e = np.abs(pred - self.S_[~keep])
-            errs.append(e[np.isfinite(e)])
-        return float(np.mean(np.concatenate(errs))) if errs else float("inf")
+            errs.append(np.abs(pred - self.S_[~keep]))
+        return _mae(np.concatenate(errs), 0.0) if errs else float("inf")
 
-    def _errors(self, keep: NDArray[np.bool_], hide: bool) -> tuple[NDArray, ...]:
-        """Refit on ``keep``, predict the rest: errors (logit units), the distance in log10
-        compute above what was fitted, and whether each error is a new family's; all flat.
-        ``hide``: treat every held-out model as a new family."""
+    def _run(self, keep: NDArray[np.bool_], hide: bool) -> tuple[NDArray, ...]:
+        """Refit on ``keep``, predict the rest: the skills model's scores and the lines' scores
+        ``(h, B)``, the distance in log10 compute above what was fitted ``(h,)`` and whether
+        each held-out model is a new family's ``(h,)``. ``hide``: treat every held-out model as
+        a new family."""
         fam_k = [f for f, k in zip(self.family_, keep, strict=True) if k]
         core = fit_core(
             self.x_[keep],
@@ -272,16 +303,14 @@ class DownstreamScaling:
             for f, k in zip(self.family_, held, strict=True)
             if k
         ]
-        pred = predict_core(core, xh, fam_h)
-        if self.link == "logit":  # the truth's logit is clipped at 1% from each end: so is this
-            lim = float(np.log((1 - _LOGIT_EPS) / _LOGIT_EPS))
-            pred = np.clip(pred, -lim, lim)
-        e = (self.Z_[held] - pred) / self.core_.sd
+        weights, self.line_weight_ = self.line_weight_, np.zeros(len(self.benchmarks_))
+        sk = from_unit(
+            self._logits(core, self.line_, xh, fam_h), self.floor_, self.ceiling_, self.link
+        )
+        self.line_weight_ = weights
+        ln = line_scores(fit_lines(self.x_[keep], self.S_[keep]), xh, self.floor_, self.ceiling_)
         top = np.array([self.x_[keep].max() if f is None else core.x_max[f] for f in fam_h])
-        d = np.broadcast_to(np.maximum(xh - top, 0.0)[:, None], e.shape)
-        new = np.broadcast_to(np.array([f is None for f in fam_h])[:, None], e.shape)
-        ok = np.isfinite(e)
-        return e[ok], d[ok], new[ok]
+        return sk, ln, np.maximum(xh - top, 0.0), np.array([f is None for f in fam_h]), held
 
     def _calibrate(self, gen: np.random.Generator) -> None:
         fam = np.asarray(self.family_)
@@ -297,20 +326,29 @@ class DownstreamScaling:
         )
         if len(fams) >= 3:
             runs.extend((fam != f, True) for f in new)
-        es, ds, ns = [], [], []
-        for keep, hide in runs:
-            fk = fam[keep]
-            if len(set(fk)) < 2 or np.ptp(self.x_[keep]) <= 0:
-                continue
-            e, d, n = self._errors(keep, hide)
-            es.append(e)
-            ds.append(d)
-            ns.append(n)
-        e = np.concatenate(es) if es else np.empty(0)
-        d = np.concatenate(ds) if ds else np.empty(0)
-        n = np.concatenate(ns) if ns else np.empty(0, dtype=bool)
+        out = [
+            self._run(keep, hide)
+            for keep, hide in runs
+            if len(set(fam[keep])) >= 2 and np.ptp(self.x_[keep]) > 0
+        ]
+        B = len(self.benchmarks_)
+        sk = np.concatenate([o[0] for o in out]) if out else np.empty((0, B))
+        ln = np.concatenate([o[1] for o in out]) if out else np.empty((0, B))
+        dd = np.concatenate([o[2] for o in out]) if out else np.empty(0)
+        nn = np.concatenate([o[3] for o in out]) if out else np.empty(0, dtype=bool)
+        truth = np.concatenate([self.S_[o[4]] for o in out]) if out else np.empty((0, B))
+        if self.line_blend and out:
+            run = np.concatenate([np.full(o[0].shape[0], i) for i, o in enumerate(out)])
+            self.line_weight_ = choose_weights(sk, ln, truth, run)
+        zt = np.concatenate([self.Z_[o[4]] for o in out]) if out else np.empty((0, B))
+        pred = to_unit(blend(sk, ln, self.line_weight_), self.floor_, self.ceiling_, self.link)
+        E = (zt - pred) / self.core_.sd
+        ok = np.isfinite(E)
+        e = E[ok]
+        d = np.broadcast_to(dd[:, None], E.shape)[ok]
+        n = np.broadcast_to(nn[:, None], E.shape)[ok]
         in_sample = (
-            self.Z_ - predict_core(self.core_, self.x_, list(self.family_))
+            self.Z_ - self._logits(self.core_, self.line_, self.x_, list(self.family_))
         ) / self.core_.sd
         in_sample = in_sample[np.isfinite(in_sample)]
         pools, scales = [], []
@@ -322,7 +360,11 @@ class DownstreamScaling:
                 )
             ep = ep - np.median(ep)  # the point is the fit's; the backtests give the spread
             s0, s1 = _scale_fit(ep, dp)
-            pools.append(ep / (s0 + s1 * dp))
+            pn = ep / (s0 + s1 * dp)
+            pn = pn - np.median(pn)  # median 0: the median forecast is the centre
+            # symmetric (split-conformal on |error|): the sign of the backtests' skew did not
+            # carry over to the models above the cutoff on the tuning tables
+            pools.append(np.concatenate([pn, -pn]))
             scales.append((s0, s1))
         self.scale_ = tuple(scales)
         self.pools_ = tuple(pools)
@@ -378,8 +420,9 @@ class DownstreamScaling:
         )
         x = np.log10(C)
         known = np.array([f in self.core_.fam_a for f in fams])
-        centre = predict_core(
-            self.core_, x, [f if k else None for f, k in zip(fams, known, strict=True)]
+        # clipped as in the calibration: a saturated centre would have no band
+        centre = self._logits(
+            self.core_, self.line_, x, [f if k else None for f, k in zip(fams, known, strict=True)]
         )
         (k0, k1), (n0, n1) = self.scale_
         top = self.x_.max()
@@ -414,54 +457,81 @@ class DownstreamScaling:
     # ------------------------------------------------------------ emergence
 
     def emergence(
-        self, *, margin: float = 0.1, level: float = 0.9, max_flops: float = 1e28
+        self,
+        *,
+        margin: float = 0.1,
+        level: float = 0.9,
+        max_flops: float = 1e28,
+        resolve: float = 10.0,
     ) -> list[Emergence]:
         """For each benchmark: has it left chance, and at what compute will it (a mean family)?
 
-        ``threshold = floor + margin * (ceiling - floor)``. A benchmark whose fitted models all
+        ``threshold = c + margin * (ceiling - c)``, ``c`` the chance level given (else the
+        floor; the fitted floor may sit lower when scores fall below chance, the threshold does
+        not follow it). A benchmark whose fitted models all
         sit below it gets ``"forecast"`` only when the scores rise with compute within families
-        beyond noise (t > 3); otherwise, or when no crossing comes below ``max_flops``,
-        ``"cannot tell yet"``.
+        beyond noise (t > 3), the median forecast crosses the threshold below ``max_flops``, and
+        the ``level`` interval of that compute is bounded and lies within a factor ``resolve``
+        of it on both sides (the forecast's own band says it knows the compute to that factor;
+        ``resolve=inf`` drops this test). Otherwise ``"cannot tell yet"``, with the reason in
+        :attr:`Emergence.reason`. The forecast is the skills model's alone: the per-benchmark
+        line (see :mod:`.downstream_lines`) through scores still at chance says nothing about
+        when they leave it.
         """
         self._require_fit()
         if not (0.0 < margin < 1.0):
             raise parameter_error(
                 "margin", "DownstreamScaling.emergence", "a float in (0, 1)", margin
             )
+        if not (isinstance(resolve, int | float) and float(resolve) > 1.0):
+            raise parameter_error("resolve", "DownstreamScaling.emergence", "a float > 1", resolve)
         grid = np.arange(self.x_.min(), np.log10(max_flops) + 1e-9, 0.02)
-        fc = self.predict(["\x00new"] * grid.size, np.ones(grid.size), np.ones(grid.size), 10**grid)
+        weights, self.line_weight_ = self.line_weight_, np.zeros(len(self.benchmarks_))
+        try:
+            fc = self.predict(
+                ["\x00new"] * grid.size, np.ones(grid.size), np.ones(grid.size), 10**grid
+            )
+        finally:
+            self.line_weight_ = weights
         med = fc.median
         lo, hi = fc.interval(level)
         out = []
+        nan = float("nan")
         for j, b in enumerate(self.benchmarks_):
-            thr = float(self.floor_[j] + margin * (self.ceiling_[j] - self.floor_[j]))
+            lo_j = max(float(self.chance_[j]), float(self.floor_[j]))  # chance, not the floor
+            thr = lo_j + margin * (float(self.ceiling_[j]) - lo_j)
             s = self.S_[:, j]
             t = _within_t(self.x_, self.family_, s)
             if np.nanmax(s) >= thr:
-                out.append(
-                    Emergence(b, "above chance", thr, float("nan"), float("nan"), float("nan"), t)
-                )
+                out.append(Emergence(b, "above chance", thr, nan, nan, nan, t))
                 continue
             cross = _first(grid, med[:, j], thr)
-            if t <= 3.0 or not np.isfinite(cross):
-                out.append(
-                    Emergence(
-                        b, "cannot tell yet", thr, float("nan"), float("nan"), float("nan"), t
-                    )
-                )
+            if t <= 3.0:
+                why = f"no rise with compute beyond noise within families (t = {t:.1f} <= 3)"
+                out.append(Emergence(b, "cannot tell yet", thr, nan, nan, nan, t, why))
                 continue
-            out.append(
-                Emergence(
-                    b,
-                    "forecast",
-                    thr,
-                    10**cross,
-                    10 ** _first(grid, hi[:, j], thr),
-                    10 ** _first(grid, lo[:, j], thr),
-                    t,
+            if not np.isfinite(cross):
+                why = f"the median forecast stays below the threshold up to {max_flops:.3g} FLOPs"
+                out.append(Emergence(b, "cannot tell yet", thr, nan, nan, nan, t, why))
+                continue
+            c_lo, c_hi = _first(grid, hi[:, j], thr), _first(grid, lo[:, j], thr)
+            wide = max(c_hi - cross, cross - c_lo) > np.log10(resolve) + 1e-9
+            if np.isfinite(resolve) and (wide or not np.isfinite(c_hi)):
+                why = (
+                    f"the median crosses at {10**cross:.2g} FLOPs but its {100 * level:g}% "
+                    f"interval [{10**c_lo:.2g}, {10**c_hi:.2g}] is wider than a factor "
+                    f"{resolve:g} either side"
                 )
-            )
+                out.append(Emergence(b, "cannot tell yet", thr, nan, nan, nan, t, why))
+                continue
+            out.append(Emergence(b, "forecast", thr, 10**cross, 10**c_lo, 10**c_hi, t))
         return out
+
+
+def _mae(pred: NDArray, truth: NDArray) -> float:
+    e = np.abs(pred - truth)
+    e = e[np.isfinite(e)]
+    return float(e.mean()) if e.size else float("inf")
 
 
 def _first(grid: NDArray, y: NDArray, thr: float) -> float:
