@@ -59,6 +59,9 @@ from curvecast.forecast.calibrated import (
 __all__ = ["MAX_BACKTESTS", "WEIGHTS", "StackedForecaster", "stacked_pfn"]
 
 _F = NDArray[np.float64]
+#: A mixture's parameters at one query: context weight, last-value weight, conformal shift and
+#: scale, number of backtests.
+_Params = tuple[float, float, float, float, int]
 
 #: At most this many completed runs are backtested per cutoff.
 MAX_BACKTESTS = 16
@@ -107,6 +110,7 @@ class StackedForecaster:
         self.with_context = with_context
         self.k0 = float(k0)
         self._cache: OrderedDict[tuple[Any, ...], _F] = OrderedDict()
+        self._params: OrderedDict[tuple[Any, ...], list[_Params]] = OrderedDict()
 
     def forecast(
         self,
@@ -136,7 +140,16 @@ class StackedForecaster:
         out = []
         for curve, xq, a, c, lv in zip(curves, x_news, alone, joint, last, strict=True):
             bt = self._backtests(curve, xq, context, digest)
-            out.append(self._tag(a, None) if bt is None else self._stack(a, c, lv, *bt))
+            if bt is None:
+                out.append(self._tag(a, None))
+                continue
+            key, backtests = bt
+            params = self._params.get(key)
+            if params is None:  # the weights rest on the backtests alone: fit once per cutoff
+                params = self._params[key] = self._fit(*backtests)
+                while len(self._params) > _CACHE_SIZE:
+                    self._params.popitem(last=False)
+            out.append(self._stack(a, c, lv, params))
         return out
 
     def _tag(self, fc: Forecast, stacking: dict[str, Any] | None) -> Forecast:
@@ -148,10 +161,11 @@ class StackedForecaster:
     # -- backtests ------------------------------------------------------------------------
     def _backtests(
         self, curve: Curve, xq: _F, context: Sequence[Curve], digest: str
-    ) -> tuple[_F, _F, _F, _F] | None:
-        """Backtests on the completed runs at this cutoff: the alone, the context and the last
-        value member's quantiles, each shape ``(n, m, len(GRID))``, and the truths, shape
-        ``(n, m)``; None when no run reaches past the cutoff."""
+    ) -> tuple[tuple[Any, ...], tuple[_F, _F, _F, _F]] | None:
+        """Backtests on the completed runs at this cutoff: a key that names them (the context
+        and the cutoff), and the alone, the context and the last value member's quantiles, each
+        shape ``(n, m, len(GRID))``, and the truths, shape ``(n, m)``; None when no run reaches
+        past the cutoff."""
         picked = backtest_runs(curve, xq, context, 1, MAX_BACKTESTS)
         if picked is None:
             return None
@@ -176,7 +190,7 @@ class StackedForecaster:
         a = np.stack([self._cache[k] for k in own])
         cj = np.stack([self._cache[k] for k in joint])
         lv = np.stack([self._cache[k] for k in last])
-        return a, cj, lv, np.stack(truths)
+        return (digest, *key, tuple(usable)), (a, cj, lv, np.stack(truths))
 
     def _fill(
         self,
@@ -204,28 +218,22 @@ class StackedForecaster:
             self._cache.popitem(last=False)
 
     # -- the mixture ----------------------------------------------------------------------
-    def _stack(
-        self, alone: Forecast, joint: Forecast, last: Forecast, a: _F, c: _F, lv: _F, truth: _F
-    ) -> Forecast:
+    def _fit(self, a: _F, c: _F, lv: _F, truth: _F) -> list[_Params]:
+        """Per query point, the mixture's parameters chosen on the backtests ``a``, ``c``, ``lv``
+        (the members' quantiles, each shape ``(n, m, len(GRID))``) against ``truth`` (shape
+        ``(n, m)``): the context's weight, the last value's weight, the conformal shift and
+        scale, and the number of backtests (0: the forecast alone)."""
         from curvecast.bench.metrics import crps_quantiles
 
         def score(g: _F, t: _F) -> float:
             return float(np.mean(crps_quantiles(g, t)))
 
-        m = alone.x_new.size
-        values = np.empty_like(alone.grid_values)
-        weights, last_weights, scales, counts = [], [], [], []
-        for j in range(m):
+        out: list[_Params] = []
+        for j in range(truth.shape[1]):
             ok = np.isfinite(truth[:, j])
             n = int(np.sum(ok))
-            ga, gc = alone.grid_values[j : j + 1], joint.grid_values[j : j + 1]
-            gl = last.grid_values[j : j + 1]
             if n == 0:
-                values[j] = ga[0]
-                weights.append(0.0)
-                last_weights.append(0.0)
-                scales.append(1.0)
-                counts.append(0)
+                out.append((0.0, 0.0, 0.0, 1.0, 0))
                 continue
             aj, cj, lj, tj = a[ok, j], c[ok, j], lv[ok, j], truth[ok, j]
             shrink = n / (n + self.k0)
@@ -241,18 +249,28 @@ class StackedForecaster:
             recal = _recalibrate(mixed_bt, shift, scale)
             if score(recal, tj) >= score(mixed_bt, tj):
                 shift, scale = 0.0, 1.0
+            out.append((w, v, shift, scale, n))
+        return out
+
+    def _stack(
+        self, alone: Forecast, joint: Forecast, last: Forecast, params: list[_Params]
+    ) -> Forecast:
+        """The members' forecasts mixed with ``params`` (see :meth:`_fit`)."""
+        values = np.empty_like(alone.grid_values)
+        for j, (w, v, shift, scale, n) in enumerate(params):
+            ga, gc = alone.grid_values[j : j + 1], joint.grid_values[j : j + 1]
+            gl = last.grid_values[j : j + 1]
+            if n == 0:
+                values[j] = ga[0]
+                continue
             row = _mix(_mix(ga, gc, w), gl, v)
             values[j] = _recalibrate(row, shift, scale)[0]
-            weights.append(round(w, 3))
-            last_weights.append(round(v, 3))
-            scales.append(round(scale, 3))
-            counts.append(n)
         info = dict(alone.info)
         info["stacking"] = {
-            "backtests": int(max(counts)),
-            "weight": weights,
-            "last_value_weight": last_weights,
-            "scale": scales,
+            "backtests": int(max(p[4] for p in params)),
+            "weight": [round(p[0], 3) for p in params],
+            "last_value_weight": [round(p[1], 3) for p in params],
+            "scale": [round(p[3], 3) for p in params],
             "members": [self.alone, self.with_context, LAST],
         }
         return Forecast(alone.x_new, values, direction=alone.direction, method=self.name,
