@@ -257,9 +257,10 @@ class ForecastPruner(BasePruner):
     report is judged only once 5 trials have completed (it is then forecast from how they went on
     from the same step, or from the same stage of their runs where the trials' budgets differ).
     With an explicit ``threshold``, it prunes when P(final beats the incumbent) < threshold
-    instead (Domhan et al., 2015). A NaN, infinite or exploding report prunes at once with reason "diverged". The incumbent is the best *final
-    reported value* among completed trials (the same quantity that is forecast; a study whose
-    objective returns something else, such as a test score, is still pruned on its reported values)
+    instead (Domhan et al., 2015). A NaN, infinite or exploding report prunes at once with reason
+    "diverged". The incumbent is the best *final reported value* among completed trials (the same
+    quantity that is forecast; a study whose objective returns something else, such as a test
+    score, is still pruned on its reported values)
     or, with ``incumbent="forecast"`` (the default), a running trial's pessimistic forecast where
     that is better: the value its latest recorded forecast says it reaches with probability 0.75
     (the lower quartile of its final value when maximising, the upper when minimising). So trials
