@@ -198,7 +198,10 @@ class Verdict:
         if self.reason in ("hopeless", "promising") and self.prob_better is not None:
             source = f", the forecast of {self.incumbent_source}" if self.incumbent_source else ""
             inc = "nan" if self.incumbent is None else f"{self.incumbent:.4g}"
-            text = f"{head}: P(final beats {inc}{source}) = {self.prob_better:.3f}"
+            pb = self.prob_better
+            # three significant digits below 1%, so that 0.00998 is not shown as "0.010"
+            chance = f"{pb:.3g}" if 0 < pb < 0.01 else f"{pb:.3f}"
+            text = f"{head}: P(final beats {inc}{source}) = {chance}"
             if self.expected_gain is not None and self.allowance is not None:
                 cmp = "<=" if self.expected_gain <= self.allowance else ">"
                 text += (

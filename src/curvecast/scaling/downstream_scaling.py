@@ -528,7 +528,7 @@ class DownstreamScaling:
         return out
 
 
-def _mae(pred: NDArray, truth: NDArray) -> float:
+def _mae(pred: NDArray, truth: NDArray | float) -> float:
     e = np.abs(pred - truth)
     e = e[np.isfinite(e)]
     return float(e.mean()) if e.size else float("inf")
