@@ -139,14 +139,15 @@ class StackedForecaster:
         digest = _digest(context)
         out = []
         for curve, xq, a, c, lv in zip(curves, x_news, alone, joint, last, strict=True):
-            bt = self._backtests(curve, xq, context, digest)
-            if bt is None:
+            picked = backtest_runs(curve, xq, context, 1, MAX_BACKTESTS)
+            if picked is None:  # no completed run reaches past this cutoff
                 out.append(self._tag(a, None))
                 continue
-            key, backtests = bt
+            frac, rel, usable = picked
+            key = (digest, round(frac, 12), rel.tobytes(), tuple(usable))
             params = self._params.get(key)
-            if params is None:  # the weights rest on the backtests alone: fit once per cutoff
-                params = self._params[key] = self._fit(*backtests)
+            if params is None:  # the weights rest on the backtests alone: fit once per set
+                params = self._params[key] = self._fit(*self._backtests(context, digest, picked))
                 while len(self._params) > _CACHE_SIZE:
                     self._params.popitem(last=False)
             out.append(self._stack(a, c, lv, params))
@@ -160,15 +161,11 @@ class StackedForecaster:
 
     # -- backtests ------------------------------------------------------------------------
     def _backtests(
-        self, curve: Curve, xq: _F, context: Sequence[Curve], digest: str
-    ) -> tuple[tuple[Any, ...], tuple[_F, _F, _F, _F]] | None:
-        """Backtests on the completed runs at this cutoff: a key that names them (the context
-        and the cutoff), and the alone, the context and the last value member's quantiles, each
-        shape ``(n, m, len(GRID))``, and the truths, shape ``(n, m)``; None when no run reaches
-        past the cutoff."""
-        picked = backtest_runs(curve, xq, context, 1, MAX_BACKTESTS)
-        if picked is None:
-            return None
+        self, context: Sequence[Curve], digest: str, picked: tuple[float, _F, list[int]]
+    ) -> tuple[_F, _F, _F, _F]:
+        """Backtests on the completed runs ``picked`` by :func:`backtest_runs` (``digest``: the
+        context's): the alone, the context and the last value member's quantiles, each shape
+        ``(n, m, len(GRID))``, and the truths, shape ``(n, m)``."""
         frac, rel, usable = picked
         key = (round(frac, 12), rel.tobytes())
         prefixes, queries, truths = [], [], []
@@ -190,7 +187,7 @@ class StackedForecaster:
         a = np.stack([self._cache[k] for k in own])
         cj = np.stack([self._cache[k] for k in joint])
         lv = np.stack([self._cache[k] for k in last])
-        return (digest, *key, tuple(usable)), (a, cj, lv, np.stack(truths))
+        return a, cj, lv, np.stack(truths)
 
     def _fill(
         self,
