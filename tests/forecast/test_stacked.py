@@ -99,3 +99,39 @@ def test_auto_uses_the_stacked_forecast_with_any_context() -> None:
 def test_bad_arguments_are_refused(kwargs: dict[str, object], name: str) -> None:
     with pytest.raises(InvalidParameterError, match=f"'{name}' parameter of StackedForecaster"):
         StackedForecaster(**kwargs)  # type: ignore[arg-type]
+
+
+def test_a_member_with_no_weight_is_not_run_and_the_forecast_is_unchanged(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The mixture's parameters come first: a member whose weight is 0 at every query is left
+    out (the pruner's cost), and the forecast is the one the full mixture gives."""
+    from curvecast.forecast import stacked as S
+
+    runs = heterogeneous_search(3, n=12)
+    seen, queries = runs[0].truncate(10), np.array([20.0, 40.0])
+    full = StackedForecaster(alone="pfn")
+    full_fc = full.forecast(seen, queries, rng=np.random.default_rng(0), context=runs[1:])
+    forced = StackedForecaster(alone="pfn")
+    # the same fitted parameters, but with the last value's weight set to 0: it must not run
+    params = full._params.copy()
+    for key, rows in params.items():
+        forced._params[key] = [(w, 0.0, sh, sc, n) for w, _, sh, sc, n in rows]
+    called: list[str] = []
+    real = S._run_base
+
+    def spy(method: str, curves: list[Curve], *args: object) -> object:
+        if curves:
+            called.append(method)
+        return real(method, curves, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(S, "_run_base", spy)
+    f = forced.forecast(seen, queries, rng=np.random.default_rng(0), context=runs[1:])
+    assert S.LAST not in called
+    # with its own parameters the last value is run only where it has weight
+    called.clear()
+    again = full.forecast(seen, queries, rng=np.random.default_rng(0), context=runs[1:])
+    uses_last = any(v > 0 for v in full_fc.info["stacking"]["last_value_weight"])
+    assert (S.LAST in called) == uses_last
+    np.testing.assert_allclose(again.grid_values, full_fc.grid_values)
+    assert f.grid_values.shape == full_fc.grid_values.shape

@@ -51,15 +51,43 @@ def linear(h: NDArray[Any], p: Mapping[str, NDArray[Any]], name: str) -> NDArray
 
 
 def gelu(v: NDArray[Any]) -> NDArray[Any]:
-    out: NDArray[Any] = 0.5 * v * (1.0 + erf(v / math.sqrt(2.0)))
-    return out
+    """GELU, exact: 0.5 v (1 + erf(v / sqrt 2)). In float32 (the PFN's inference) erf comes from
+    Abramowitz & Stegun's 7.1.26 (absolute error below 1.5e-7, float32's own resolution),
+    several times faster than scipy's erf, which is half of a forward pass's time."""
+    if v.dtype != np.float32:
+        out: NDArray[Any] = 0.5 * v * (1.0 + erf(v / math.sqrt(2.0)))
+        return out
+    z = np.abs(v) * _F32_INV_SQRT2
+    t = 1.0 / (1.0 + _AS_P * z)
+    y = _AS_A[4] * t
+    for a in _AS_A[3::-1]:
+        y += a
+        y *= t
+    y *= np.exp(-z * z)  # erfc(|v| / sqrt 2)
+    s = np.sign(v)
+    # erf(v / sqrt 2) = s (1 - y), so 1 + erf = 1 + s - s y
+    y *= s
+    s += 1.0
+    s -= y
+    s *= v
+    s *= 0.5
+    return s
+
+
+_F32_INV_SQRT2 = np.float32(1.0 / math.sqrt(2.0))
+_AS_P = np.float32(0.3275911)
+_AS_A = tuple(
+    np.float32(a) for a in (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429)
+)
 
 
 def layer_norm(h: NDArray[Any], p: Mapping[str, NDArray[Any]], name: str) -> NDArray[Any]:
-    mu = h.mean(axis=-1, keepdims=True)
-    var = h.var(axis=-1, keepdims=True)
-    out: NDArray[Any] = (h - mu) / np.sqrt(var + LAYER_NORM_EPS) * p[f"{name}.weight"]
-    return out + p[f"{name}.bias"]
+    c = h - h.mean(axis=-1, keepdims=True)
+    var = np.einsum("...i,...i->...", c, c)[..., None] / h.shape[-1]
+    c *= 1.0 / np.sqrt(var + LAYER_NORM_EPS)
+    c *= p[f"{name}.weight"]
+    c += p[f"{name}.bias"]
+    return c
 
 
 def attention(

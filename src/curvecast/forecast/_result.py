@@ -28,6 +28,7 @@ GRID.setflags(write=False)
 DEFAULT_LEVELS: tuple[float, ...] = (0.05, 0.25, 0.5, 0.75, 0.95)
 
 _TAIL_MASS = float(GRID[0])
+_DEFAULT_LEVELS = np.array(DEFAULT_LEVELS)
 
 
 def as_rng(rng: np.random.Generator | int | None) -> np.random.Generator:
@@ -118,7 +119,8 @@ class Forecast:
             raise ValueError("a forecast that did not diverge must have finite quantiles")
         self.grid_values = np.maximum.accumulate(gv, axis=1) if gv.size else gv
         self.direction: Direction = check_direction(direction)
-        self.levels = check_levels(levels)
+        # the default levels are checked once, not at each of the many Forecasts a pruner makes
+        self.levels = _DEFAULT_LEVELS if levels is DEFAULT_LEVELS else check_levels(levels)
         self.method = method
         self.samples = None if samples is None else np.asarray(samples, dtype=np.float64)
         self.diverged = bool(diverged)

@@ -101,11 +101,12 @@ class PFNModel:
     def logits_many(self, encs: Sequence[Encoded], chunk: int = 32) -> list[_F]:
         """Bar logits for many requests, one array ``(m_i, K)`` per request.
 
-        Requests are padded to a common length in chunks of ``chunk`` (similar lengths
-        together) and run as one batched pass. Queries attend to the observed tokens and to
-        themselves only, so the cost grows linearly with the number of queries: their
-        attention is computed against the observed tokens plus one self term, never as a
-        full query-by-query matrix.
+        Requests are batched in chunks of ``chunk`` (similar lengths together) and run as one
+        pass per chunk, packed into rows by :func:`_pack`: a short request shares a row with
+        a long one where that costs fewer tokens than padding it to a row of its own (the
+        ``stacked`` forecaster's curve alone beside the same curve with six context runs), and
+        attention stays within a request. Queries attend to their request's observed tokens
+        and to themselves only, so the cost grows linearly with the number of queries.
         """
         out: list[_F] = [np.empty((0, 0))] * len(encs)
         order = sorted(range(len(encs)), key=lambda i: encs[i].x_obs.shape[0])
@@ -118,34 +119,72 @@ class PFNModel:
 
     def _forward(self, encs: Sequence[Encoded]) -> list[NDArray[np.float32]]:
         p = self.params32
-        b = len(encs)
-        n = max(e.x_obs.shape[0] for e in encs)
-        m = max(e.x_query.shape[0] for e in encs)
+        rows = _pack([e.x_obs.shape[0] for e in encs])
+        b = len(rows)
+        n = max(sum(encs[i].x_obs.shape[0] for i in row) for row in rows)
+        m = max(sum(encs[i].x_query.shape[0] for i in row) for row in rows)
         f32 = np.float32
         x_obs = np.zeros((b, n, encs[0].x_obs.shape[1]), dtype=f32)
         v_obs = np.zeros((b, n, encs[0].v_obs.shape[1]), dtype=f32)
         x_q = np.zeros((b, m, encs[0].x_query.shape[1]), dtype=f32)
-        valid = np.zeros((b, n), dtype=bool)
-        for j, e in enumerate(encs):
-            k, q = e.x_obs.shape[0], e.x_query.shape[0]
-            x_obs[j, :k], v_obs[j, :k], x_q[j, :q] = e.x_obs, e.v_obs, e.x_query
-            valid[j, :k] = True
-        te = linear(np.stack([e.task for e in encs])[:, None, :].astype(f32), p, "task_enc")
-        h_o = linear(gelu(linear(x_obs, p, "x_in")), p, "x_out")
-        h_o = h_o + linear(gelu(linear(v_obs, p, "v_in")), p, "v_out") + te
-        h_q = linear(gelu(linear(x_q, p, "x_in")), p, "x_out") + p["query"] + te
-        mask = np.where(valid, f32(0.0), f32(-np.inf))[:, None, None, :]  # (b, 1, 1, n)
+        te_all = linear(np.stack([e.task for e in encs]).astype(f32), p, "task_enc")
+        te_o = np.zeros((b, n, te_all.shape[1]), dtype=f32)
+        te_q = np.zeros((b, m, te_all.shape[1]), dtype=f32)
+        seg_o = np.full((b, n), -1, dtype=np.intp)  # which request a token is of; -1: padding
+        seg_q = np.full((b, m), -2, dtype=np.intp)  # -2: padding queries see no token
+        where: list[tuple[int, int, int]] = [(0, 0, 0)] * len(encs)  # (row, first query, m_i)
+        for r, row in enumerate(rows):
+            o = q = 0
+            for i in row:
+                e = encs[i]
+                k, mi = e.x_obs.shape[0], e.x_query.shape[0]
+                x_obs[r, o : o + k], v_obs[r, o : o + k] = e.x_obs, e.v_obs
+                x_q[r, q : q + mi] = e.x_query
+                te_o[r, o : o + k], te_q[r, q : q + mi] = te_all[i], te_all[i]
+                seg_o[r, o : o + k], seg_q[r, q : q + mi] = i, i
+                where[i] = (r, q, mi)
+                o, q = o + k, q + mi
+        # observed tokens and queries side by side (b, n + m, d): they share every layer but
+        # attention, which split_attention keeps apart
+        h = linear(gelu(linear(np.concatenate([x_obs, x_q], axis=1), p, "x_in")), p, "x_out")
+        h[:, :n] += linear(gelu(linear(v_obs, p, "v_in")), p, "v_out") + te_o
+        h[:, n:] += p["query"] + te_q
+        # a token attends within its own request (padding among padding, never seen by others)
+        mask_o = np.where(seg_o[:, :, None] == seg_o[:, None, :], f32(0.0), f32(-np.inf))
+        mask_q = np.where(seg_q[:, :, None] == seg_o[:, None, :], f32(0.0), f32(-np.inf))
+        mask_o, mask_q = mask_o[:, None], mask_q[:, None]  # (b, 1, n, n), (b, 1, m, n)
         for i in range(self.n_layers):
             name = f"layers.{i}"
-            att_o, att_q = _split_attention(h_o, h_q, mask, p, name, self.n_heads)
-            h_o = layer_norm(h_o + att_o, p, f"{name}.norm1")
-            h_q = layer_norm(h_q + att_q, p, f"{name}.norm1")
-            h_o = layer_norm(h_o + linear(gelu(linear(h_o, p, f"{name}.ff1")), p, f"{name}.ff2"),
-                             p, f"{name}.norm2")  # fmt: skip
-            h_q = layer_norm(h_q + linear(gelu(linear(h_q, p, f"{name}.ff1")), p, f"{name}.ff2"),
-                             p, f"{name}.norm2")  # fmt: skip
-        lg = linear(gelu(linear(h_q, p, "decoder.hidden")), p, "decoder.out")
-        return [lg[j, : e.x_query.shape[0]] for j, e in enumerate(encs)]
+            att = _split_attention(h, n, mask_o, mask_q, p, name, self.n_heads)
+            h = layer_norm(h + att, p, f"{name}.norm1")
+            h = layer_norm(h + linear(gelu(linear(h, p, f"{name}.ff1")), p, f"{name}.ff2"),
+                           p, f"{name}.norm2")  # fmt: skip
+        lg = linear(gelu(linear(h[:, n:], p, "decoder.hidden")), p, "decoder.out")
+        return [lg[r, q : q + mi] for r, q, mi in where]
+
+
+def _pack(lengths: Sequence[int]) -> list[list[int]]:
+    """Requests (by their observed-token counts) packed into rows of one batch, longest first:
+    each joins the row where the batch then costs the fewest tokens (rows x longest row), or
+    opens a row of its own where that is cheaper. Requests of similar length get a row each
+    (as padding would give them); a short one rides along with a long one."""
+    rows: list[list[int]] = []
+    size: list[int] = []
+    for i in sorted(range(len(lengths)), key=lambda j: -lengths[j]):
+        k = lengths[i]
+        top = max(size, default=0)
+        best, cost = -1, (len(rows) + 1) * max(top, k)  # a new row
+        for r, s in enumerate(size):
+            c = len(rows) * max(top, s + k)
+            if c < cost:
+                best, cost = r, c
+        if best < 0:
+            rows.append([i])
+            size.append(k)
+        else:
+            rows[best].append(i)
+            size[best] += k
+    return rows
 
 
 def one_blas_thread() -> AbstractContextManager[object]:
@@ -169,35 +208,38 @@ def _controller() -> Any:
 
 
 def _split_attention(
-    h_o: NDArray[Any],
-    h_q: NDArray[Any],
-    mask: NDArray[Any],
+    h: NDArray[Any],
+    n: int,
+    mask_o: NDArray[Any],
+    mask_q: NDArray[Any],
     p: Mapping[str, NDArray[Any]],
     name: str,
     n_heads: int,
-) -> tuple[NDArray[Any], NDArray[Any]]:
-    """Masked multi-head attention of the observed tokens ``(b, n, d)`` among themselves and of
-    each query ``(b, m, d)`` to the observed tokens and itself; ``mask`` ``(b, 1, 1, n)`` is 0
-    for real observed tokens and -inf for padding. Returns both outputs, shapes as the inputs."""
-    b, n, d = h_o.shape
-    m = h_q.shape[1]
+) -> NDArray[Any]:
+    """Masked multi-head attention of ``h`` ``(b, n + m, d)``: its first ``n`` tokens are
+    observed ones, which attend among themselves, and the other ``m`` are queries, each of
+    which attends to the observed tokens and to itself. ``mask_o`` ``(b, 1, n, n)`` and
+    ``mask_q`` ``(b, 1, m, n)`` are 0 where a token may attend to an observed one and -inf
+    elsewhere (every observed token may attend to at least one). Returns the output projection,
+    shape as ``h``."""
+    b, nm, d = h.shape
     dh = d // n_heads
-    qkv_o = linear(h_o, p, f"{name}.qkv").reshape(b, n, 3, n_heads, dh).transpose(2, 0, 3, 1, 4)
-    qkv_q = linear(h_q, p, f"{name}.qkv").reshape(b, m, 3, n_heads, dh).transpose(2, 0, 3, 1, 4)
-    (qo, ko, vo), (qq, kq, vq) = qkv_o, qkv_q  # each (b, heads, tokens, dh)
+    qkv = linear(h, p, f"{name}.qkv").reshape(b, nm, 3, n_heads, dh).transpose(2, 0, 3, 1, 4)
+    q_all, k_all, v_all = qkv  # each (b, heads, tokens, dh)
+    qo, ko, vo = q_all[:, :, :n], k_all[:, :, :n], v_all[:, :, :n]
+    qq, kq, vq = q_all[:, :, n:], k_all[:, :, n:], v_all[:, :, n:]
     scale = 1.0 / math.sqrt(dh)
-    s_oo = qo @ ko.transpose(0, 1, 3, 2) * scale + mask
+    s_oo = qo @ ko.transpose(0, 1, 3, 2) * scale + mask_o
     s_oo -= s_oo.max(axis=-1, keepdims=True)
     w_oo = np.exp(s_oo)
     w_oo /= w_oo.sum(axis=-1, keepdims=True)
-    att_o = (w_oo @ vo).transpose(0, 2, 1, 3).reshape(b, n, d)
-    s_qo = qq @ ko.transpose(0, 1, 3, 2) * scale + mask  # (b, heads, m, n)
+    s_qo = qq @ ko.transpose(0, 1, 3, 2) * scale + mask_q  # (b, heads, m, n)
     s_qq = np.sum(qq * kq, axis=-1, keepdims=True) * scale  # (b, heads, m, 1): itself
     top = np.maximum(s_qo.max(axis=-1, keepdims=True), s_qq)
     w_qo, w_qq = np.exp(s_qo - top), np.exp(s_qq - top)
     total = w_qo.sum(axis=-1, keepdims=True) + w_qq
-    att_q = ((w_qo @ vo + w_qq * vq) / total).transpose(0, 2, 1, 3).reshape(b, m, d)
-    return linear(att_o, p, f"{name}.out"), linear(att_q, p, f"{name}.out")
+    att = np.concatenate([w_oo @ vo, (w_qo @ vo + w_qq * vq) / total], axis=2)
+    return linear(att.transpose(0, 2, 1, 3).reshape(b, nm, d), p, f"{name}.out")
 
 
 def _bundled_path() -> Path:

@@ -131,26 +131,54 @@ class StackedForecaster:
         context: Sequence[Curve] = (),
     ) -> list[Forecast]:
         gens = list(rngs) if rngs is not None else [np.random.default_rng(0)] * len(curves)
-        alone = _run_base(self.alone, curves, x_news, gens, ())
         if not context:
-            return [self._tag(fc, None) for fc in alone]
-        joint = _run_base(self.with_context, curves, x_news, gens, context)
-        last = _run_base(LAST, curves, x_news, gens, ())
+            return [self._tag(fc, None) for fc in _run_base(self.alone, curves, x_news, gens, ())]
         digest = _digest(context)
-        out = []
-        for curve, xq, a, c, lv in zip(curves, x_news, alone, joint, last, strict=True):
+        # the mixture's parameters first: they rest on the backtests alone, and a member whose
+        # weight is 0 at every query (the last value, in most searches) need not be run
+        fitted: list[list[_Params] | None] = []
+        for curve, xq in zip(curves, x_news, strict=True):
             picked = backtest_runs(curve, xq, context, 1, MAX_BACKTESTS)
-            if picked is None:  # no completed run reaches past this cutoff
-                out.append(self._tag(a, None))
+            if picked is None:  # no completed run reaches past this cutoff: the curve alone
+                fitted.append(None)
                 continue
             frac, rel, usable = picked
             key = (digest, round(frac, 12), rel.tobytes(), tuple(usable))
             params = self._params.get(key)
-            if params is None:  # the weights rest on the backtests alone: fit once per set
+            if params is None:  # fit once per backtest set
                 params = self._params[key] = self._fit(*self._backtests(context, digest, picked))
                 while len(self._params) > _CACHE_SIZE:
                     self._params.popitem(last=False)
-            out.append(self._stack(a, c, lv, params))
+            fitted.append(params)
+        k = len(curves)
+        use_c = [i for i, f in enumerate(fitted) if f and any(w > 0 and n for w, _, _, _, n in f)]
+        use_l = [i for i, f in enumerate(fitted) if f and any(v > 0 and n for _, v, _, _, n in f)]
+
+        def pick(seq: Sequence[Any], idx: list[int]) -> list[Any]:
+            return [seq[i] for i in idx]
+
+        if self.alone == self.with_context:  # one batch: the PFN packs both into one pass
+            both = _run_base(
+                self.alone, [*curves, *pick(curves, use_c)], [*x_news, *pick(x_news, use_c)],
+                gens + pick(gens, use_c), [()] * k + [context] * len(use_c),
+            )  # fmt: skip
+            alone, joint_of = both[:k], dict(zip(use_c, both[k:], strict=True))
+        else:
+            alone = _run_base(self.alone, curves, x_news, gens, ())
+            joint = _run_base(
+                self.with_context, pick(curves, use_c), pick(x_news, use_c), pick(gens, use_c),
+                context,
+            )  # fmt: skip
+            joint_of = dict(zip(use_c, joint, strict=True))
+        last = _run_base(LAST, pick(curves, use_l), pick(x_news, use_l), pick(gens, use_l), ())
+        last_of = dict(zip(use_l, last, strict=True))
+        out = []
+        for i, (a, params) in enumerate(zip(alone, fitted, strict=True)):
+            if params is None:
+                out.append(self._tag(a, None))
+                continue
+            # a member not run has weight 0 at every query, where the mixture never reads it
+            out.append(self._stack(a, joint_of.get(i, a), last_of.get(i, a), params))
         return out
 
     def _tag(self, fc: Forecast, stacking: dict[str, Any] | None) -> Forecast:
