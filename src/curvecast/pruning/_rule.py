@@ -25,7 +25,7 @@ from curvecast.pruning._compute import (
     compute_split,
     expected_improvement,
 )
-from curvecast.pruning._verdict import Verdict
+from curvecast.pruning._verdict import CONFIDENT_STOP_PROBABILITY, Verdict
 
 __all__ = [
     "CONFIDENT_STOP_PROBABILITY",
@@ -87,13 +87,6 @@ DEFAULT_CHECK_GROWTH = 1.2
 #: most 3 reports fell outside their 90% band, nearly all on the good side), and at 0.5 the rule
 #: stopped runs that went on to win.
 _MAX_STOP_PROBABILITY = 0.2
-#: A run *ahead* of the median of the completed runs at its step is stopped only when its
-#: forecast gives it less than this chance of beating the incumbent (and its expected gain is
-#: within the allowance): a run can lead the median and still be hopeless against the best, which
-#: MedianPruner never stops. Compared with 0.2 (the same bar as behind the median) and with no
-#: such stop on the three held-out suites of ``docs/context.md``: 0.01 kept the regret at most
-#: MedianPruner's on all three, where a looser bar did not on boosting.
-CONFIDENT_STOP_PROBABILITY = 0.01
 
 _LEVELS = (0.05, 0.25, 0.5, 0.75, 0.95)
 
