@@ -1,9 +1,12 @@
 """Variants of the pass@k model tried for issue 25, on the tuning models only.
 
 Usage: python scripts/sampling_tried.py --data-dir ../shared/data [--n-bootstrap 100] [--only TEXT]
+       python scripts/sampling_tried.py --oracle 40   (no data needed: the in-family oracle)
+       python scripts/sampling_tried.py --data-dir ../shared/data --pooled   (pooled models only)
 
 The held-out models of ``curvecast bench sampling`` (Gemma 7B, Llama 3 8B Instruct) are dropped
-right after loading and never fitted here. For each variant: the mean absolute error of the
+right after loading and never fitted here, except by the pooled models (which read every model's
+first m samples as data and report errors on the tuning models only). For each variant: the mean absolute error of the
 forecast (bootstrap median; the plug-in point for the mixture, which has no bootstrap) at
 k = 10,000 from the first m samples, and the share of the (model, m, k) cells, k in 30..10,000
 above m, that its 90% interval covers.
@@ -219,6 +222,17 @@ def pooled(all_data, ms):  # type: ignore[no-untyped-def]
             rows[name].append(f"m={m}: {err[0]:.3f} / {err[1]:.3f}")
     for name, r in rows.items():
         print(f"- {name}: {', '.join(r)}")
+    print("unsolved after m samples, share solved by 10,000 (another model solved it in its first m"
+          " / no other model did), per model:")  # fmt: skip
+    final = X.any(axis=2)
+    for m in ms:
+        seen = X[:, :, :m].any(axis=2)
+        cells = []
+        for j, n in enumerate(names):
+            other = np.delete(seen, j, axis=0).any(axis=0) & ~seen[j]
+            alone = ~np.delete(seen, j, axis=0).any(axis=0) & ~seen[j]
+            cells.append(f"{n} {final[j][other].mean():.2f} / {final[j][alone].mean():.2f}")
+        print(f"- m={m}: " + "; ".join(cells))
 
 
 def _score(make, data, ms, n_boot, point=False):  # type: ignore[no-untyped-def]
@@ -243,14 +257,53 @@ def _score(make, data, ms, n_boot, point=False):  # type: ignore[no-untyped-def]
     return ", ".join(out)
 
 
+def oracle(reps: int) -> None:
+    """In-family calibration: rates from a zero mass plus log-uniform on [1e-7, 1] (the model's
+    family), 140 problems, the truth is the expected pass@k; share of 90% intervals covering it."""
+    scen = {"zero 0.4, m 20, k 200 / 2,000": (0.4, 20, [200, 2000]),
+            "zero 0.95, m 10, k 1,000 / 10,000": (0.95, 10, [1000, 10000]),
+            "zero 0.6, m 100, k 1,000 / 10,000": (0.6, 100, [1000, 10000]),
+            "zero 0.9, m 1,000, k 10,000": (0.9, 1000, [10000])}  # fmt: skip
+    makes = {
+        "parametric bootstrap (the default)": lambda: PassAtKModel(n_bootstrap=100),
+        "problems bootstrap": lambda: PassAtKModel(n_bootstrap=100, resample="problems"),
+        "problems bootstrap + Laplace draws": lambda: LaplaceHyper(
+            n_bootstrap=100, resample="problems"),
+    }  # fmt: skip
+    print(f"in-family oracle, {reps} benchmarks per scenario: 90% coverage, mean abs error")
+    for label, (zero, m, ks) in scen.items():
+        cells = []
+        for name, make in makes.items():
+            hit, err = [], []
+            for r in range(reps):
+                gen = np.random.default_rng(100 + r)
+                p = np.where(gen.random(140) < zero, 0.0, 10 ** gen.uniform(-7, 0, 140))
+                counts = SampleCounts(np.full(140, m), gen.binomial(m, p))
+                truth = 1 - np.mean((1 - p[:, None]) ** np.array(ks)[None, :], axis=0)
+                fc = make().fit(counts, rng=r).forecast(ks)
+                lo, hi = fc.interval(0.9)
+                hit.extend((lo <= truth) & (truth <= hi))
+                err.extend(np.abs(fc.median - truth))
+            cells.append(f"{name} {np.mean(hit):.0%} {np.mean(err):.3f}")
+        print(f"- {label}: " + "; ".join(cells), flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--n-bootstrap", type=int, default=100)
     ap.add_argument("--only", default="", help="run only the variants whose name has this text")
+    ap.add_argument("--oracle", type=int, default=0, help="only the in-family oracle, N reps")
+    ap.add_argument("--pooled", action="store_true", help="only the models pooled across models")
     args = ap.parse_args()
+    if args.oracle:
+        oracle(args.oracle)
+        return
     all_data = load_monkeys(args.data_dir)
     data = {n: x for n, x in all_data.items() if n not in HELD_OUT}
+    if args.pooled:
+        pooled(all_data, (10, 100, 1000))
+        return
     ms, nb = (10, 100, 1000), args.n_bootstrap
     print(f"tuning models: {', '.join(data)}; error at k = 10,000 [over seeds], 90% coverage")
     prob = {"resample": "problems"}
