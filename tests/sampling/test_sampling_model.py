@@ -90,7 +90,7 @@ def test_parametric_bootstrap_keeps_an_interval_when_nothing_is_solved() -> None
         fc = PassAtKModel(n_bootstrap=100, resample=resample).fit(counts, rng=0)
         lo, hi = fc.forecast([10_000]).interval(0.9)
         width[resample] = float(hi[0] - lo[0])
-    assert width["model"] > 2 * width["problems"]
+    assert width["model"] > 1.5 * width["problems"]  # about 2.5x at rng=0
     assert width["model"] < 0.5  # wide, not vacuous
 
 
