@@ -62,12 +62,14 @@ def test_forecast_beyond_the_samples_drawn() -> None:
 
 
 @pytest.mark.slow
-def test_intervals_cover_at_their_nominal_rate() -> None:
+@pytest.mark.parametrize("resample", ["model", "problems"])
+def test_intervals_cover_at_their_nominal_rate(resample: str) -> None:
     rng = np.random.default_rng(2)
     hit90, hit50, reps = 0, 0, 30
     for r in range(reps):
         p = _rates(rng, 140, floor=-7.0)  # in the model's family (its grid floor is 1e-7)
-        model = PassAtKModel(n_bootstrap=100).fit(_counts(rng, p, 20), rng=r)
+        model = PassAtKModel(n_bootstrap=100, resample=resample)
+        model.fit(_counts(rng, p, 20), rng=r)
         fc = model.forecast([200])
         truth = 1 - np.mean((1 - p) ** 200)
         lo, hi = fc.interval(0.9)
@@ -76,6 +78,25 @@ def test_intervals_cover_at_their_nominal_rate() -> None:
         hit50 += bool(lo[0] <= truth <= hi[0])
     assert 0.75 <= hit90 / reps <= 1.0
     assert 0.25 <= hit50 / reps <= 0.8  # not just wide: the 50% interval misses too
+
+
+def test_parametric_bootstrap_keeps_an_interval_when_nothing_is_solved() -> None:
+    # 140 problems, 10 samples each, none solved: resampling the problems gives the same data
+    # every time, so only the posterior draws spread the "problems" interval; the parametric
+    # bootstrap simulates benchmarks in which a few problems are solved and refits to them
+    counts = SampleCounts(np.full(140, 10), np.zeros(140, dtype=int))
+    width = {}
+    for resample in ("model", "problems"):
+        fc = PassAtKModel(n_bootstrap=100, resample=resample).fit(counts, rng=0)
+        lo, hi = fc.forecast([10_000]).interval(0.9)
+        width[resample] = float(hi[0] - lo[0])
+    assert width["model"] > 1.5 * width["problems"]  # about 2.5x at rng=0
+    assert width["model"] < 0.5  # wide, not vacuous
+
+
+def test_resample_must_be_model_or_problems() -> None:
+    with pytest.raises(InvalidParameterError, match="'resample' parameter"):
+        PassAtKModel(resample="bootstrap")
 
 
 def test_tail_scale_widens_only_beyond_the_data() -> None:

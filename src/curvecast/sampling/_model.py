@@ -14,9 +14,13 @@ on the other two (``curvecast bench sampling``). The level of the density below 
 uncertain by a factor ``exp(N(0, tail_scale^2))`` in the bootstrap (``tail_scale = 0.5``, chosen
 on the same three models; scripts/sampling_tried.py).
 
-pass@k is the mean over problems of ``1 - E[(1 - p_i)^k | n_i, c_i]``. Its interval combines the
-sampling of problems (a bootstrap over problems, refitting ``g`` each time) with the sampling of
-attempts (each problem's rate drawn from its posterior).
+pass@k is the mean over problems of ``1 - E[(1 - p_i)^k | n_i, c_i]``. Its interval carries the
+sampling of problems and of attempts: each bootstrap replicate refits ``g`` to a new
+benchmark simulated from the fitted one (new problems' rates drawn from ``g``, their counts
+binomial; the parametric bootstrap Efron recommends for g-modelling), then draws each observed
+problem's rate from its posterior under the refitted ``g``. ``resample="problems"`` refits to
+the observed problems resampled with replacement instead (the default before; it cannot vary
+when every problem has the same counts, e.g. none solved, and then the interval collapses).
 """
 
 from __future__ import annotations
@@ -171,23 +175,28 @@ class PassAtKModel:
     """Forecast pass@k from the first samples of each problem, with calibrated intervals.
 
     Args:
-        n_bootstrap: bootstrap replicates over problems for the intervals (0: the plug-in
-            forecast only, no interval).
+        n_bootstrap: bootstrap replicates for the intervals (0: the plug-in forecast only, no
+            interval).
         grid_floor: the smallest nonzero rate on the grid; rates below it act as 0 for any
             ``k`` well under ``1 / grid_floor``.
         slope_scale: prior standard deviation of the power-law slope ``a`` (smaller: closer to
             ``slope_center``).
         slope_center: prior mean of ``a`` (0: as many problems per decade of p below the
             data as within it; negative: more).
-        population: the interval's scope. False (default): pass@k of *these* problems; the
-            bootstrap over problems refits the rate distribution (the sampling of problems)
-            and each problem's rate is drawn from its posterior (the sampling of attempts).
+        population: the interval's scope. False (default): pass@k of *these* problems; each
+            bootstrap replicate refits the rate distribution (see ``resample``) and each
+            problem's rate is drawn from its posterior (the sampling of attempts).
             True: pass@k of the benchmark the problems were drawn from, so the problems
             themselves are resampled too (wider).
         tail_scale: how unsure the interval is of the density's level below the smallest
             rate the samples resolve (``1 / max n``), which no count informs: each bootstrap
             replicate scales the density there by ``exp(N(0, tail_scale^2))`` and refits
             (0: the fitted shape is trusted; the plug-in ``point`` never uses it).
+        resample: what each bootstrap replicate refits ``g`` to. ``"model"`` (default): a
+            simulated benchmark of as many problems, rates drawn from the fitted ``g``, the
+            samples per problem of observed problems drawn at random, outcomes binomial.
+            ``"problems"``: the observed problems resampled with replacement (degenerate when
+            all problems have the same counts, e.g. none solved).
 
     Example:
         >>> import numpy as np
@@ -210,6 +219,7 @@ class PassAtKModel:
         slope_center: float = 0.0,
         population: bool = False,
         tail_scale: float = 0.5,
+        resample: str = "model",
     ) -> None:
         if isinstance(n_bootstrap, bool) or not isinstance(n_bootstrap, int | np.integer):
             raise parameter_error("n_bootstrap", "PassAtKModel", "an integer >= 0", n_bootstrap)
@@ -229,6 +239,9 @@ class PassAtKModel:
         if not (isinstance(tail_scale, int | float) and 0 <= tail_scale <= 5):
             raise parameter_error("tail_scale", "PassAtKModel", "a float in [0, 5]", tail_scale)
         self.tail_scale = float(tail_scale)
+        if resample not in ("model", "problems"):
+            raise parameter_error("resample", "PassAtKModel", "'model' or 'problems'", resample)
+        self.resample = resample
         u = np.arange(math.log10(self.grid_floor), _STEP / 2, _STEP)
         u[-1] = 0.0
         p = 10.0**u
@@ -262,6 +275,37 @@ class PassAtKModel:
         z = (c == 0).astype(np.float64)
         return E, z
 
+    def _nll(
+        self,
+        t: NDArray[np.float64],
+        E: NDArray[np.float64],
+        z: NDArray[np.float64],
+        wts: NDArray[np.float64],
+        step: NDArray[np.float64] | None = None,
+    ) -> tuple[float, NDArray[np.float64]]:
+        """Negative log posterior of the hyperparameters ``t`` (3,) and its gradient (3,)."""
+        sa, a0 = self.slope_scale, self.slope_center
+        lp, l1p = self._lp, self._l1p
+        pi0, w = self._weights(t, step)
+        b = math.exp(float(np.clip(t[2], -20, 20)))
+        s = E @ w
+        lik = (1.0 - pi0) * s + pi0 * z + 1e-300
+        r = wts / lik
+        # d s / d a and d s / d log b through the normalised weights
+        ds_a = E @ (w * lp) - s * float(w @ lp)
+        ds_b = b * (E @ (w * l1p) - s * float(w @ l1p))
+        grad = -np.array(
+            [
+                float(r @ (z - s)) * pi0 * (1.0 - pi0),
+                (1.0 - pi0) * float(r @ ds_a),
+                (1.0 - pi0) * float(r @ ds_b),
+            ]
+        )
+        val = -float(wts @ np.log(lik))
+        val += 0.5 * ((t[0] / 3.0) ** 2 + ((t[1] - a0) / sa) ** 2 + (t[2] / 2.0) ** 2)
+        grad += np.array([t[0] / 9.0, (t[1] - a0) / sa**2, t[2] / 4.0])
+        return val, grad
+
     def _fit_t(
         self,
         E: NDArray[np.float64],
@@ -271,29 +315,8 @@ class PassAtKModel:
         maxiter: int,
         step: NDArray[np.float64] | None = None,
     ) -> NDArray[np.float64]:
-        sa, a0 = self.slope_scale, self.slope_center
-        lp, l1p = self._lp, self._l1p
-
         def nll(t: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
-            pi0, w = self._weights(t, step)
-            b = math.exp(float(np.clip(t[2], -20, 20)))
-            s = E @ w
-            lik = (1.0 - pi0) * s + pi0 * z + 1e-300
-            r = wts / lik
-            # d s / d a and d s / d log b through the normalised weights
-            ds_a = E @ (w * lp) - s * float(w @ lp)
-            ds_b = b * (E @ (w * l1p) - s * float(w @ l1p))
-            grad = -np.array(
-                [
-                    float(r @ (z - s)) * pi0 * (1.0 - pi0),
-                    (1.0 - pi0) * float(r @ ds_a),
-                    (1.0 - pi0) * float(r @ ds_b),
-                ]
-            )
-            val = -float(wts @ np.log(lik))
-            val += 0.5 * ((t[0] / 3.0) ** 2 + ((t[1] - a0) / sa) ** 2 + (t[2] / 2.0) ** 2)
-            grad += np.array([t[0] / 9.0, (t[1] - a0) / sa**2, t[2] / 4.0])
-            return val, grad
+            return self._nll(t, E, z, wts, step)
 
         res = minimize(
             nll,
@@ -340,6 +363,7 @@ class PassAtKModel:
         E, z = self._design(nu, cu)
         t = self._fit_t(E, z, wu.astype(np.float64), np.zeros(3), 2000)
         self._counts = sc
+        self._n = sc.n
         self._n_max = float(sc.n.max())
         self._t = t
         self._E, self._z = E, z
@@ -368,11 +392,22 @@ class PassAtKModel:
         # and refits, so that the interval carries the guess
         below = (self._p < 1.0 / self._n_max).astype(np.float64)
         levels = gen.normal(0.0, self.tail_scale, self.n_bootstrap) if self.tail_scale else None
+        g = np.concatenate([[self.rates.zero_mass], self.rates.weights])
+        g /= g.sum()
         for b in range(self.n_bootstrap):
             pick = gen.integers(0, n_prob, n_prob)
             wts = np.bincount(self._row[pick], minlength=n_unique).astype(np.float64)
             step = None if levels is None else levels[b] * below
-            tb = self._fit_t(self._E, self._z, wts, self._t, 400, step)
+            if self.resample == "model":
+                # parametric: new problems drawn from the fitted g, each with the samples of a
+                # problem drawn at random, and new attempts (binomial); refit on them
+                rate = pgrid[gen.choice(pgrid.size, n_prob, p=g)]
+                ns = self._n[pick]
+                nu, cu, wu = SampleCounts(ns, gen.binomial(ns, rate)).unique()
+                E_sim, z_sim = self._design(nu, cu)
+                tb = self._fit_t(E_sim, z_sim, wu.astype(np.float64), self._t, 400, step)
+            else:
+                tb = self._fit_t(self._E, self._z, wts, self._t, 400, step)
             rows = self._row[pick] if self.population else self._row
             R = self._posterior(self._E, self._z, tb, step)[rows]
             cum = np.cumsum(R, axis=1)
