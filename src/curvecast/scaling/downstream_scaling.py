@@ -11,8 +11,9 @@ refitted below four compute quantiles of the table (predicting upward in compute
 does) and with each family held out whole (a new family). The errors of those predictions, on
 the logit scale in units of each benchmark's spread, pooled over families and benchmarks, are
 the noise a forecast draws from: the known-family pool grows linearly with the distance in
-log10 compute above the family's largest fitted model (the slope fitted to the backtest
-errors), the new-family pool carries the scatter between families. The band is mapped back
+log10 compute above the family's largest fitted model (the slope fitted to the absolute
+backtest errors, bias included: a bias the forecast does not correct is error), the new-family
+pool carries the scatter between families and grows at least as fast. The band is mapped back
 through the link, so it stays between the floor and the ceiling.
 
 Each benchmark's forecast may lean on a straight line of its score in log compute (the
@@ -358,12 +359,18 @@ class DownstreamScaling:
                 ep, dp = (
                     (e, d) if e.size >= _MIN_POOL else (2.0 * in_sample, np.zeros(in_sample.size))
                 )
-            ep = ep - np.median(ep)  # the point is the fit's; the backtests give the spread
+            # the errors are not centred on their median: a bias the forecast does not correct
+            # (its sign did not carry over above the cutoff on the tuning tables) is error, and
+            # the band must cover it (split-conformal on |y - forecast|)
             s0, s1 = _scale_fit(ep, dp)
+            if scales:
+                # a new family: leaving families out measures the scatter between them but
+                # hardly extrapolates (few rows with d > 0); its error grows with the distance
+                # at least as fast as the cutoff backtests, the runs that extrapolate by design,
+                # measured for a known family
+                s1 = max(s1, scales[0][1])
             pn = ep / (s0 + s1 * dp)
-            pn = pn - np.median(pn)  # median 0: the median forecast is the centre
-            # symmetric (split-conformal on |error|): the sign of the backtests' skew did not
-            # carry over to the models above the cutoff on the tuning tables
+            # symmetric, median 0: the median forecast is the centre
             pools.append(np.concatenate([pn, -pn]))
             scales.append((s0, s1))
         self.scale_ = tuple(scales)
@@ -540,7 +547,8 @@ def _first(grid: NDArray, y: NDArray, thr: float) -> float:
 
 
 def _scale_fit(e: NDArray, d: NDArray) -> tuple[float, float]:
-    """``|e| ~ s0 + s1 d`` with ``s1 >= 0``, both by least squares on the backtest errors."""
+    """``|e| ~ s0 + s1 d`` with ``s1 >= 0``, both by least squares on the backtest errors ``e``
+    (not centred: their bias is part of the error) at distances ``d``, both ``(n,)``."""
     a = np.abs(e)
     if np.ptp(d) > 0:
         s1, s0 = np.polyfit(d, a, 1)
