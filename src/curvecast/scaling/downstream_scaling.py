@@ -17,7 +17,10 @@ pool carries the scatter between families and grows at least as fast. The band i
 through the link, so it stays between the floor and the ceiling.
 
 Each benchmark's forecast may lean on a straight line of its score in log compute (the
-log-linear fit) where the backtests show the skills do not follow it (:mod:`.downstream_lines`).
+log-linear fit) where the backtests show the skills do not follow it (:mod:`.downstream_lines`):
+``line_weight_`` ``(B,)`` for a known family, chosen on the cutoff backtests, and
+``line_weight_new_`` ``(B,)`` for a new family, chosen on the families left out (the same
+weights for both when the table has only one kind of backtest).
 
 >>> import numpy as np
 >>> from curvecast.scaling import DownstreamScaling, ModelTable
@@ -220,6 +223,7 @@ class DownstreamScaling:
         self.space_ = str(self._core_kw["space"])
         self.line_ = fit_lines(self.x_, S)
         self.line_weight_ = np.zeros(len(self.benchmarks_))  # set by _calibrate
+        self.line_weight_new_ = np.zeros(len(self.benchmarks_))
         self.core_: Core = fit_core(
             self.x_,
             self.family_,
@@ -252,11 +256,13 @@ class DownstreamScaling:
         if self.link == "logit":
             lim = float(np.log((1 - _LOGIT_EPS) / _LOGIT_EPS))
             z = np.clip(z, -lim, lim)
-        if not self.line_weight_.any():
+        if not (self.line_weight_.any() or self.line_weight_new_.any()):
             return z
         sk = from_unit(z, self.floor_, self.ceiling_, self.link)
         ln = line_scores(lines, x, self.floor_, self.ceiling_)
-        return to_unit(blend(sk, ln, self.line_weight_), self.floor_, self.ceiling_, self.link)
+        new = np.array([f is None or f not in core.fam_a for f in family])
+        w = np.where(new[:, None], self.line_weight_new_[None, :], self.line_weight_[None, :])
+        return to_unit(blend(sk, ln, w), self.floor_, self.ceiling_, self.link)
 
     def _backtest_mae(self) -> float:
         """Mean absolute score error of the below-cutoff backtests of the skills model alone,
@@ -305,10 +311,11 @@ class DownstreamScaling:
             if k
         ]
         weights, self.line_weight_ = self.line_weight_, np.zeros(len(self.benchmarks_))
+        wnew, self.line_weight_new_ = self.line_weight_new_, np.zeros(len(self.benchmarks_))
         sk = from_unit(
             self._logits(core, self.line_, xh, fam_h), self.floor_, self.ceiling_, self.link
         )
-        self.line_weight_ = weights
+        self.line_weight_, self.line_weight_new_ = weights, wnew
         ln = line_scores(fit_lines(self.x_[keep], self.S_[keep]), xh, self.floor_, self.ceiling_)
         top = np.array([self.x_[keep].max() if f is None else core.x_max[f] for f in fam_h])
         return sk, ln, np.maximum(xh - top, 0.0), np.array([f is None for f in fam_h]), held
@@ -340,9 +347,17 @@ class DownstreamScaling:
         truth = np.concatenate([self.S_[o[4]] for o in out]) if out else np.empty((0, B))
         if self.line_blend and out:
             run = np.concatenate([np.full(o[0].shape[0], i) for i, o in enumerate(out)])
-            self.line_weight_ = choose_weights(sk, ln, truth, run)
+            if nn.any() and (~nn).any():
+                # each kind of forecast leans on the line as its own backtests say: a bigger
+                # member of a known family (the cutoff runs), a new family (families left out)
+                self.line_weight_ = choose_weights(sk[~nn], ln[~nn], truth[~nn], run[~nn])
+                self.line_weight_new_ = choose_weights(sk[nn], ln[nn], truth[nn], run[nn])
+            else:
+                self.line_weight_ = choose_weights(sk, ln, truth, run)
+                self.line_weight_new_ = self.line_weight_
         zt = np.concatenate([self.Z_[o[4]] for o in out]) if out else np.empty((0, B))
-        pred = to_unit(blend(sk, ln, self.line_weight_), self.floor_, self.ceiling_, self.link)
+        wrow = np.where(nn[:, None], self.line_weight_new_[None, :], self.line_weight_[None, :])
+        pred = to_unit(blend(sk, ln, wrow), self.floor_, self.ceiling_, self.link)
         E = (zt - pred) / self.core_.sd
         ok = np.isfinite(E)
         e = E[ok]
@@ -494,12 +509,13 @@ class DownstreamScaling:
             raise parameter_error("resolve", "DownstreamScaling.emergence", "a float > 1", resolve)
         grid = np.arange(self.x_.min(), np.log10(max_flops) + 1e-9, 0.02)
         weights, self.line_weight_ = self.line_weight_, np.zeros(len(self.benchmarks_))
+        wnew, self.line_weight_new_ = self.line_weight_new_, np.zeros(len(self.benchmarks_))
         try:
             fc = self.predict(
                 ["\x00new"] * grid.size, np.ones(grid.size), np.ones(grid.size), 10**grid
             )
         finally:
-            self.line_weight_ = weights
+            self.line_weight_, self.line_weight_new_ = weights, wnew
         med = fc.median
         lo, hi = fc.interval(level)
         out = []
