@@ -418,7 +418,8 @@ class DownstreamScaling:
             self.Z_ - self._logits(self.core_, self.line_, self.x_, list(self.family_))
         ) / self.core_.sd
         in_sample = in_sample[np.isfinite(in_sample)]
-        pools, scales = [], []
+        pools: list[NDArray[np.float64]] = []
+        scales: list[tuple[float, float]] = []
         for sel in (~n, n):
             ep, dp = e[sel], d[sel]
             if ep.size < _MIN_POOL:
