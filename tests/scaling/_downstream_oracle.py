@@ -38,6 +38,38 @@ def skill_table(
     return t, clean
 
 
+def bent_table(seed: int, n_fam: int = 10, sizes: int = 6, bend: float = 0.25) -> ModelTable:
+    """As :func:`skill_table` (noise 0.01), but the skill bends upward, ``u = eff_f + 0.5 (x -
+    22) + bend (x - 19)^2`` with ``x = log10 C``: a straight line in ``x`` fitted below a cutoff
+    predicts too low above it, the more so the further it extrapolates."""
+    rng = np.random.default_rng(seed)
+    fam, N, D, eff = [], [], [], []
+    for f in range(n_fam):
+        e = rng.normal(0, 0.6)
+        n0 = 10 ** rng.uniform(8, 9)
+        for k in range(sizes):
+            fam.append(f"f{f}")
+            N.append(n0 * 3**k)
+            D.append(20 * n0 * 3**k * rng.uniform(1, 5))
+            eff.append(e)
+    N_, D_ = np.array(N), np.array(D)
+    x = np.log10(6 * N_ * D_)
+    u = np.array(eff) + 0.5 * (x - 22) + bend * (x - 19) ** 2
+    scores = {
+        b: np.clip(
+            FLOORS[b]
+            + (1 - FLOORS[b]) / (1 + np.exp(-(ALPHA[b] + W[b] * u)))
+            + rng.normal(0, 0.01, u.size),
+            0,
+            1,
+        )
+        for b in FLOORS
+    }
+    return ModelTable(
+        model=[f"m{i}" for i in range(N_.size)], family=fam, params=N_, tokens=D_, scores=scores
+    )
+
+
 def _split(t: ModelTable, q: float = 0.6) -> tuple[ModelTable, ModelTable]:
     C = np.asarray(t.flops)
     cut = np.quantile(C, q)

@@ -56,8 +56,27 @@ def test_a_benchmark_on_a_line_gets_the_line() -> None:
     w = dict(zip(model.benchmarks_, model.line_weight_, strict=True))
     assert w["linear"] > 0
     assert all(w[b] < 1 for b in FLOORS)  # the oracle's own benchmarks keep the skills
+    w_new = dict(zip(model.benchmarks_, model.line_weight_new_, strict=True))
+    assert w_new["linear"] > 0  # and so does a new family's forecast
     off = DownstreamScaling(chance=FLOORS, line_blend=False).fit(t, rng=0)
-    assert not off.line_weight_.any()
+    assert not off.line_weight_.any() and not off.line_weight_new_.any()
+
+
+def test_known_and_new_families_use_their_own_line_weights() -> None:
+    t = _with_linear(2)
+    model = DownstreamScaling(chance=FLOORS).fit(t, rng=0)
+    B = len(model.benchmarks_)
+    i = t.family.index("f0")
+    args = (["f0", "unseen"], t.params[i] * 10, t.tokens[i] * 10)
+    model.line_weight_, model.line_weight_new_ = np.zeros(B), np.zeros(B)
+    skills = model.predict(*args).median
+    model.line_weight_new_ = np.ones(B)  # a new family: the line alone; a known one: skills
+    both = model.predict(*args).median
+    x = np.log10(np.asarray(model.predict(*args).flops))
+    line = line_scores(model.line_, x, model.floor_, model.ceiling_)
+    assert np.allclose(both[0], skills[0])
+    assert np.allclose(both[1], line[1], atol=1e-6)
+    assert not np.allclose(both[1], skills[1])
 
 
 def test_a_band_past_the_logit_clip_reaches_the_ceiling() -> None:

@@ -4,9 +4,10 @@ Some benchmarks follow the shared skills poorly (scores that jump irregularly wi
 that saturates early); on those a straight line of the score in ``log10`` compute through every
 fitted model (the log-linear fit) predicts better. :class:`~curvecast.scaling.DownstreamScaling`
 chooses, per benchmark, a weight ``w`` on that line from a few values by the error of the
-backtests inside the fitted table (below-cutoff and leave-one-family-out; never the models it
-is asked about), keeps it only where the gain is consistent across backtest runs, and predicts
-``(1 - w) skills + w line`` in score space.
+backtests inside the fitted table (never the models it is asked about): the below-cutoff runs
+for a bigger member of a known family, the leave-one-family-out runs for a new family. It keeps
+``w`` only where the gain is consistent across backtest runs, and predicts ``(1 - w) skills + w
+line`` in score space.
 """
 
 from __future__ import annotations
@@ -87,6 +88,7 @@ def choose_weights(
 def blend(
     skills: NDArray[np.float64], line: NDArray[np.float64], weights: NDArray[np.float64]
 ) -> NDArray[np.float64]:
-    """``(1 - w) skills + w line`` per benchmark; ``skills`` where the line is NaN. ``(m, B)``."""
-    w = np.where(np.isfinite(line), weights[None, :], 0.0)
+    """``(1 - w) skills + w line`` per benchmark; ``skills`` where the line is NaN. ``(m, B)``;
+    ``weights`` ``(B,)``, or ``(m, B)`` for a weight per row."""
+    w = np.where(np.isfinite(line), np.broadcast_to(weights, line.shape), 0.0)
     return np.asarray((1 - w) * skills + w * np.nan_to_num(line))

@@ -11,12 +11,21 @@ refitted below four compute quantiles of the table (predicting upward in compute
 does) and with each family held out whole (a new family). The errors of those predictions, on
 the logit scale in units of each benchmark's spread, pooled over families and benchmarks, are
 the noise a forecast draws from: the known-family pool grows linearly with the distance in
-log10 compute above the family's largest fitted model (the slope fitted to the backtest
-errors), the new-family pool carries the scatter between families. The band is mapped back
-through the link, so it stays between the floor and the ceiling.
+log10 compute above the family's largest fitted model (the slope fitted to the absolute
+backtest errors, bias included: a bias the forecast does not correct is error), the new-family
+pool carries the scatter between families and grows as fast. The band is mapped back through
+the link, so it stays between the floor and the ceiling.
+
+With ``space="auto"`` (the default) the skills of a known family and of a new one may come from
+different fits: each is the fit whose backtests predicted that kind of model best (below-cutoff
+backtests for a known family, ``space_``; the new families of every backtest, each family
+counted once, for a new one, ``space_new_``).
 
 Each benchmark's forecast may lean on a straight line of its score in log compute (the
-log-linear fit) where the backtests show the skills do not follow it (:mod:`.downstream_lines`).
+log-linear fit) where the backtests show the skills do not follow it (:mod:`.downstream_lines`):
+``line_weight_`` ``(B,)`` for a known family, chosen on the cutoff backtests, and
+``line_weight_new_`` ``(B,)`` for a new family, chosen on the families left out (the same
+weights for both when the table has only one kind of backtest).
 
 >>> import numpy as np
 >>> from curvecast.scaling import DownstreamScaling, ModelTable
@@ -46,6 +55,7 @@ from curvecast.scaling._fit import single_thread
 from curvecast.scaling.downstream_core import _EPS as _LOGIT_EPS
 from curvecast.scaling.downstream_core import (
     Core,
+    _average,
     fit_core,
     from_unit,
     predict_core,
@@ -211,25 +221,33 @@ class DownstreamScaling:
         self.Z_ = to_unit(S, self.floor_, self.ceiling_, self.link)
         self.S_ = S
         self.backtest_mae_: dict[str, float] = {}
+        self._cache: dict[tuple[bytes, str], Core] = {}
         if self._space == "auto":
             for space in _SPACES:
                 self._core_kw["space"] = space
                 self.backtest_mae_[space] = self._backtest_mae()
             self._core_kw["space"] = min(self.backtest_mae_, key=self.backtest_mae_.__getitem__)
         self.space_ = str(self._core_kw["space"])
+        self._runs = self._backtest_runs(gen)
+        self.backtest_mae_new_: dict[str, float] = {}
+        self.space_new_ = self.space_
+        if self._space == "auto":
+            for space in _SPACES:
+                self.backtest_mae_new_[space] = self._new_family_mae(space)
+            best = min(self.backtest_mae_new_, key=self.backtest_mae_new_.__getitem__)
+            if np.isfinite(self.backtest_mae_new_[best]):  # else no backtest had a new family
+                self.space_new_ = best
         self.line_ = fit_lines(self.x_, S)
         self.line_weight_ = np.zeros(len(self.benchmarks_))  # set by _calibrate
-        self.core_: Core = fit_core(
-            self.x_,
-            self.family_,
-            self.Z_,
-            self.n_skills,
-            S=S,
-            floor=self.floor_,
-            ceil=self.ceiling_,
-            **self._core_kw,
+        self.line_weight_new_ = np.zeros(len(self.benchmarks_))
+        self.core_: Core = self._fit_core(np.ones(self.x_.size, dtype=bool), self.space_)
+        self.core_new_: Core = (
+            self.core_
+            if self.space_new_ == self.space_
+            else self._fit_core(np.ones(self.x_.size, dtype=bool), self.space_new_)
         )
-        self._calibrate(gen)
+        self._calibrate()
+        self._cache = {}
         self._fitted = True
         return self
 
@@ -242,77 +260,9 @@ class DownstreamScaling:
                 out.append(keep)
         return out
 
-    def _logits(
-        self, core: Core, lines: NDArray, x: NDArray, family: Sequence[str | None]
-    ) -> NDArray[np.float64]:
-        """Logits ``(m, B)``: the skills model, blended per benchmark with the ``lines``
-        ``(B, 2)`` by :attr:`line_weight_`; clipped to the logit range of the scores."""
-        z = predict_core(core, x, family)
-        if self.link == "logit":
-            lim = float(np.log((1 - _LOGIT_EPS) / _LOGIT_EPS))
-            z = np.clip(z, -lim, lim)
-        if not self.line_weight_.any():
-            return z
-        sk = from_unit(z, self.floor_, self.ceiling_, self.link)
-        ln = line_scores(lines, x, self.floor_, self.ceiling_)
-        return to_unit(blend(sk, ln, self.line_weight_), self.floor_, self.ceiling_, self.link)
-
-    def _backtest_mae(self) -> float:
-        """Mean absolute score error of the below-cutoff backtests of the skills model alone,
-        with the current settings."""
-        errs = []
-        for keep in self._cutoff_masks():
-            fam_k = [f for f, k in zip(self.family_, keep, strict=True) if k]
-            core = fit_core(
-                self.x_[keep],
-                fam_k,
-                self.Z_[keep],
-                self.n_skills,
-                S=self.S_[keep],
-                floor=self.floor_,
-                ceil=self.ceiling_,
-                **self._core_kw,
-            )
-            fam_h = [f for f, k in zip(self.family_, keep, strict=True) if not k]
-            pred = from_unit(
-                predict_core(core, self.x_[~keep], fam_h), self.floor_, self.ceiling_, self.link
-            )
-            errs.append(np.abs(pred - self.S_[~keep]))
-        return _mae(np.concatenate(errs), 0.0) if errs else float("inf")
-
-    def _run(self, keep: NDArray[np.bool_], hide: bool) -> tuple[NDArray, ...]:
-        """Refit on ``keep``, predict the rest: the skills model's scores and the lines' scores
-        ``(h, B)``, the distance in log10 compute above what was fitted ``(h,)`` and whether
-        each held-out model is a new family's ``(h,)``. ``hide``: treat every held-out model as
-        a new family."""
-        fam_k = [f for f, k in zip(self.family_, keep, strict=True) if k]
-        core = fit_core(
-            self.x_[keep],
-            fam_k,
-            self.Z_[keep],
-            self.n_skills,
-            S=self.S_[keep],
-            floor=self.floor_,
-            ceil=self.ceiling_,
-            **self._core_kw,
-        )
-        held = ~keep
-        xh = self.x_[held]
-        fam_h = [
-            None if hide or f not in core.x_max else f
-            for f, k in zip(self.family_, held, strict=True)
-            if k
-        ]
-        weights, self.line_weight_ = self.line_weight_, np.zeros(len(self.benchmarks_))
-        sk = from_unit(
-            self._logits(core, self.line_, xh, fam_h), self.floor_, self.ceiling_, self.link
-        )
-        self.line_weight_ = weights
-        ln = line_scores(fit_lines(self.x_[keep], self.S_[keep]), xh, self.floor_, self.ceiling_)
-        top = np.array([self.x_[keep].max() if f is None else core.x_max[f] for f in fam_h])
-        return sk, ln, np.maximum(xh - top, 0.0), np.array([f is None for f in fam_h]), held
-
-    def _calibrate(self, gen: np.random.Generator) -> None:
+    def _backtest_runs(self, gen: np.random.Generator) -> list[tuple[NDArray[np.bool_], bool]]:
+        """The calibration backtests: ``(keep, hide)`` per run, the models refitted on and
+        whether every held-out model counts as a new family."""
         fam = np.asarray(self.family_)
         fams = list(dict.fromkeys(self.family_))
         runs: list[tuple[NDArray[np.bool_], bool]] = []
@@ -326,11 +276,120 @@ class DownstreamScaling:
         )
         if len(fams) >= 3:
             runs.extend((fam != f, True) for f in new)
-        out = [
-            self._run(keep, hide)
+        return [
+            (keep, hide)
             for keep, hide in runs
             if len(set(fam[keep])) >= 2 and np.ptp(self.x_[keep]) > 0
         ]
+
+    def _fit_core(self, keep: NDArray[np.bool_], space: str) -> Core:
+        """The core fitted to the models ``keep`` ``(n,)`` with ``space``, cached for this fit
+        (the backtests refit the same subsets for each choice; the ensemble is the average of
+        the raw and joint cores, as :func:`fit_core` builds it)."""
+        key = (keep.tobytes(), space)
+        if key not in self._cache:
+            if space == "ensemble":
+                parts = [self._fit_core(keep, sp) for sp in ("raw", "joint")]
+                self._cache[key] = _average(parts)
+            else:
+                fam_k = [f for f, k in zip(self.family_, keep, strict=True) if k]
+                self._cache[key] = fit_core(
+                    self.x_[keep],
+                    fam_k,
+                    self.Z_[keep],
+                    self.n_skills,
+                    S=self.S_[keep],
+                    floor=self.floor_,
+                    ceil=self.ceiling_,
+                    **{**self._core_kw, "space": space},
+                )
+        return self._cache[key]
+
+    def _new_family_mae(self, space: str) -> float:
+        """The skills model's mean absolute score error on the backtests' new-family models
+        with ``space``: the mean over runs (each family left out counts once, however many
+        models it has), as a new family is one draw from the families."""
+        per_run = []
+        for keep, hide in self._runs:
+            core = self._fit_core(keep, space)
+            new = np.array(
+                [hide or f not in core.fam_a for f in np.asarray(self.family_)[~keep]], dtype=bool
+            )
+            if not new.any():
+                continue
+            z = predict_core(core, self.x_[~keep][new], [None] * int(new.sum()))
+            pred = from_unit(z, self.floor_, self.ceiling_, self.link)
+            per_run.append(_mae(pred, self.S_[~keep][new]))
+        return float(np.mean(per_run)) if per_run else float("inf")
+
+    def _logits(
+        self,
+        core: Core,
+        lines: NDArray,
+        x: NDArray,
+        family: Sequence[str | None],
+        core_new: Core | None = None,
+    ) -> NDArray[np.float64]:
+        """Logits ``(m, B)``: the skills model (``core`` for a known family, ``core_new`` for
+        a new one; ``core`` for both by default), blended per benchmark with the ``lines``
+        ``(B, 2)`` by :attr:`line_weight_` (:attr:`line_weight_new_` for a new family);
+        clipped to the logit range of the scores."""
+        z = predict_core(core, x, family)
+        isnew = np.array([f is None or f not in core.fam_a for f in family], dtype=bool)
+        if core_new is not None and core_new is not core and isnew.any():
+            z[isnew] = predict_core(core_new, x[isnew], [None] * int(isnew.sum()))
+        if self.link == "logit":
+            lim = float(np.log((1 - _LOGIT_EPS) / _LOGIT_EPS))
+            z = np.clip(z, -lim, lim)
+        if not (self.line_weight_.any() or self.line_weight_new_.any()):
+            return z
+        sk = from_unit(z, self.floor_, self.ceiling_, self.link)
+        ln = line_scores(lines, x, self.floor_, self.ceiling_)
+        w = np.where(isnew[:, None], self.line_weight_new_[None, :], self.line_weight_[None, :])
+        return to_unit(blend(sk, ln, w), self.floor_, self.ceiling_, self.link)
+
+    def _backtest_mae(self) -> float:
+        """Mean absolute score error of the below-cutoff backtests of the skills model alone,
+        with the current settings."""
+        errs = []
+        for keep in self._cutoff_masks():
+            core = self._fit_core(keep, str(self._core_kw["space"]))
+            fam_h = [f for f, k in zip(self.family_, keep, strict=True) if not k]
+            pred = from_unit(
+                predict_core(core, self.x_[~keep], fam_h), self.floor_, self.ceiling_, self.link
+            )
+            errs.append(np.abs(pred - self.S_[~keep]))
+        return _mae(np.concatenate(errs), 0.0) if errs else float("inf")
+
+    def _run(self, keep: NDArray[np.bool_], hide: bool) -> tuple[NDArray, ...]:
+        """Refit on ``keep``, predict the rest: the skills model's scores and the lines' scores
+        ``(h, B)``, the distance in log10 compute above what was fitted ``(h,)`` and whether
+        each held-out model is a new family's ``(h,)``. ``hide``: treat every held-out model as
+        a new family."""
+        core = self._fit_core(keep, self.space_)
+        core_new = core if self.space_new_ == self.space_ else self._fit_core(keep, self.space_new_)
+        held = ~keep
+        xh = self.x_[held]
+        fam_h = [
+            None if hide or f not in core.x_max else f
+            for f, k in zip(self.family_, held, strict=True)
+            if k
+        ]
+        weights, self.line_weight_ = self.line_weight_, np.zeros(len(self.benchmarks_))
+        wnew, self.line_weight_new_ = self.line_weight_new_, np.zeros(len(self.benchmarks_))
+        sk = from_unit(
+            self._logits(core, self.line_, xh, fam_h, core_new),
+            self.floor_,
+            self.ceiling_,
+            self.link,
+        )
+        self.line_weight_, self.line_weight_new_ = weights, wnew
+        ln = line_scores(fit_lines(self.x_[keep], self.S_[keep]), xh, self.floor_, self.ceiling_)
+        top = np.array([self.x_[keep].max() if f is None else core.x_max[f] for f in fam_h])
+        return sk, ln, np.maximum(xh - top, 0.0), np.array([f is None for f in fam_h]), held
+
+    def _calibrate(self) -> None:
+        out = [self._run(keep, hide) for keep, hide in self._runs]
         B = len(self.benchmarks_)
         sk = np.concatenate([o[0] for o in out]) if out else np.empty((0, B))
         ln = np.concatenate([o[1] for o in out]) if out else np.empty((0, B))
@@ -339,9 +398,17 @@ class DownstreamScaling:
         truth = np.concatenate([self.S_[o[4]] for o in out]) if out else np.empty((0, B))
         if self.line_blend and out:
             run = np.concatenate([np.full(o[0].shape[0], i) for i, o in enumerate(out)])
-            self.line_weight_ = choose_weights(sk, ln, truth, run)
+            if nn.any() and (~nn).any():
+                # each kind of forecast leans on the line as its own backtests say: a bigger
+                # member of a known family (the cutoff runs), a new family (families left out)
+                self.line_weight_ = choose_weights(sk[~nn], ln[~nn], truth[~nn], run[~nn])
+                self.line_weight_new_ = choose_weights(sk[nn], ln[nn], truth[nn], run[nn])
+            else:
+                self.line_weight_ = choose_weights(sk, ln, truth, run)
+                self.line_weight_new_ = self.line_weight_
         zt = np.concatenate([self.Z_[o[4]] for o in out]) if out else np.empty((0, B))
-        pred = to_unit(blend(sk, ln, self.line_weight_), self.floor_, self.ceiling_, self.link)
+        wrow = np.where(nn[:, None], self.line_weight_new_[None, :], self.line_weight_[None, :])
+        pred = to_unit(blend(sk, ln, wrow), self.floor_, self.ceiling_, self.link)
         E = (zt - pred) / self.core_.sd
         ok = np.isfinite(E)
         e = E[ok]
@@ -351,19 +418,26 @@ class DownstreamScaling:
             self.Z_ - self._logits(self.core_, self.line_, self.x_, list(self.family_))
         ) / self.core_.sd
         in_sample = in_sample[np.isfinite(in_sample)]
-        pools, scales = [], []
+        pools: list[NDArray[np.float64]] = []
+        scales: list[tuple[float, float]] = []
         for sel in (~n, n):
             ep, dp = e[sel], d[sel]
             if ep.size < _MIN_POOL:
                 ep, dp = (
                     (e, d) if e.size >= _MIN_POOL else (2.0 * in_sample, np.zeros(in_sample.size))
                 )
-            ep = ep - np.median(ep)  # the point is the fit's; the backtests give the spread
+            # the errors are not centred on their median: a bias the forecast does not correct
+            # (its sign did not carry over above the cutoff on the tuning tables) is error, and
+            # the band must cover it (split-conformal on |y - forecast|)
             s0, s1 = _scale_fit(ep, dp)
+            if scales:
+                # a new family: its band grows with the distance as fast as a known family's on
+                # the cutoff backtests. Its own slope would mix the distance with how much was
+                # fitted: the families left out (d = 0) were fitted on nearly every model, the
+                # new families of the cutoff runs (d > 0) on half to 80% of them.
+                s1 = scales[0][1]
             pn = ep / (s0 + s1 * dp)
-            pn = pn - np.median(pn)  # median 0: the median forecast is the centre
-            # symmetric (split-conformal on |error|): the sign of the backtests' skew did not
-            # carry over to the models above the cutoff on the tuning tables
+            # symmetric, median 0: the median forecast is the centre
             pools.append(np.concatenate([pn, -pn]))
             scales.append((s0, s1))
         self.scale_ = tuple(scales)
@@ -422,7 +496,11 @@ class DownstreamScaling:
         known = np.array([f in self.core_.fam_a for f in fams])
         # clipped as in the calibration: a saturated centre would have no band
         centre = self._logits(
-            self.core_, self.line_, x, [f if k else None for f, k in zip(fams, known, strict=True)]
+            self.core_,
+            self.line_,
+            x,
+            [f if k else None for f, k in zip(fams, known, strict=True)],
+            self.core_new_,
         )
         (k0, k1), (n0, n1) = self.scale_
         top = self.x_.max()
@@ -487,12 +565,13 @@ class DownstreamScaling:
             raise parameter_error("resolve", "DownstreamScaling.emergence", "a float > 1", resolve)
         grid = np.arange(self.x_.min(), np.log10(max_flops) + 1e-9, 0.02)
         weights, self.line_weight_ = self.line_weight_, np.zeros(len(self.benchmarks_))
+        wnew, self.line_weight_new_ = self.line_weight_new_, np.zeros(len(self.benchmarks_))
         try:
             fc = self.predict(
                 ["\x00new"] * grid.size, np.ones(grid.size), np.ones(grid.size), 10**grid
             )
         finally:
-            self.line_weight_ = weights
+            self.line_weight_, self.line_weight_new_ = weights, wnew
         med = fc.median
         lo, hi = fc.interval(level)
         out = []
@@ -540,7 +619,8 @@ def _first(grid: NDArray, y: NDArray, thr: float) -> float:
 
 
 def _scale_fit(e: NDArray, d: NDArray) -> tuple[float, float]:
-    """``|e| ~ s0 + s1 d`` with ``s1 >= 0``, both by least squares on the backtest errors."""
+    """``|e| ~ s0 + s1 d`` with ``s1 >= 0``, both by least squares on the backtest errors ``e``
+    (not centred: their bias is part of the error) at distances ``d``, both ``(n,)``."""
     a = np.abs(e)
     if np.ptp(d) > 0:
         s1, s0 = np.polyfit(d, a, 1)
