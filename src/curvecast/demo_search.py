@@ -15,6 +15,7 @@ import datetime as _dt
 import math
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -201,8 +202,14 @@ def run_search_demo(
     url = storage or f"sqlite:///{(out_dir / 'demo.db').resolve()}"
     name = "digits-mlp-" + _dt.datetime.now(_dt.UTC).strftime("%Y%m%d-%H%M%S")
     data = _data(seed)
+    # with a heartbeat, as a search shared by several workers should have one (a killed
+    # worker's trial is then failed, not left RUNNING): the demo shows the setup to copy, and
+    # Optuna's note that the argument is experimental is not the user's concern here
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        rdb = optuna.storages.RDBStorage(url, heartbeat_interval=60)
     study = optuna.create_study(
-        study_name=name, storage=url, direction="maximize",
+        study_name=name, storage=rdb, direction="maximize",
         sampler=optuna.samplers.TPESampler(seed=seed),
         pruner=ForecastPruner(bounds=(0, 1), max_resource=EPOCHS, method=method),
     )  # fmt: skip
