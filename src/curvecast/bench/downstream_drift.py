@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from curvecast.bench.downstream_data import TUNING_TABLES, load_tables
+from curvecast.exceptions import InvalidParameterError
 from curvecast.scaling.downstream_core import to_unit
 from curvecast.scaling.downstream_scaling import DownstreamScaling
 
@@ -34,8 +35,18 @@ def drift_rows(
     root: str | Path | None, tables: tuple[str, ...] = TUNING_TABLES, seed: int = 0
 ) -> dict[str, Any]:
     """Per (table, cutoff) run: models fitted and held out, the drift per decade; per table the
-    mean over runs; ``rms``: their root mean square. Only tuning tables are measured."""
+    mean over runs; ``rms``: their root mean square. Only tuning tables are measured.
+
+    Raises:
+        InvalidParameterError: ``tables`` names no tuning table.
+        DataSourceError: no ``root``, or a table missing under it.
+    """
     names = tuple(t for t in tables if t in TUNING_TABLES)
+    if not names:
+        raise InvalidParameterError(
+            "The drift is measured on the tuning tables only (leaderboard is kept out of every "
+            f"tuning loop): pass --tables with one or more of {', '.join(TUNING_TABLES)}."
+        )
     loaded = load_tables(root, names)
     runs: list[dict[str, Any]] = []
     per_table: dict[str, float] = {}
