@@ -13,8 +13,11 @@ the logit scale in units of each benchmark's spread, pooled over families and be
 the noise a forecast draws from: the known-family pool grows linearly with the distance in
 log10 compute above the family's largest fitted model (the slope fitted to the absolute
 backtest errors, bias included: a bias the forecast does not correct is error), the new-family
-pool carries the scatter between families and grows as fast. The band is mapped back through
-the link, so it stays between the floor and the ceiling.
+pool carries the scatter between families and grows as fast. A drift the table's own
+backtests cannot see (a shift shared by every model above its cutoff, of either sign, measured
+across tables: :data:`DRIFT_PER_DECADE`) is added in quadrature, growing with the same
+distance. The band is mapped back through the link, so it stays between the floor and the
+ceiling.
 
 With ``space="auto"`` (the default) the skills of a known family and of a new one may come from
 different fits: each is the fit whose backtests predicted that kind of model best (below-cutoff
