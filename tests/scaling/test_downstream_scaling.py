@@ -55,7 +55,9 @@ def test_intervals_cover_near_their_nominal_rate() -> None:
         y = np.asarray(held.scores)
         inside += int(np.sum((lo <= y) & (y <= hi)))
         total += y.size
-    assert 0.8 <= inside / total <= 0.99
+    # about 91% here; without the drift term (drift=0) about 84%: the backtests inside the
+    # fitted table alone leave the band too narrow above the cutoff
+    assert 0.85 <= inside / total <= 0.97
 
 
 def test_intervals_cover_a_bias_that_grows_with_extrapolation() -> None:
