@@ -50,6 +50,12 @@ def add_downstream_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
         "pythia_evals/; required)",
     )
     sp.add_argument("--no-emergence", action="store_true", help="skip the emergence check")
+    sp.add_argument(
+        "--drift",
+        action="store_true",
+        help="instead, measure the extrapolation drift on the tuning tables by rolling origins "
+        "(the prior behind DownstreamScaling's drift term; leaderboard is never measured)",
+    )
     sp.add_argument("--seed", type=int, default=0, metavar="S")
     sp.add_argument(
         "--out",
@@ -65,6 +71,11 @@ def run_downstream_bench_cli(args: argparse.Namespace) -> int:
     """Run the benchmark from parsed arguments, print the tables; returns 0."""
     from curvecast.bench.downstream import run_downstream_bench, write_downstream_report
 
+    if args.drift:
+        from curvecast.bench.downstream_drift import drift_rows, format_drift
+
+        print(format_drift(drift_rows(args.data_dir, tuple(args.tables), seed=args.seed)))
+        return 0
     result = run_downstream_bench(
         args.data_dir,
         tables=tuple(args.tables),

@@ -1,16 +1,20 @@
 """What :class:`~curvecast.scaling.DownstreamScaling` returns: score forecasts and emergence.
 
 A :class:`DownstreamForecast` holds, for ``m`` models and ``B`` benchmarks, a centre and a scale
-on the logit scale and the pool of calibration errors its spread comes from; any quantile is
-``from_unit(centre + scale * quantile(pool, q))`` (the floor or the ceiling itself beyond the
-logit clip), so quantiles are non-decreasing in ``q`` and stay between each benchmark's floor
-and ceiling.
+on the logit scale and the pool of calibration errors its spread comes from, and a drift term; any
+quantile is ``from_unit(centre + sign(q - 1/2) sqrt((scale * quantile(pool, q))^2 + (drift *
+z_q)^2))``, ``z_q`` the standard normal quantile (the floor or the ceiling itself beyond the
+logit clip), so quantiles are non-decreasing in ``q``, the median is the centre, and they stay
+between each benchmark's floor and ceiling. The drift is the spread of a shift shared by the
+models of a table that its own backtests cannot see (see
+:class:`~curvecast.scaling.DownstreamScaling`), added to the pool's spread in quadrature.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -34,6 +38,8 @@ class DownstreamForecast:
         centre, scale: logits ``(m, B)``; ``pools``: calibration errors, one array per pool;
             ``pool``: which pool each model draws from ``(m,)``.
         floor, ceiling: ``(B,)``.
+        drift: logits ``(m, B)``, the standard deviation of the extrapolation drift (zero for a
+            model inside the fitted compute range); ``None`` for none.
 
     ``median`` and ``quantile(q)`` are ``(m, B)``; ``interval(level)`` a pair of ``(m, B)``.
     """
@@ -50,13 +56,19 @@ class DownstreamForecast:
     floor: NDArray[np.float64]
     ceiling: NDArray[np.float64]
     link: str = "logit"
+    drift: NDArray[np.float64] | None = None
 
     def quantile(self, q: float) -> NDArray[np.float64]:
         """Score quantile ``q`` in (0, 1) for every model and benchmark, shape ``(m, B)``."""
         if not (isinstance(q, int | float) and 0.0 < float(q) < 1.0):
             raise parameter_error("q", "DownstreamForecast.quantile", "a float in (0, 1)", q)
         off = np.array([float(np.quantile(p, q)) for p in self.pools])[self.pool]
-        z = self.centre + self.scale * off[:, None]
+        step = self.scale * off[:, None]
+        if self.drift is not None and q != 0.5:
+            # the pools are symmetric about 0, so ``step`` has the sign of q - 1/2 (or is 0)
+            zq = abs(NormalDist().inv_cdf(float(q)))
+            step = math.copysign(1.0, q - 0.5) * np.hypot(step, self.drift * zq)
+        z = self.centre + step
         s = from_unit(z, self.floor, self.ceiling, self.link)
         if self.link == "logit":
             # scores within 1% of the floor or ceiling count as there (the calibration errors

@@ -13,8 +13,11 @@ the logit scale in units of each benchmark's spread, pooled over families and be
 the noise a forecast draws from: the known-family pool grows linearly with the distance in
 log10 compute above the family's largest fitted model (the slope fitted to the absolute
 backtest errors, bias included: a bias the forecast does not correct is error), the new-family
-pool carries the scatter between families and grows as fast. The band is mapped back through
-the link, so it stays between the floor and the ceiling.
+pool carries the scatter between families and grows as fast. A drift the table's own
+backtests cannot see (a shift shared by every model above its cutoff, of either sign, measured
+across tables: :data:`DRIFT_PER_DECADE`) is added in quadrature, growing with the same
+distance. The band is mapped back through the link, so it stays between the floor and the
+ceiling.
 
 With ``space="auto"`` (the default) the skills of a known family and of a new one may come from
 different fits: each is the fit whose backtests predicted that kind of model best (below-cutoff
@@ -68,6 +71,12 @@ from curvecast.scaling.downstream_table import ModelTable
 __all__ = ["DownstreamScaling"]
 
 _MIN_POOL = 20
+#: the extrapolation drift's standard deviation per decade of compute above the fitted models,
+#: in units of each benchmark's logit spread: the root mean square, over the four tuning tables
+#: of ``curvecast bench downstream``, of each table's drift (the slope through the origin of its
+#: held-out models' mean error against their distance, averaged over rolling origins):
+#: ``curvecast bench downstream --drift`` prints it
+DRIFT_PER_DECADE = 0.45
 #: the skill fits ``space="auto"`` chooses between, by their below-cutoff backtest error
 _SPACES = ("raw", "joint", "ensemble")
 
@@ -87,6 +96,12 @@ class DownstreamScaling:
             with one model usually means a missing family label.
         max_backtests: at most this many families are held out (chosen with ``rng``) for each
             of the two calibration backtests.
+        drift: standard deviation of the extrapolation drift per decade of compute above the
+            fitted models (logit units of each benchmark's spread), added to the band in
+            quadrature: a shift shared by every model of a table above its cutoff, of either
+            sign, that backtests inside the table cannot see. The default is measured on the
+            tuning tables of ``curvecast bench downstream`` (:data:`DRIFT_PER_DECADE`); 0 drops
+            it.
 
     Raises:
         InvalidParameterError: a parameter out of range, or at fit time a table that cannot be
@@ -109,7 +124,13 @@ class DownstreamScaling:
         space: str = "auto",
         floor_below_scores: bool = True,
         line_blend: bool = True,
+        drift: float = DRIFT_PER_DECADE,
     ) -> None:
+        if not (
+            isinstance(drift, int | float) and not isinstance(drift, bool) and 0 <= drift < np.inf
+        ):
+            raise parameter_error("drift", "DownstreamScaling", "a float >= 0", drift)
+        self.drift = float(drift)
         if space not in (*_SPACES, "logit", "auto"):
             raise parameter_error(
                 "space", "DownstreamScaling", "'auto', 'raw', 'joint', 'ensemble' or 'logit'", space
@@ -511,6 +532,7 @@ class DownstreamScaling:
             ]
         )
         scale = np.where(known, k0 + k1 * d, n0 + n1 * d)[:, None] * self.core_.sd[None, :]
+        drift = (self.drift * d)[:, None] * self.core_.sd[None, :]
         return DownstreamForecast(
             model=names,
             family=tuple(fams),
@@ -524,6 +546,7 @@ class DownstreamScaling:
             floor=self.floor_,
             ceiling=self.ceiling_,
             link=self.link,
+            drift=drift if self.drift > 0 else None,
         )
 
     def predict_table(self, table: ModelTable) -> DownstreamForecast:
