@@ -9,11 +9,7 @@ from hypothesis import strategies as st
 
 from curvecast import Curve, InvalidParameterError, UnknownMethodError
 from curvecast.pruning import ForecastRule, Verdict
-from curvecast.pruning._rule import (
-    CONFIDENT_STOP_PROBABILITY,
-    DEFAULT_REGRET_RATE,
-    RESCUE_PROBABILITY,
-)
+from curvecast.pruning._rule import CONFIDENT_STOP_PROBABILITY, DEFAULT_REGRET_RATE
 
 RISING = Curve([1, 2, 3, 4, 5, 6], [0.30, 0.31, 0.31, 0.32, 0.32, 0.33], bounds=(0, 1))
 _EPOCHS = np.arange(1.0, 31.0)
@@ -156,16 +152,17 @@ def test_a_single_point_is_judged_only_with_enough_context() -> None:
     assert v.reason in ("hopeless", "promising")
 
 
-def test_without_a_spread_the_forecast_rule_judges_by_chance_alone() -> None:
-    rule = ForecastRule(method="last_value", same_step=False)
-    v = rule.decide(RISING, horizon=30, incumbent=0.9, context=AHEAD)
+def test_without_a_spread_the_default_rule_judges_by_chance_alone() -> None:
+    v = ForecastRule(method="last_value").decide(RISING, horizon=30, incumbent=0.9, context=AHEAD)
     assert v.decision == "stop" and v.allowance is None and v.prob_better < 0.1  # type: ignore[operator]
-    close = rule.decide(RISING, horizon=30, incumbent=0.34, context=AHEAD)
+    close = ForecastRule(method="last_value").decide(
+        RISING, horizon=30, incumbent=0.34, context=AHEAD
+    )
     assert close.decision == "continue"
 
 
-def test_the_forecast_rule_weighs_the_expected_gain_against_the_compute_left() -> None:
-    rule = ForecastRule(method="last_value", same_step=False)
+def test_the_default_rule_weighs_the_expected_gain_against_the_compute_left() -> None:
+    rule = ForecastRule(method="last_value")
     early = rule.decide(RISING, horizon=30, incumbent=0.9, spread=0.2, context=AHEAD)
     assert early.decision == "stop" and early.expected_gain is not None
     assert early.allowance == pytest.approx(DEFAULT_REGRET_RATE * 0.2 * 24 / 30)
@@ -175,7 +172,7 @@ def test_the_forecast_rule_weighs_the_expected_gain_against_the_compute_left() -
     assert late.allowance is not None and late.allowance < early.allowance
     # a run with a 20% chance or more of beating the incumbent is never stopped, whatever the
     # rate: early forecasts are too sure to trust a small expected gain alone
-    bold = ForecastRule(method="last_value", regret_rate=1e6, same_step=False)
+    bold = ForecastRule(method="last_value", regret_rate=1e6)
     median = early.final_quantiles[0.5]
     for incumbent in np.linspace(median - 0.05, median + 0.05, 11):
         v = bold.decide(RISING, horizon=30, incumbent=float(incumbent), spread=0.2, context=AHEAD)
@@ -218,43 +215,6 @@ def test_a_stop_needs_the_run_behind_the_median_of_completed_runs_at_its_step() 
     assert stopped.behind is True
     assert Verdict.from_dict(stopped.to_dict()) == stopped
     assert Verdict.from_dict(hopeless.to_dict()) == hopeless
-
-
-def test_behind_the_median_a_run_goes_on_only_on_an_even_chance() -> None:
-    """Behind the same-step median, MedianPruner's comparison decides: the run stops whatever
-    its expected gain, unless its forecast gives it at least RESCUE_PROBABILITY of beating the
-    incumbent; the expected gain's allowance plays no part there and is not recorded."""
-    careful = ForecastRule(method="last_value", regret_rate=1e-9)  # no allowance to hide behind
-    first = careful.decide(RISING, horizon=30, incumbent=0.9, spread=0.2, context=AHEAD)
-    center = first.final_quantiles[0.5]
-    seen = set()
-    for incumbent in np.linspace(center - 0.05, center + 0.05, 21):
-        v = careful.decide(
-            RISING, horizon=30, incumbent=float(incumbent), spread=0.2, context=AHEAD
-        )
-        assert v.behind is True and v.prob_better is not None and v.allowance is None
-        assert v.should_stop == (v.prob_better < RESCUE_PROBABILITY), incumbent
-        seen.add(v.decision)
-    assert seen == {"stop", "continue"}
-
-
-def test_a_run_behind_the_median_is_judged_between_checks() -> None:
-    """MedianPruner judges every report; the default rule forecasts only at check points, except
-    for a run behind the same-step median, which is judged at once rather than left to spend
-    compute until the next check. A run ahead of it waits for its check."""
-    rule = ForecastRule(method="last_value", check_growth=2.0)  # checks at 1, 2, 4, 8, ...
-    seven = Curve(np.arange(1.0, 8.0), np.linspace(0.30, 0.33, 7), bounds=(0, 1))
-    assert not rule.is_check_point(seven.n_observed)
-    judge = {"horizon": 30, "incumbent": 0.9, "spread": 0.2}
-    assert rule.judged_between_checks(seven, AHEAD, 30.0)
-    behind = rule.decide(seven, context=AHEAD, **judge)
-    assert behind.decision == "stop" and behind.behind is True
-    low = [Curve(_EPOCHS, np.full(30, v), bounds=(0, 1)) for v in (0.1, 0.2, 0.25, 0.3, 0.5)]
-    assert not rule.judged_between_checks(seven, low, 30.0)
-    ahead = rule.decide(seven, context=low, **judge)
-    assert ahead.reason == "between_checks"
-    # Domhan's rule (an explicit threshold) keeps to its checks
-    assert not ForecastRule(0.1, method="last_value").judged_between_checks(seven, AHEAD, 30.0)
 
 
 def test_runs_of_other_budgets_are_compared_at_the_same_stage() -> None:

@@ -20,7 +20,6 @@ from curvecast import Curve
 from curvecast.forecast import Forecast, register, unregister
 from curvecast.forecast._result import GRID
 from curvecast.pruning import ForecastRule, search_spread
-from curvecast.pruning._rule import CONFIDENT_STOP_PROBABILITY, RESCUE_PROBABILITY
 
 T = 20  # steps per trial
 SIGMA = 0.005
@@ -113,8 +112,7 @@ def _runs(
 
 
 def test_every_stop_risks_at_most_its_allowance_and_regret_is_bounded_by_the_stops() -> None:
-    # the forecast's own rule (same_step=False), where the allowance decides every stop
-    runs = _runs(0.05, same_step=False)
+    runs = _runs(0.05)
     assert max(r["worst_excess"] for r in runs) <= 1e-12
     for r in runs:  # pathwise: the regret comes from a stopped trial, which beat its incumbent
         assert r["regret"] <= r["realised"] + 1e-12
@@ -133,42 +131,3 @@ def test_a_smaller_regret_rate_is_safer_and_saves_less() -> None:
     assert np.mean([r["saved"] for r in careful]) < np.mean([r["saved"] for r in bold])
     assert np.mean([r["allowed"] for r in careful]) < np.mean([r["allowed"] for r in bold])
     assert np.mean([r["regret"] for r in careful]) <= np.mean([r["regret"] for r in bold])
-
-
-def test_the_default_stops_behind_the_median_or_on_a_confident_forecast_only() -> None:
-    """The default (same_step=True): every stop is one MedianPruner would make at that report
-    (behind the median of the completed runs at the same step) with less than an even chance of
-    beating the incumbent, or a run ahead of it whose chance is below 1% and whose expected gain
-    is within its allowance."""
-    rng = np.random.default_rng(11)
-    rule = ForecastRule(method="_truth", regret_rate=0.05, check_growth=1.5)
-    stops = {"behind": 0, "ahead": 0}
-    for _ in range(10):
-        finals: list[float] = []
-        context: list[Curve] = []
-        for drift, walk in _search(rng, 20):
-            inc = max(finals) if finals else None
-            for k in range(1, T + 1):
-                curve = Curve(np.arange(1.0, k + 1), walk[:k], meta={"drift": drift})
-                v = rule.decide(
-                    curve,
-                    horizon=T,
-                    incumbent=inc,
-                    context=context,
-                    spread=search_spread(finals, "maximize"),
-                )
-                if v.should_stop:
-                    assert v.prob_better is not None and v.same_step is not None
-                    if v.behind:
-                        assert v.prob_better < RESCUE_PROBABILITY
-                        assert float(np.max(walk[:k])) < v.same_step
-                    else:
-                        assert v.prob_better < CONFIDENT_STOP_PROBABILITY
-                        assert v.expected_gain is not None and v.allowance is not None
-                        assert v.expected_gain <= v.allowance
-                    stops["behind" if v.behind else "ahead"] += 1
-                    break
-            else:
-                finals.append(float(walk[-1]))
-                context.append(Curve(np.arange(1.0, T + 1), walk, meta={"drift": drift}))
-    assert stops["behind"] > 0  # the rule does stop runs in these searches

@@ -655,8 +655,9 @@ class ForecastPruner(BasePruner):
         if "schedule" in curve.meta and SCHEDULE_ATTR not in trial.system_attrs:
             storage.set_trial_system_attr(trial._trial_id, SCHEDULE_ATTR, curve.meta["schedule"])
         n = curve.n_observed
-        due = curve.diverged or n <= self._rule.min_points or self._rule.is_check_point(n)
-        if due and not curve.diverged and self._over_budget():
+        if not curve.diverged and n > self._rule.min_points and not self._rule.is_check_point(n):
+            return False  # no forecast due: skip the study scan and the storage write
+        if not curve.diverged and self._over_budget():
             with self._lock:
                 self._skipped += 1
             return False  # the pruner already costs max_overhead of the training: skip this check
@@ -665,15 +666,6 @@ class ForecastPruner(BasePruner):
         trials = study.get_trials(deepcopy=False, states=states)
         completed = [t for t in trials if t.state == TrialState.COMPLETE]
         summary = self._summarise(completed, direction, state)
-        if not due:
-            if not self._rule.judged_between_checks(
-                curve, summary.context, self._horizon(trial, summary)
-            ):
-                return False  # no forecast due and not behind the same-step median: no write
-            if self._over_budget():
-                with self._lock:
-                    self._skipped += 1
-                return False
         incumbent, source = summary.incumbent, None
         if self._provisional is not None:
             running = [t for t in trials if t.state == TrialState.RUNNING]

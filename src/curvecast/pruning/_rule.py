@@ -38,7 +38,6 @@ __all__ = [
     "MIN_CONTEXT_SINGLE_POINT",
     "MIN_SAME_STEP",
     "PROVISIONAL_LEVEL",
-    "RESCUE_PROBABILITY",
     "ForecastRule",
     "check_horizon_setting",
     "context_due",
@@ -88,15 +87,6 @@ DEFAULT_CHECK_GROWTH = 1.2
 #: most 3 reports fell outside their 90% band, nearly all on the good side), and at 0.5 the rule
 #: stopped runs that went on to win.
 _MAX_STOP_PROBABILITY = 0.2
-#: A run behind the median of the completed runs at its step (MedianPruner's comparison) goes on
-#: only when its forecast gives it at least this chance of beating the incumbent; otherwise it
-#: stops, at any report, as MedianPruner stops it. Before, the compute rule judged it too, and on
-#: the public replays of ``docs/context.md`` that kept 505 of 1,225 behind-median checks going on
-#: an expected gain whose chance was below 0.2: `schedules` 2.05x against MedianPruner's 4.37x.
-#: Measured on the public suites only (`schedules`, `lcbench-surrogate`, `lcdb`, `scanbench-llm`):
-#: 0.2, 0.35 and 0.5 gave the same regret on `schedules` (3.57x, 3.80x, 3.89x); on
-#: `lcbench-surrogate` 0.5 gave 5.36x, regret 0.0071 (MedianPruner 6.18x, 0.0165).
-RESCUE_PROBABILITY = 0.5
 
 _LEVELS = (0.05, 0.25, 0.5, 0.75, 0.95)
 
@@ -360,30 +350,6 @@ class ForecastRule:
             c = max(c + 1, math.ceil(self.check_growth * c - 1e-9))
         return c == n_points
 
-    def judged_between_checks(
-        self, curve: Curve, context: Sequence[Curve], horizon: float | None
-    ) -> bool:
-        """Whether :meth:`decide` judges ``curve`` at a report that is not a check point: only
-        the default rule does, and only a run behind the same-step median of ``context`` (an
-        adapter calls this to skip the rest of its work at the other reports)."""
-        if self.threshold is not None or not self.same_step or horizon is None:
-            return False
-        return math.isfinite(horizon) and self._same_step(curve, context, float(horizon))[1]
-
-    @staticmethod
-    def _same_step(
-        curve: Curve, context: Sequence[Curve], horizon: float
-    ) -> tuple[float | None, bool]:
-        """The same-step median of the ``context`` runs (:func:`same_step_median`) and whether
-        ``curve``'s best value so far is behind it (False when there is no median)."""
-        median = same_step_median(curve, context, horizon)
-        if median is None:
-            return None, False
-        y = curve.observed_y
-        if curve.direction == "maximize":
-            return median, float(np.max(y)) < median
-        return median, float(np.min(y)) > median
-
     def _exploded(self, curve: Curve) -> bool:
         if self.diverge_above is None:
             return False
@@ -427,15 +393,9 @@ class ForecastRule:
             or horizon > MAX_EXTRAPOLATION * step  # a millionth of the run says nothing yet
         ):
             return Verdict("continue", "warmup", step, horizon, incumbent)
-        has_incumbent = incumbent is not None and math.isfinite(incumbent)
-        median, behind = None, False
-        if self.threshold is None and self.same_step:
-            median, behind = self._same_step(curve, context, float(horizon))
-        if not self.is_check_point(curve.n_observed) and not (behind and has_incumbent):
-            # between checks only a run behind the same-step median is judged, as MedianPruner
-            # judges every report: waiting for the next check would only spend its compute
+        if not self.is_check_point(curve.n_observed):
             return Verdict("continue", "between_checks", step, horizon, incumbent)
-        if not has_incumbent and not forecast_without_incumbent:
+        if (incumbent is None or not math.isfinite(incumbent)) and not forecast_without_incumbent:
             return Verdict("continue", "no_incumbent", step, horizon, None)
         method = self.method
         if method == "auto" and curve.n_observed < 2 and len(context) >= MIN_CONTEXT_SINGLE_POINT:
@@ -469,16 +429,17 @@ class ForecastRule:
             stop = p < DEFAULT_PROBABILITY_THRESHOLD
         else:
             stop = p < _MAX_STOP_PROBABILITY and gain <= allowance
+        median, behind = None, False
         if self.threshold is None and self.same_step:
-            if behind:
-                # behind the median, MedianPruner's comparison decides: the run stops unless its
-                # forecast gives it an even chance of beating the incumbent (no allowance is
-                # weighed, so none is recorded)
-                stop, allowance = p < RESCUE_PROBABILITY, None
-            else:
-                # ahead of it, only a confident forecast within the allowance stops it; too few
-                # completed runs at this step: never
-                stop = stop and median is not None and p < CONFIDENT_STOP_PROBABILITY
+            median = same_step_median(curve, context, float(horizon))
+            y = curve.observed_y
+            best = float(np.max(y) if curve.direction == "maximize" else np.min(y))
+            behind = median is not None and (
+                best < median if curve.direction == "maximize" else best > median
+            )
+            # behind the median: the rule above decides; ahead of it: only a confident forecast;
+            # too few completed runs at this step: never
+            stop = stop and (behind or (median is not None and p < CONFIDENT_STOP_PROBABILITY))
         return Verdict(
             "stop" if stop else "continue",
             "hopeless" if stop else "promising",
