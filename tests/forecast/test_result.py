@@ -6,6 +6,7 @@ from scipy.stats import norm
 
 from curvecast import Forecast, InvalidParameterError
 from curvecast.forecast import GRID
+from curvecast.forecast._result import check_levels
 
 
 def _normal(mu: float = 0.7, sd: float = 0.05, direction: str = "maximize") -> Forecast:
@@ -70,6 +71,25 @@ def test_from_samples_keeps_joint_paths() -> None:
 def test_bad_levels(levels: list[object]) -> None:
     with pytest.raises(InvalidParameterError, match="quantiles"):
         _normal().with_levels(levels)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("levels", [(), (0.5, 0.5), (0.9, 0.1), (1.2,), ("a",), ([0.5], [0.1])])
+def test_bad_level_tuples_are_refused_every_time(levels: tuple[object, ...]) -> None:
+    for _ in range(2):  # a refused tuple is never remembered as checked
+        with pytest.raises(InvalidParameterError, match="quantiles"):
+            check_levels(levels)
+
+
+def test_checked_level_tuples_are_shared_read_only() -> None:
+    """A pruner asks for the same levels at every check: they are validated once, and the
+    array handed out (shared by every Forecast that reports them) cannot be changed."""
+    first = check_levels((0.1, 0.5, 0.9))
+    assert check_levels((0.1, 0.5, 0.9)) is first
+    assert check_levels(first) is first
+    assert not first.flags.writeable
+    np.testing.assert_array_equal(_normal().with_levels((0.1, 0.5, 0.9)).levels, [0.1, 0.5, 0.9])
+    fresh = check_levels([0.1, 0.5, 0.9])  # a list is validated each time, into its own array
+    assert fresh is not first and fresh.flags.writeable
 
 
 def test_at_must_be_a_query_point() -> None:

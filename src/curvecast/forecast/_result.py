@@ -28,7 +28,6 @@ GRID.setflags(write=False)
 DEFAULT_LEVELS: tuple[float, ...] = (0.05, 0.25, 0.5, 0.75, 0.95)
 
 _TAIL_MASS = float(GRID[0])
-_DEFAULT_LEVELS = np.array(DEFAULT_LEVELS)
 
 
 def as_rng(rng: np.random.Generator | int | None) -> np.random.Generator:
@@ -49,8 +48,35 @@ def as_rng(rng: np.random.Generator | int | None) -> np.random.Generator:
     )
 
 
+#: Level tuples already validated, with their read-only arrays: a pruner asks for the same
+#: levels at every check, and each Forecast it builds on the way would validate them again.
+_CHECKED: dict[tuple[float, ...], NDArray[np.float64]] = {}
+_MAX_CHECKED = 64
+
+
 def check_levels(levels: object, owner: str = "forecast") -> NDArray[np.float64]:
-    """Validate quantile levels: non-empty, strictly increasing, in (0, 1). Shape ``(L,)``."""
+    """Validate quantile levels: non-empty, strictly increasing, in (0, 1). Shape ``(L,)``.
+
+    A tuple seen before, or the read-only array returned for one, is not validated again (the
+    array returned is then read-only and shared)."""
+    if isinstance(levels, np.ndarray):
+        if not levels.flags.writeable and any(levels is a for a in _CHECKED.values()):
+            return levels
+    elif isinstance(levels, tuple):
+        try:
+            hit = _CHECKED.get(levels)
+        except TypeError:  # unhashable items: validated (and refused) below
+            hit = None
+        if hit is not None:
+            return hit
+    arr = _validated_levels(levels, owner)
+    if isinstance(levels, tuple) and len(_CHECKED) < _MAX_CHECKED:
+        arr.setflags(write=False)
+        _CHECKED[levels] = arr
+    return arr
+
+
+def _validated_levels(levels: object, owner: str) -> NDArray[np.float64]:
     try:
         arr = np.asarray(levels, dtype=np.float64).reshape(-1)
     except (TypeError, ValueError):
@@ -120,7 +146,7 @@ class Forecast:
         self.grid_values = np.maximum.accumulate(gv, axis=1) if gv.size else gv
         self.direction: Direction = check_direction(direction)
         # the default levels are checked once, not at each of the many Forecasts a pruner makes
-        self.levels = _DEFAULT_LEVELS if levels is DEFAULT_LEVELS else check_levels(levels)
+        self.levels = check_levels(levels)
         self.method = method
         self.samples = None if samples is None else np.asarray(samples, dtype=np.float64)
         self.diverged = bool(diverged)
