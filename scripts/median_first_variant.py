@@ -86,9 +86,9 @@ def _patch(rescue: float, ahead: bool, population: bool) -> None:
         return out
 
     rule_module.same_step_median = median
-    ForecastRule.decide = decide  # type: ignore[method-assign]
-    ForecastRule.is_check_point = lambda self, n: True  # type: ignore[method-assign]
-    optuna_adapter.ForecastPruner.prune = prune  # type: ignore[method-assign]
+    ForecastRule.decide = decide
+    ForecastRule.is_check_point = lambda self, n: True
+    optuna_adapter.ForecastPruner.prune = prune
 
 
 def main() -> None:
