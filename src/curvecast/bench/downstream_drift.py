@@ -64,14 +64,7 @@ def drift_rows(
             fc = model.predict_table(held)
             zt = to_unit(np.asarray(held.scores), model.floor_, model.ceiling_, model.link)
             err = (zt - fc.centre) / model.core_.sd[None, :]
-            top = model.x_.max()
-            xh = np.log10(np.asarray(held.flops))
-            dist = np.array(
-                [
-                    max(xi - (model.core_.x_max[f] if k else top), 0.0)
-                    for xi, f, k in zip(xh, held.family, fc.known_family, strict=True)
-                ]
-            )
+            dist = model.decades_above(np.log10(np.asarray(held.flops)), held.family)
             ok = np.isfinite(err)
             cnt = ok.sum(axis=1)
             e = np.where(ok, err, 0.0).sum(axis=1) / np.maximum(cnt, 1)

@@ -145,7 +145,7 @@ class Forecast:
             raise ValueError("a forecast that did not diverge must have finite quantiles")
         self.grid_values = np.maximum.accumulate(gv, axis=1) if gv.size else gv
         self.direction: Direction = check_direction(direction)
-        # the default levels are checked once, not at each of the many Forecasts a pruner makes
+        # a tuple of levels is checked once, not at each of the many Forecasts a pruner makes
         self.levels = check_levels(levels)
         self.method = method
         self.samples = None if samples is None else np.asarray(samples, dtype=np.float64)

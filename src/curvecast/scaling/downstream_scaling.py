@@ -524,13 +524,7 @@ class DownstreamScaling:
             self.core_new_,
         )
         (k0, k1), (n0, n1) = self.scale_
-        top = self.x_.max()
-        d = np.array(
-            [
-                max(xi - (self.core_.x_max[f] if k else top), 0.0)
-                for xi, f, k in zip(x, fams, known, strict=True)
-            ]
-        )
+        d = self.decades_above(x, fams)
         scale = np.where(known, k0 + k1 * d, n0 + n1 * d)[:, None] * self.core_.sd[None, :]
         drift = (self.drift * d)[:, None] * self.core_.sd[None, :]
         return DownstreamForecast(
@@ -547,6 +541,18 @@ class DownstreamScaling:
             ceiling=self.ceiling_,
             link=self.link,
             drift=drift if self.drift > 0 else None,
+        )
+
+    def decades_above(self, x: NDArray[np.float64], families: Sequence[str]) -> NDArray[np.float64]:
+        """How far each model (log10 compute ``x``, its family) lies above what was fitted: the
+        decades above its family's largest fitted model, or above the largest fitted model of
+        all for a new family; 0 inside the fitted range. The band widens with it."""
+        top = self.x_.max()
+        return np.array(
+            [
+                max(float(xi) - (self.core_.x_max[f] if f in self.core_.fam_a else top), 0.0)
+                for xi, f in zip(x, families, strict=True)
+            ]
         )
 
     def predict_table(self, table: ModelTable) -> DownstreamForecast:
