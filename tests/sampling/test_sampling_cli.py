@@ -60,6 +60,20 @@ def test_needed_and_choose(counts_csv: Path, capsys: pytest.CaptureFixture[str])
     assert "cheapest for pass@k = 0.3: big" in capsys.readouterr().out
 
 
+def test_needed_text_says_when_a_target_is_out_of_reach(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # half of 40 problems solved often, half never in 1,000 samples: pass@k tops out near 0.5
+    path = tmp_path / "counts.csv"
+    path.write_text("problem,n,c\n" + "".join(
+        f"q{i},1000,{200 if i < 20 else 0}\n" for i in range(40)))  # fmt: skip
+    for target, said in ((0.3, "pass@k reaches 0.3 at k = "), (0.99, "not forecast to reach")):
+        rc = main(["sampling", "needed", str(path), "--target", str(target), "--n-bootstrap", "20"])
+        out = capsys.readouterr().out
+        assert rc == 0 and said in out, out
+        assert "k = never" not in out and "never to never" not in out
+
+
 @pytest.mark.parametrize(
     ("text", "args", "match"),
     [

@@ -121,6 +121,23 @@ def _fmt_k(k: float) -> str:
     return "never" if k == float("inf") else f"{k:,.0f}"
 
 
+def _needed_line(name: str, nd: Any, target: float) -> str:
+    """One line of ``sampling needed``: where the median never reaches the target (by k = 1e8)
+    it says so rather than "at k = never"."""
+    band = f"{nd.level:.0%} interval {_fmt_k(nd.lower)} to {_fmt_k(nd.upper)}"
+    if nd.median == float("inf"):
+        if nd.lower == float("inf"):
+            band = f"nor within its {nd.level:.0%} interval"
+        return (
+            f"{name}: pass@k is not forecast to reach {target:g} at any number of samples per "
+            f"problem up to 1e8 ({band}): too many of its problems are forecast never to be solved"
+        )
+    return (
+        f"{name}: pass@k reaches {target:g} at k = {_fmt_k(nd.median)} samples per problem "
+        f"({band})"
+    )
+
+
 def run_sampling(args: argparse.Namespace) -> int:
     """Run a ``sampling`` command; returns the exit status (0 ok, 2 bad input: raised as a
     CurvecastError, which the main CLI prints as one line)."""
@@ -176,12 +193,7 @@ def run_sampling(args: argparse.Namespace) -> int:
                 }
                 print(json.dumps(row).replace("Infinity", "null"), file=out)
             else:
-                print(
-                    f"{name or '(one model)'}: pass@k reaches {args.target:g} at k = "
-                    f"{_fmt_k(nd.median)} samples per problem ({args.level:.0%} interval "
-                    f"{_fmt_k(nd.lower)} to {_fmt_k(nd.upper)})",
-                    file=out,
-                )
+                print(_needed_line(name or "(one model)", nd, args.target), file=out)
         return 0
     missing = [m for m in models if m not in args.cost]
     if missing:
