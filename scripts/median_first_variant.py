@@ -98,16 +98,24 @@ def main() -> None:
     p.add_argument("--no-ahead", action="store_true")
     p.add_argument("--population", action="store_true")
     p.add_argument("--default", action="store_true", help="the shipped rule, no variant")
+    p.add_argument(
+        "--ahead-bar", type=float, default=None,
+        help="the chance below which a run ahead of the median may stop (default: the shipped 1%%)",
+    )  # fmt: skip
+    p.add_argument("--tasks", type=int, default=3)
+    p.add_argument("--orders", type=int, default=2)
     p.add_argument("--data-dir", default="../shared/data")
     a = p.parse_args()
+    if a.ahead_bar is not None:
+        rule_module.CONFIDENT_STOP_PROBABILITY = a.ahead_bar
     if not a.default:
         _patch(a.rescue, not a.no_ahead, a.population)
     cfg = PruneConfig(
         suites=(a.suite,),
         pruners=("none", "median", "curvecast"),
         configs=(100,),
-        tasks=3,
-        orders=2,
+        tasks=a.tasks,
+        orders=a.orders,
         workers=(1,),
         n_boot=50,
         data_dir=a.data_dir,
@@ -119,6 +127,8 @@ def main() -> None:
         f"rescue {a.rescue}" + (", no stop ahead" if a.no_ahead else "")
         + (", population" if a.population else "")
     )  # fmt: skip
+    if a.ahead_bar is not None:
+        label += f", ahead bar {a.ahead_bar:g}"
     for name in ("median", "curvecast"):
         rs = rows[name]
         print(

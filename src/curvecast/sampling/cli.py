@@ -133,8 +133,7 @@ def _needed_line(name: str, nd: Any, target: float) -> str:
             f"problem up to 1e8 ({band}): too many of its problems are forecast never to be solved"
         )
     return (
-        f"{name}: pass@k reaches {target:g} at k = {_fmt_k(nd.median)} samples per problem "
-        f"({band})"
+        f"{name}: pass@k reaches {target:g} at k = {_fmt_k(nd.median)} samples per problem ({band})"
     )
 
 
