@@ -91,6 +91,18 @@ def _patch(rescue: float, ahead: bool, population: bool) -> None:
     optuna_adapter.ForecastPruner.prune = prune
 
 
+def _patch_min_points(points: int) -> None:
+    plain_decide = ForecastRule.decide
+
+    def decide(self: ForecastRule, curve: Curve, **kw: Any) -> Verdict:
+        v = plain_decide(self, curve, **kw)
+        if v.decision == "stop" and v.behind is False and curve.n_observed < points:
+            v = dataclasses.replace(v, decision="continue", reason="promising")
+        return v
+
+    ForecastRule.decide = decide
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("suite")
@@ -102,12 +114,18 @@ def main() -> None:
         "--ahead-bar", type=float, default=None,
         help="the chance below which a run ahead of the median may stop (default: the shipped 1%%)",
     )  # fmt: skip
+    p.add_argument(
+        "--ahead-min-points", type=int, default=None,
+        help="a run ahead of the median stops only once it has reported this many points",
+    )  # fmt: skip
     p.add_argument("--tasks", type=int, default=3)
     p.add_argument("--orders", type=int, default=2)
     p.add_argument("--data-dir", default="../shared/data")
     a = p.parse_args()
     if a.ahead_bar is not None:
         rule_module.CONFIDENT_STOP_PROBABILITY = a.ahead_bar
+    if a.ahead_min_points is not None:
+        _patch_min_points(a.ahead_min_points)
     if not a.default:
         _patch(a.rescue, not a.no_ahead, a.population)
     cfg = PruneConfig(
@@ -129,6 +147,8 @@ def main() -> None:
     )  # fmt: skip
     if a.ahead_bar is not None:
         label += f", ahead bar {a.ahead_bar:g}"
+    if a.ahead_min_points is not None:
+        label += f", ahead from {a.ahead_min_points} points"
     for name in ("median", "curvecast"):
         rs = rows[name]
         print(

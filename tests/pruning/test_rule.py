@@ -217,6 +217,21 @@ def test_a_stop_needs_the_run_behind_the_median_of_completed_runs_at_its_step() 
     assert Verdict.from_dict(hopeless.to_dict()) == hopeless
 
 
+def test_one_report_ahead_of_the_median_never_stops_a_run() -> None:
+    """A run seen once is forecast from how a few completed runs went on from the same step,
+    too few to vouch for a 1% chance: ahead of the median only its own curve can stop it."""
+    rule = ForecastRule(method="last_value")
+    behind = [Curve(_EPOCHS, np.full(30, v), bounds=(0, 1)) for v in (0.1, 0.2, 0.25, 0.3, 0.5)]
+    judge = {"horizon": 30, "incumbent": 0.99, "spread": 0.2, "context": behind}
+    one = rule.decide(RISING.truncate(1), **judge)
+    assert one.behind is False and one.prob_better is not None
+    assert one.prob_better < CONFIDENT_STOP_PROBABILITY and one.expected_gain is not None
+    assert one.allowance is not None and one.expected_gain <= one.allowance
+    assert one.decision == "continue"  # the forecast alone would stop it
+    two = rule.decide(RISING.truncate(2), **judge)
+    assert two.behind is False and two.decision == "stop"
+
+
 def test_runs_of_other_budgets_are_compared_at_the_same_stage() -> None:
     """In a search that mixes budgets, a completed run of twice the budget is read at the same
     fraction of its run (at epoch 12 of 60 for a run at epoch 6 of 30), not at the same step."""

@@ -251,7 +251,8 @@ class ForecastPruner(BasePruner):
     comparison decides:** a trial behind the median of the completed trials at the same step (its
     best value so far against theirs there) is pruned when the rule above says so, which is a
     subset of what MedianPruner prunes at the same reports; a trial ahead of that median only when
-    its forecast also gives it less than a 1% chance of beating the incumbent; no trial before 5
+    it has reported twice or more and its forecast also gives it less than a 1% chance of
+    beating the incumbent; no trial before 5
     completed trials reach its step (``same_step=False`` lets the forecast decide alone). A trial
     with a 20% chance or more of beating the incumbent is never pruned; one seen for a single
     report is judged only once 5 trials have completed (it is then forecast from how they went on

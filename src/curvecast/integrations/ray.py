@@ -179,7 +179,8 @@ class ForecastScheduler(FIFOScheduler):
         max_context: how many completed trials are passed as context to the forecaster (0: none).
         seed: seed of the forecasts, so that decisions are repeatable.
         same_step: the default rule stops a trial behind the median of the completed trials at
-            the same step when its forecast says so, one ahead of it only below a 1% chance,
+            the same step when its forecast says so, one ahead of it only below a 1% chance
+            (and from its second report on),
             and none before 5 of them reach that step (see
             :class:`~curvecast.pruning.ForecastRule`); False lets the forecast decide alone.
             Not used with ``freeze_thaw``: a paused trial is resumed when it was wrong to pause.

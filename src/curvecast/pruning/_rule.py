@@ -237,13 +237,16 @@ class ForecastRule:
     **Where the forecast cannot tell, the same-step comparison decides** (``same_step=True``,
     the default): a run behind the median of the completed runs at the same step (its best
     value so far against theirs at that step, as MedianPruner compares) is stopped when the rule
-    above says so; a run ahead of that median only when, besides, its forecast gives it less
-    than :data:`CONFIDENT_STOP_PROBABILITY` (1%) of beating the incumbent; and no run before
-    :data:`MIN_SAME_STEP` completed runs reach its step. Behind the median the rule stops a
-    subset of the runs MedianPruner stops at the same reports, so it loses no run MedianPruner
-    would have kept there; ahead of it, it stops runs MedianPruner never stops, and only those
-    its forecast calls near-certainly hopeless (a forecast that is wrong there costs regret
-    MedianPruner would not have).
+    above says so; a run ahead of that median only when, besides, it has reported at least
+    two points and its forecast gives it less than :data:`CONFIDENT_STOP_PROBABILITY` (1%) of
+    beating the incumbent; and no run before :data:`MIN_SAME_STEP` completed runs reach its
+    step. A run seen once is forecast from how a handful of completed runs went on from the
+    same step, which cannot tell a 1% chance from a 20% one (on held-out boosting searches
+    such a stop lost the best run), so one report ahead of the median never stops a run.
+    Behind the median the rule stops a subset of the runs MedianPruner stops at the same
+    reports, so it loses no run MedianPruner would have kept there; ahead of it, it stops runs
+    MedianPruner never stops, and only those its forecast calls near-certainly hopeless (a
+    forecast that is wrong there costs regret MedianPruner would not have).
 
     With an explicit ``threshold`` the rule is Domhan et al.'s (2015): stop when P(final beats
     the incumbent) < threshold.
@@ -437,9 +440,13 @@ class ForecastRule:
             behind = median is not None and (
                 best < median if curve.direction == "maximize" else best > median
             )
-            # behind the median: the rule above decides; ahead of it: only a confident forecast;
-            # too few completed runs at this step: never
-            stop = stop and (behind or (median is not None and p < CONFIDENT_STOP_PROBABILITY))
+            # behind the median: the rule above decides; ahead of it: only a confident forecast
+            # of the run's own curve (two points or more); too few completed runs at this
+            # step: never
+            confident = (
+                median is not None and curve.n_observed >= 2 and p < CONFIDENT_STOP_PROBABILITY
+            )
+            stop = stop and (behind or confident)
         return Verdict(
             "stop" if stop else "continue",
             "hopeless" if stop else "promising",

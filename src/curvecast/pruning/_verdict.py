@@ -100,8 +100,8 @@ class Verdict:
             not consulted.
         behind: whether the run's best value so far was behind ``same_step`` (None when that
             was not consulted). Behind it, the default rule stops a run whose forecast says it
-            is not worth its compute; ahead of it, only one whose forecast gives it less than
-            :data:`CONFIDENT_STOP_PROBABILITY`.
+            is not worth its compute; ahead of it, only one seen twice or more whose forecast
+            gives it less than :data:`CONFIDENT_STOP_PROBABILITY`.
     """
 
     decision: Decision
