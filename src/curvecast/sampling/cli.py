@@ -11,7 +11,10 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from curvecast.sampling import SamplesNeeded
 
 __all__ = ["add_sampling_parser", "run_sampling"]
 
@@ -121,16 +124,19 @@ def _fmt_k(k: float) -> str:
     return "never" if k == float("inf") else f"{k:,.0f}"
 
 
-def _needed_line(name: str, nd: Any, target: float) -> str:
-    """One line of ``sampling needed``: where the median never reaches the target (by k = 1e8)
-    it says so rather than "at k = never"."""
+def _needed_line(name: str, nd: SamplesNeeded, target: float) -> str:
+    """One line of ``sampling needed``: where the median never reaches the target (within the
+    largest k the model searches) it says so rather than "at k = never"."""
+    from curvecast.sampling._model import _NEEDED_K
+
     band = f"{nd.level:.0%} interval {_fmt_k(nd.lower)} to {_fmt_k(nd.upper)}"
     if nd.median == float("inf"):
         if nd.lower == float("inf"):
             band = f"nor within its {nd.level:.0%} interval"
         return (
             f"{name}: pass@k is not forecast to reach {target:g} at any number of samples per "
-            f"problem up to 1e8 ({band}): too many of its problems are forecast never to be solved"
+            f"problem up to {_NEEDED_K[-1]:,.0f} ({band}): too many of its problems are forecast "
+            "never to be solved"
         )
     return (
         f"{name}: pass@k reaches {target:g} at k = {_fmt_k(nd.median)} samples per problem ({band})"
