@@ -116,7 +116,7 @@ def test_a_member_with_no_weight_is_not_run_and_the_forecast_is_unchanged(
     # the same fitted parameters, but with the last value's weight set to 0: it must not run
     params = full._params.copy()
     for key, rows in params.items():
-        forced._params[key] = [(w, 0.0, sh, sc, n) for w, _, sh, sc, n in rows]
+        forced._params[key] = [(w, 0.0, sh, sc, n, t) for w, _, sh, sc, n, t in rows]
     called: list[str] = []
     real = S._run_base
 
@@ -135,3 +135,65 @@ def test_a_member_with_no_weight_is_not_run_and_the_forecast_is_unchanged(
     assert (S.LAST in called) == uses_last
     np.testing.assert_allclose(again.grid_values, full_fc.grid_values)
     assert f.grid_values.shape == full_fc.grid_values.shape
+
+
+def alike_search(seed: int, n: int = 20) -> list[Curve]:
+    """Accuracies of one search whose runs start anywhere between 0.2 and 0.6, rise at rates 4x
+    apart and all end near 0.9: the early curve says little of the final, the search a lot."""
+    rng = np.random.default_rng(seed)
+    t = STEPS / STEPS[-1]
+    runs = []
+    for _ in range(n):
+        final = 0.9 + 0.01 * rng.standard_normal()
+        start, rate = rng.uniform(0.2, 0.6), rng.uniform(3, 12)
+        y = final - (final - start) * np.exp(-rate * t) + 0.01 * rng.standard_normal(t.size)
+        runs.append(Curve(STEPS, np.clip(y, 0, 1), bounds=(0, 1)))
+    return runs
+
+
+def test_where_runs_end_alike_the_search_s_finals_sharpen_the_forecast(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With 16 completed runs that all ended near 0.9, the backtests choose to weigh the
+    forecast by where those runs ended, and the CRPS of new runs' finals falls well below the
+    same forecast without that tilt."""
+    from curvecast.forecast import stacked as S
+
+    runs = alike_search(0)
+    targets, pool = runs[:4], runs[4:]
+
+    def mean_crps(f: StackedForecaster) -> tuple[float, list[float]]:
+        scores, tilts = [], []
+        for target in targets:
+            for cut in (6, 12):
+                fc = f.forecast(target.truncate(cut), np.array([40.0]),
+                                rng=np.random.default_rng(0), context=pool)  # fmt: skip
+                scores.append(float(crps_quantiles(fc.grid_values[0], float(target.y[-1]))))
+                tilts.extend(fc.info["stacking"]["population_tilt"])
+        return float(np.mean(scores)), tilts
+
+    tilted, tilts = mean_crps(StackedForecaster(alone="pfn"))
+    monkeypatch.setattr(S, "TILTS", (0.0,))
+    plain, none = mean_crps(StackedForecaster(alone="pfn"))
+    assert min(tilts) > 0 and max(none) == 0
+    assert tilted < 0.5 * plain, (tilted, plain)
+
+
+def test_population_tilt_thins_what_no_run_reached_and_needs_enough_runs() -> None:
+    from statistics import NormalDist
+
+    from curvecast.forecast._result import GRID
+    from curvecast.forecast.stacked import MIN_POPULATION, population_tilt
+
+    g = np.array([[NormalDist().inv_cdf(float(p)) for p in GRID]])  # a standard normal
+    pops = np.linspace(-0.5, 0.5, 8)[None, :]
+    out = population_tilt(g, pops, 0.5)
+    i95 = int(np.argmin(np.abs(GRID - 0.95)))
+    assert out[0, i95] < g[0, i95]  # the upper tail beyond every run thinned
+    assert -0.5 < out[0, int(np.argmin(np.abs(GRID - 0.5)))] < 0.5
+    assert np.all(np.diff(out[0]) >= 0)
+    assert np.array_equal(population_tilt(g, pops, 0.0), g)
+    few = np.full((1, 8), np.nan)
+    few[0, : MIN_POPULATION - 1] = np.linspace(-0.5, 0.5, MIN_POPULATION - 1)
+    assert np.array_equal(population_tilt(g, few, 1.0), g)  # too few runs: unchanged
+    assert np.array_equal(population_tilt(g, np.full((1, 8), 0.3), 1.0), g)  # no spread
