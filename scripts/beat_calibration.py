@@ -61,7 +61,8 @@ def _record(suite: str, tasks: int, orders: int, data_dir: str | None) -> list[d
         v = plain_decide(self, curve, **kw)
         if v.prob_better is not None and v.incumbent is not None:
             rows.append({
-                "p": v.prob_better, "behind": v.behind, "final": current["final"],
+                "p": v.prob_better, "gain": v.expected_gain, "behind": v.behind,
+                "final": current["final"],
                 "incumbent": v.incumbent, "direction": curve.direction,
                 "quantiles": [v.final_quantiles[float(lv)] for lv in _LEVELS],
             })  # fmt: skip
@@ -92,11 +93,20 @@ def _pit_bin(r: dict[str, Any]) -> int:
     return int(np.searchsorted(q, f))
 
 
+def _gain(r: dict[str, Any]) -> float:
+    """The improvement the run's final made over the incumbent (0 if none)."""
+    d = r["final"] - r["incumbent"]
+    return max(d if r["direction"] == "maximize" else -d, 0.0)
+
+
 def report(rows: list[dict[str, Any]]) -> None:
-    print("| where | chance given | checks | mean chance | final beat it | PIT bins (%) |")
-    print("|---|---|---|---|---|---|")
+    print(
+        "| where | chance given | checks | mean chance | final beat it | PIT bins (%) "
+        "| expected gain / realised |"
+    )
+    print("|---|---|---|---|---|---|---|")
     for where, flag in (("behind the median", True), ("ahead of it", False)):
-        for lo, hi in _BINS:
+        for lo, hi in (*_BINS, (0.0, 1.01)):
             sel = [r for r in rows if r["behind"] is flag and lo <= r["p"] < hi]
             if not sel:
                 continue
@@ -104,8 +114,11 @@ def report(rows: list[dict[str, Any]]) -> None:
             hit = float(np.mean([_beats(r) for r in sel]))
             pit = np.bincount([_pit_bin(r) for r in sel], minlength=6) / len(sel)
             bins = "/".join(f"{100 * v:.0f}" for v in pit)
-            given = f"[{lo:g}, {min(hi, 1):g})"
-            print(f"| {where} | {given} | {len(sel)} | {p:.3f} | {hit:.3f} | {bins} |")
+            given = "all" if hi - lo > 1 else f"[{lo:g}, {min(hi, 1):g})"
+            g = float(np.mean([r["gain"] for r in sel]))
+            real = float(np.mean([_gain(r) for r in sel]))
+            ratio = f"{g / real:.0f}x" if real > 0 else "- (none realised)"
+            print(f"| {where} | {given} | {len(sel)} | {p:.3f} | {hit:.3f} | {bins} | {ratio} |")
 
 
 def main() -> None:

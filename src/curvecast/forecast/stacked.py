@@ -167,7 +167,6 @@ class StackedForecaster:
                 populations.append(None)
                 continue
             frac, rel, usable = picked
-            populations.append(_population(context, rel))
             key = (digest, round(frac, 12), rel.tobytes(), tuple(usable))
             params = self._params.get(key)
             if params is None:  # fit once per backtest set
@@ -175,6 +174,9 @@ class StackedForecaster:
                 while len(self._params) > _CACHE_SIZE:
                     self._params.popitem(last=False)
             fitted.append(params)
+            # the runs' values at the queries, only where a tilt was chosen
+            tilted = any(p[5] > 0 for p in params)
+            populations.append(_population(context, rel) if tilted else None)
         k = len(curves)
         use_c = [i for i, f in enumerate(fitted) if f and any(p[0] > 0 and p[4] for p in f)]
         use_l = [i for i, f in enumerate(fitted) if f and any(p[1] > 0 and p[4] for p in f)]
