@@ -65,7 +65,16 @@ from curvecast.forecast.calibrated import (
     conformal_shift_scale,
 )
 
-__all__ = ["MAX_BACKTESTS", "WEIGHTS", "StackedForecaster", "stacked_pfn"]
+__all__ = [
+    "MAX_BACKTESTS",
+    "MIN_POPULATION",
+    "TILTS",
+    "TILT_MARGIN",
+    "WEIGHTS",
+    "StackedForecaster",
+    "population_tilt",
+    "stacked_pfn",
+]
 
 _F = NDArray[np.float64]
 #: A mixture's parameters at one query: context weight, last-value weight, conformal shift and
